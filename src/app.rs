@@ -1,0 +1,537 @@
+//! What each command does, over the library and the indexer. Output goes to `out`; progress to standard error.
+
+use crate::cli::{Cli, Command, IndexModeArg, data_dir};
+use crate::error::{Error, Result, shown};
+use crate::index::{self, ScanOptions, ScanReport};
+use crate::library::write::{Flag, NewLocation};
+use crate::library::{EntryId, IndexMode, Library, Location, Reader};
+use crate::names::{LabelPath, TagName};
+use indicatif::HumanBytes;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+/// Runs one command; `Ok(false)` means it ran but found a problem to report with a non-zero exit (`check`).
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
+    let quiet = cli.quiet;
+    if let Command::Demo { dir } = cli.command {
+        return demo(dir, cli.library, quiet, out);
+    }
+    let library = Library::open(&library_path(cli.library)?)?;
+    let ctx = Ctx { library, quiet };
+    match cli.command {
+        Command::Init => {
+            writeln!(out, "library ready at {}", shown(ctx.library.path())).map_err(write_err)?;
+        }
+        Command::Add { dir, name, index_mode } => ctx.add(&dir, name, index_mode, out)?,
+        Command::Rescan { names } => ctx.rescan(&names, out)?,
+        Command::Locations => ctx.locations(out)?,
+        Command::Remove { name } => ctx.remove(&name, out)?,
+        Command::Status => ctx.status(out)?,
+        Command::Tag { tag, files } => ctx.tag(&tag, &files, true, out)?,
+        Command::Untag { tag, files } => ctx.tag(&tag, &files, false, out)?,
+        Command::Tags { file } => ctx.tags(file.as_deref(), out)?,
+        Command::Find { tags, label, favorite } => ctx.find(&tags, label.as_deref(), favorite, out)?,
+        Command::Dupes => ctx.dupes(out)?,
+        Command::Check => return ctx.check(out),
+        Command::Backup { dest } => ctx.backup(&dest, out)?,
+        Command::Optimize { vacuum } => {
+            ctx.library.writer().optimize(vacuum)?;
+            if !quiet {
+                writeln!(out, "optimized {}", shown(ctx.library.path())).map_err(write_err)?;
+            }
+        }
+        Command::Demo { .. } => unreachable!("handled above"),
+    }
+    Ok(true)
+}
+
+/// The library file to use: the one given, else the default (whose folder is created when missing).
+pub fn library_path(given: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(path) = given {
+        return Ok(path);
+    }
+    let dir = data_dir().ok_or_else(|| {
+        Error::Library(
+            "cannot find a place for the library: neither XDG_DATA_HOME nor HOME is set (use --library PATH)".into(),
+        )
+    })?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    Ok(dir.join("library.db"))
+}
+
+fn write_err(e: std::io::Error) -> Error {
+    Error::io_ctx("standard output", e)
+}
+
+struct Ctx {
+    library: Library,
+    quiet: bool,
+}
+
+impl Ctx {
+    fn add(&self, dir: &Path, name: Option<String>, mode: IndexModeArg, out: &mut dyn Write) -> Result<()> {
+        let meta = std::fs::metadata(dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound(format!("{} does not exist (check the path)", shown(dir))),
+            _ => Error::io(dir, e),
+        })?;
+        if !meta.is_dir() {
+            return Err(Error::NotADirectory(format!(
+                "{} is not a folder (add the folder that contains it)",
+                shown(dir)
+            )));
+        }
+        let path = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+        let name = match name {
+            Some(name) => name,
+            None => path.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(|| {
+                Error::Invalid("the root folder has no name: give the location one with --name".into())
+            })?,
+        };
+        check_location_name(&name)?;
+        let index_mode = match mode {
+            IndexModeArg::Metadata => IndexMode::Metadata,
+            IndexModeArg::Content => IndexMode::Content,
+            IndexModeArg::Deep => IndexMode::Deep,
+        };
+        let new =
+            NewLocation { name: name.clone(), path: path.clone(), index_mode, device_id: self.library.device_id() };
+        self.library.writer().add_location(new)?;
+        if !self.quiet {
+            writeln!(out, "added location '{name}' ({}), {} mode", shown(&path), index_mode.as_str())
+                .map_err(write_err)?;
+        }
+        let location = self.library.reader()?.location_named(&name)?;
+        self.scan(&location, out)
+    }
+
+    fn scan(&self, location: &Location, out: &mut dyn Write) -> Result<()> {
+        let report = index::scan(&self.library, location, ScanOptions { progress: !self.quiet })?;
+        if !self.quiet {
+            print_report(&report, out)?;
+        }
+        if report.unreadable > 0 {
+            eprintln!(
+                "spacefs: {} files or folders in '{}' could not be read and were skipped, e.g. {}",
+                report.unreadable,
+                report.location,
+                report.unreadable_examples.join("; ")
+            );
+        }
+        Ok(())
+    }
+
+    fn rescan(&self, names: &[String], out: &mut dyn Write) -> Result<()> {
+        let reader = self.library.reader()?;
+        let locations = if names.is_empty() {
+            reader.locations()?
+        } else {
+            names.iter().map(|n| reader.location_named(n)).collect::<Result<Vec<_>>>()?
+        };
+        if locations.is_empty() && !self.quiet {
+            writeln!(out, "no locations yet (add one with 'spacefs add DIR')").map_err(write_err)?;
+        }
+        for location in &locations {
+            self.scan(location, out)?;
+        }
+        Ok(())
+    }
+
+    fn locations(&self, out: &mut dyn Write) -> Result<()> {
+        let locations = self.library.reader()?.locations()?;
+        if locations.is_empty() {
+            writeln!(out, "no locations yet (add one with 'spacefs add DIR')").map_err(write_err)?;
+            return Ok(());
+        }
+        let width = locations.iter().map(|l| l.name.chars().count()).max().unwrap_or(4).max(4);
+        writeln!(
+            out,
+            "{:width$}  {:8}  {:>9}  {:>8}  {:>10}  {:19}  PATH",
+            "NAME", "MODE", "FILES", "FOLDERS", "SIZE", "LAST SCAN (UTC)"
+        )
+        .map_err(write_err)?;
+        for l in locations {
+            let last = match (&l.last_scan, l.scan_state.as_str()) {
+                (_, "scanning") => "scanning or stopped".to_owned(),
+                (_, "failed") => "failed".to_owned(),
+                (Some(at), _) => at.clone(),
+                (None, _) => "never".to_owned(),
+            };
+            writeln!(
+                out,
+                "{:width$}  {:8}  {:>9}  {:>8}  {:>10}  {:19}  {}",
+                l.name,
+                l.index_mode.as_str(),
+                l.file_count,
+                l.dir_count,
+                HumanBytes(l.total_bytes.max(0) as u64).to_string(),
+                last,
+                shown(&l.path)
+            )
+            .map_err(write_err)?;
+        }
+        Ok(())
+    }
+
+    fn remove(&self, name: &str, out: &mut dyn Write) -> Result<()> {
+        let location = self.library.reader()?.location_named(name)?;
+        let removed = self.library.writer().remove_location(location.id)?;
+        if !self.quiet {
+            writeln!(
+                out,
+                "removed location '{name}': {} entries forgotten ({} with tags, labels or notes); no file was touched",
+                removed.entries, removed.with_metadata
+            )
+            .map_err(write_err)?;
+        }
+        Ok(())
+    }
+
+    fn status(&self, out: &mut dyn Write) -> Result<()> {
+        let s = self.library.reader()?.status()?;
+        let path = self.library.path();
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let lines = [
+            format!("library    {}", shown(path)),
+            format!("size       {} (WAL {})", HumanBytes(size(path)), HumanBytes(size(Path::new(&wal)))),
+            format!("locations  {}", s.locations),
+            format!(
+                "entries    {} files, {} folders, {} symlinks, {}",
+                s.files,
+                s.dirs,
+                s.symlinks,
+                HumanBytes(s.bytes.max(0) as u64)
+            ),
+            format!("contents   {} distinct content ids", s.contents),
+            format!("tags       {} ({} entries tagged)", s.tags, s.tagged_entries),
+            format!("labels     {}", s.labels),
+            format!("favorites  {}", s.favorites),
+            format!("orphaned   {} (metadata kept for files that vanished; re-linked when they come back)", s.orphans),
+        ];
+        for line in lines {
+            writeln!(out, "{line}").map_err(write_err)?;
+        }
+        Ok(())
+    }
+
+    fn tag(&self, tag: &str, files: &[PathBuf], add: bool, out: &mut dyn Write) -> Result<()> {
+        let tag = TagName::parse(tag)?;
+        let entries = resolve_entries(&self.library.reader()?, files)?;
+        let count = entries.len();
+        let changed = if add {
+            self.library.writer().tag(entries, vec![tag.clone()])?
+        } else {
+            self.library.writer().untag(entries, vec![tag.clone()])?
+        };
+        if !self.quiet {
+            let (verb, prep) = if add { ("tagged", "with") } else { ("untagged", "from") };
+            writeln!(out, "{verb} {changed} of {count} files {prep} '{tag}'").map_err(write_err)?;
+        }
+        Ok(())
+    }
+
+    fn tags(&self, file: Option<&Path>, out: &mut dyn Write) -> Result<()> {
+        let reader = self.library.reader()?;
+        match file {
+            Some(file) => {
+                let entry = resolve_entries(&reader, &[file.to_path_buf()])?[0];
+                for name in reader.tags_of(entry)? {
+                    writeln!(out, "{name}").map_err(write_err)?;
+                }
+            }
+            None => {
+                for (name, _color, count) in reader.tags_with_counts()? {
+                    writeln!(out, "{count:>8}  {name}").map_err(write_err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn find(&self, tags: &[String], label: Option<&str>, favorite: bool, out: &mut dyn Write) -> Result<()> {
+        let tags = tags.iter().map(|t| TagName::parse(t)).collect::<Result<Vec<_>>>()?;
+        let label = label.map(LabelPath::parse).transpose()?;
+        if tags.is_empty() && label.is_none() && !favorite {
+            return Err(Error::Invalid("find needs at least one of --tag, --label, --favorite".into()));
+        }
+        for path in self.library.reader()?.find(&tags, label.as_ref(), favorite)? {
+            out.write_all(path.as_os_str().as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(write_err)?;
+        }
+        Ok(())
+    }
+
+    fn dupes(&self, out: &mut dyn Write) -> Result<()> {
+        let groups = self.library.reader()?.dupe_groups()?;
+        if groups.is_empty() && !self.quiet {
+            writeln!(out, "no duplicates").map_err(write_err)?;
+        }
+        let mut wasted = 0u64;
+        for g in &groups {
+            let copies = g.distinct_files();
+            wasted += (copies as u64 - 1) * g.size as u64;
+            let links = if copies < g.copies.len() {
+                format!(" ({} paths, some hard links)", g.copies.len())
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "{copies} copies of {} each, blake3 {}{links}",
+                HumanBytes(g.size as u64),
+                &g.full_hash[..16]
+            )
+            .map_err(write_err)?;
+            for copy in &g.copies {
+                out.write_all(b"  ").map_err(write_err)?;
+                out.write_all(copy.path.as_os_str().as_bytes())
+                    .and_then(|()| out.write_all(b"\n"))
+                    .map_err(write_err)?;
+            }
+        }
+        if !groups.is_empty() && !self.quiet {
+            writeln!(out, "{} groups; removing the extra copies would free {}", groups.len(), HumanBytes(wasted))
+                .map_err(write_err)?;
+        }
+        Ok(())
+    }
+
+    fn check(&self, out: &mut dyn Write) -> Result<bool> {
+        let problems = self.library.reader()?.check()?;
+        if problems.is_empty() {
+            writeln!(out, "ok: {} passed the integrity and foreign key checks", shown(self.library.path()))
+                .map_err(write_err)?;
+            return Ok(true);
+        }
+        for p in &problems {
+            writeln!(out, "problem: {p}").map_err(write_err)?;
+        }
+        eprintln!(
+            "spacefs: library {} has {} problems (restore a copy made with 'spacefs backup')",
+            shown(self.library.path()),
+            problems.len()
+        );
+        Ok(false)
+    }
+
+    fn backup(&self, dest: &Path, out: &mut dyn Write) -> Result<()> {
+        if dest.exists() {
+            return Err(Error::AlreadyExists(format!("{} exists already (choose a new file name)", shown(dest))));
+        }
+        let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(Error::NotFound(format!("folder {} does not exist (create it first)", shown(parent))));
+        }
+        // The copy holds the same private data as the library: create it private.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(dest)
+                .map_err(|e| Error::io(dest, e))?;
+        }
+        let bar = if self.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
+        let result = self.library.reader()?.backup(dest, |done, total| {
+            bar.set_length(total.max(0) as u64);
+            bar.set_position(done.max(0) as u64);
+        });
+        bar.finish_and_clear();
+        if let Err(err) = result {
+            let _ = std::fs::remove_file(dest);
+            return Err(err);
+        }
+        if !self.quiet {
+            writeln!(out, "backed up {} to {}", shown(self.library.path()), shown(dest)).map_err(write_err)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_location_name(name: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::InvalidName(format!("invalid location name {name:?}: {why} (choose another with --name)")))
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.contains('/') {
+        return bad("'/' is not allowed");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("control characters are not allowed");
+    }
+    if name == "." || name == ".." {
+        return bad("'.' and '..' are reserved");
+    }
+    if name.len() > crate::names::MAX_NAME_BYTES {
+        return bad("it is longer than 255 bytes");
+    }
+    Ok(())
+}
+
+fn print_report(r: &ScanReport, out: &mut dyn Write) -> Result<()> {
+    let secs = r.elapsed.as_secs_f64();
+    writeln!(
+        out,
+        "indexed '{}': {} files, {} folders, {} in {:.2}s ({:.0} entries/s): {} new or changed, {} removed, {} hashed ({}), {} verified",
+        r.location,
+        r.totals.files,
+        r.totals.dirs,
+        HumanBytes(r.totals.bytes.max(0) as u64),
+        secs,
+        r.seen as f64 / secs.max(0.001),
+        r.upserted,
+        r.removed,
+        r.hashed,
+        HumanBytes(r.hashed_bytes),
+        r.verified
+    )
+    .map_err(write_err)?;
+    if r.tags_imported > 0 {
+        writeln!(out, "imported {} tags from user.xdg.tags", r.tags_imported).map_err(write_err)?;
+    }
+    if r.orphaned > 0 {
+        writeln!(
+            out,
+            "{} vanished files had tags, labels or notes: kept as orphans (see 'spacefs status')",
+            r.orphaned
+        )
+        .map_err(write_err)?;
+    }
+    Ok(())
+}
+
+/// Maps real paths given on the command line to the library's entries, all or nothing.
+pub fn resolve_entries(reader: &Reader, files: &[PathBuf]) -> Result<Vec<EntryId>> {
+    let locations = reader.locations()?;
+    files.iter().map(|f| resolve_entry(reader, &locations, f)).collect()
+}
+
+fn resolve_entry(reader: &Reader, locations: &[Location], file: &Path) -> Result<EntryId> {
+    let absolute = absolute(file)?;
+    if std::fs::symlink_metadata(&absolute).is_err() {
+        return Err(Error::NotFound(format!("{} does not exist (check the path)", shown(file))));
+    }
+    let location = locations
+        .iter()
+        .filter(|l| absolute.starts_with(&l.path))
+        .max_by_key(|l| l.path.as_os_str().len())
+        .ok_or_else(|| {
+            Error::OutsideLocations(format!(
+                "{} is not inside any location (add its folder with 'spacefs add DIR')",
+                shown(file)
+            ))
+        })?;
+    let relative = absolute.strip_prefix(&location.path).unwrap_or(Path::new(""));
+    let (Some(name), parent) = (relative.file_name(), relative.parent()) else {
+        return Err(Error::Invalid(format!(
+            "{} is the folder of location '{}' itself (name the files inside it)",
+            shown(file),
+            location.name
+        )));
+    };
+    let parent = parent.map(|p| p.as_os_str().as_bytes()).unwrap_or(b"");
+    reader.entry_by_path(location.id, parent, name.as_bytes())?.ok_or_else(|| {
+        Error::NotIndexed(format!("{} is not indexed yet (run 'spacefs rescan {}')", shown(file), location.name))
+    })
+}
+
+/// The absolute path of `file` with its folders resolved (the last component is kept as is, even a symlink).
+fn absolute(file: &Path) -> Result<PathBuf> {
+    let joined = if file.is_absolute() {
+        file.to_path_buf()
+    } else {
+        std::env::current_dir().map_err(|e| Error::io_ctx("the current folder", e))?.join(file)
+    };
+    let mut clean = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other.as_os_str()),
+        }
+    }
+    match (clean.parent(), clean.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = parent
+                .canonicalize()
+                .map_err(|_| Error::NotFound(format!("{} does not exist (check the path)", shown(file))))?;
+            Ok(parent.join(name))
+        }
+        _ => Ok(clean),
+    }
+}
+
+/// The sample tree `spacefs demo` creates: (relative path, contents, xdg tags).
+const DEMO_FILES: &[(&str, &[u8], &str)] = &[
+    ("Documents/report-2026.txt", b"Quarterly report: all good.\n", "work,important"),
+    ("Documents/invoice-0042.txt", b"Invoice 42: 3 widgets.\n", "work"),
+    ("Documents/Archive/report-2026.txt", b"Quarterly report: all good.\n", ""),
+    ("Photos/2026/beach.jpg", b"\xff\xd8\xff\xe0 pretend this is a photo of a beach", "holiday"),
+    ("Photos/2026/beach (copy).jpg", b"\xff\xd8\xff\xe0 pretend this is a photo of a beach", "holiday"),
+    ("Photos/2026/mountain.jpg", b"\xff\xd8\xff\xe0 a mountain", "holiday,favorite-places"),
+    ("Music/song.ogg", b"OggS not really music", ""),
+    ("Projects/spacefs/README.md", b"# spacefs\nBrowse your library as a filesystem.\n", "work"),
+];
+
+fn demo(dir: Option<PathBuf>, library: Option<PathBuf>, quiet: bool, out: &mut dyn Write) -> Result<bool> {
+    let dir = match dir {
+        Some(dir) => dir,
+        None => data_dir().map(|d| d.join("demo")).ok_or_else(|| {
+            Error::Invalid("neither XDG_DATA_HOME nor HOME is set: name a folder, 'spacefs demo DIR'".into())
+        })?,
+    };
+    let files = dir.join("files");
+    for (rel, bytes, tags) in DEMO_FILES {
+        let path = files.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        if !tags.is_empty() {
+            // Set as Dolphin would, so the import of user.xdg.tags shows; a file system without xattrs just skips it.
+            let _ = xattr::set(&path, crate::xattr::XDG_TAGS, tags.as_bytes());
+        }
+    }
+    // Two copies of a larger file, so the sampled content id and full-hash verification both show.
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    for rel in ["Videos/clip.mp4", "Videos/Backup/clip.mp4"] {
+        let path = files.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::write(&path, &big).map_err(|e| Error::io(&path, e))?;
+    }
+    let library_path = library.unwrap_or_else(|| dir.join("library.db"));
+    let library = Library::open(&library_path)?;
+    let ctx = Ctx { library, quiet };
+    let reader = ctx.library.reader()?;
+    let files = files.canonicalize().map_err(|e| Error::io(&files, e))?;
+    match reader.locations()?.into_iter().find(|l| l.path == files) {
+        Some(location) => ctx.scan(&location, out)?,
+        None => ctx.add(&files, Some("demo".into()), IndexModeArg::Content, out)?,
+    }
+    let readme = files.join("Projects/spacefs/README.md");
+    let entries = resolve_entries(&ctx.library.reader()?, &[readme.clone()])?;
+    ctx.library.writer().label(entries.clone(), LabelPath::parse("projects/open-source")?)?;
+    ctx.library.writer().set_flag(entries, Flag::Favorite, true)?;
+
+    let lib = shown(&library_path);
+    writeln!(out, "\nTags:").map_err(write_err)?;
+    ctx.tags(None, out)?;
+    writeln!(out, "\nDuplicates:").map_err(write_err)?;
+    ctx.dupes(out)?;
+    writeln!(
+        out,
+        "\nThe sample is in {}, its library is {lib}. Try:\n  spacefs --library {lib} find --tag work\n  \
+         spacefs --library {lib} find --label projects --favorite\n  spacefs --library {lib} status",
+        shown(&files)
+    )
+    .map_err(write_err)?;
+    Ok(true)
+}

@@ -1,0 +1,161 @@
+//! The command line: clap definitions and the library path's defaults. Names here are pinned by the issues.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "spacefs",
+    version,
+    about = "Your files' tags, labels, favorites and duplicates, in one library you can browse as a filesystem",
+    long_about = "spacefs keeps a library: one SQLite database that indexes the folders you add (its locations) and \
+                  the tags, labels, notes and content hashes you keep about their files. Real files are never \
+                  changed by indexing or tagging.",
+    after_help = "Start with:\n  spacefs add ~/Pictures\n  spacefs tag holiday ~/Pictures/2026/beach.jpg\n  \
+                  spacefs find --tag holiday\n  spacefs dupes"
+)]
+pub struct Cli {
+    /// The library database [default: $SPACEFS_LIBRARY, else $XDG_DATA_HOME/spacefs/library.db, else
+    /// ~/.local/share/spacefs/library.db]. Created on first use; its folder must exist.
+    #[arg(long, global = true, value_name = "PATH", env = "SPACEFS_LIBRARY", hide_env = true)]
+    pub library: Option<PathBuf>,
+
+    /// No progress and no summaries; errors and requested output only.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IndexModeArg {
+    /// Names, sizes and times only; no hashing (fastest; no duplicates).
+    Metadata,
+    /// Plus Spacedrive's sampled content id of every file; full hashes only for possible duplicates.
+    Content,
+    /// Plus a full BLAKE3 hash of every file (reads everything).
+    Deep,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the library if it does not exist yet.
+    #[command(after_help = "Example:\n  spacefs --library ~/lib.db init")]
+    Init,
+
+    /// Add a folder as a location and index it.
+    #[command(after_help = "Examples:\n  spacefs add ~/Pictures\n  spacefs add /mnt/backup/photos --name old-photos \
+                            --index-mode deep")]
+    Add {
+        /// The folder to index.
+        dir: PathBuf,
+        /// The location's name [default: the folder's name]. Names are unique.
+        #[arg(long)]
+        name: Option<String>,
+        /// How much of each file to read.
+        #[arg(long, value_enum, default_value = "content")]
+        index_mode: IndexModeArg,
+    },
+
+    /// Re-index locations, reading only what changed (all locations when none is named).
+    #[command(after_help = "Examples:\n  spacefs rescan\n  spacefs rescan Pictures Music")]
+    Rescan {
+        /// Location names.
+        names: Vec<String>,
+    },
+
+    /// List the locations with their counts, sizes and last scan.
+    #[command(after_help = "Example:\n  spacefs locations")]
+    Locations,
+
+    /// Forget a location and what the library knows of its files (the files themselves are not touched).
+    #[command(after_help = "Example:\n  spacefs remove old-photos")]
+    Remove {
+        /// The location's name.
+        name: String,
+    },
+
+    /// Counts, database and WAL sizes, and metadata kept for files that vanished.
+    #[command(after_help = "Example:\n  spacefs status")]
+    Status,
+
+    /// Give files a tag (created if new).
+    #[command(after_help = "Example:\n  spacefs tag holiday ~/Pictures/2026/*.jpg")]
+    Tag {
+        /// The tag: no '/', ',' or control characters, at most 255 bytes.
+        tag: String,
+        /// Files or folders inside a location.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+
+    /// Take a tag off files.
+    #[command(after_help = "Example:\n  spacefs untag holiday ~/Pictures/2026/beach.jpg")]
+    Untag {
+        /// The tag.
+        tag: String,
+        /// Files or folders inside a location.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+
+    /// List all tags with how many entries carry each, or the tags of one file.
+    #[command(after_help = "Examples:\n  spacefs tags\n  spacefs tags ~/Pictures/2026/beach.jpg")]
+    Tags {
+        /// A file or folder inside a location.
+        file: Option<PathBuf>,
+    },
+
+    /// Print the real paths of the entries matching all the given conditions.
+    #[command(after_help = "Examples:\n  spacefs find --tag holiday --tag 2026\n  spacefs find --label work/clients \
+                            --favorite")]
+    Find {
+        /// Carries this tag (repeat for several: all must match).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Carries this label or one below it (a path like work/2026).
+        #[arg(long, value_name = "LABEL")]
+        label: Option<String>,
+        /// Is a favorite.
+        #[arg(long)]
+        favorite: bool,
+    },
+
+    /// List groups of identical files (full-content hashes agree), largest first.
+    #[command(after_help = "Example:\n  spacefs dupes")]
+    Dupes,
+
+    /// Check the library database's integrity and references; exits 1 when a problem is found.
+    #[command(after_help = "Example:\n  spacefs check")]
+    Check,
+
+    /// Copy the library to DEST while it is in use (SQLite online backup).
+    #[command(after_help = "Example:\n  spacefs backup ~/library-2026-11-23.db")]
+    Backup {
+        /// A new file to write the copy to.
+        dest: PathBuf,
+    },
+
+    /// Update the query planner's statistics and fold the WAL back into the database.
+    #[command(after_help = "Example:\n  spacefs optimize --vacuum")]
+    Optimize {
+        /// Also rebuild the database file to reclaim free space (slower).
+        #[arg(long)]
+        vacuum: bool,
+    },
+
+    /// Create a sample folder with duplicates and tags, index it into its own library and show what it found.
+    #[command(after_help = "Example:\n  spacefs demo\n  spacefs demo /tmp/spacefs-demo")]
+    Demo {
+        /// Where to create the sample [default: $XDG_DATA_HOME/spacefs/demo, else ~/.local/share/spacefs/demo].
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `$XDG_DATA_HOME/spacefs`, else `~/.local/share/spacefs`.
+pub fn data_dir() -> Option<PathBuf> {
+    let xdg = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let home = || std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local/share"));
+    xdg.filter(|p| p.is_absolute()).or_else(home).map(|d| d.join("spacefs"))
+}

@@ -1,0 +1,435 @@
+//! The indexer: walks a location, compares it with the library, hashes what is new or changed, and sends the
+//! differences to the writer in batches.
+//!
+//! Shape: this thread walks folder by folder (one query per folder for what the library knows of it); files that
+//! need hashing go to a pool of hashing threads (one per core); a collector thread gathers results into batches of
+//! `BATCH` items and hands each to the writer, which commits it in one transaction. When the walk is done, files
+//! that share a `cas_id` with another file get a full BLAKE3 so duplicates are verified, not guessed.
+//!
+//! Invariants: symlinks are recorded, never followed; a folder that cannot be read keeps what the library knew of
+//! it (nothing is removed because it could not be seen); a missing location root aborts the scan before any change.
+
+mod kind;
+mod progress;
+
+pub use kind::kind_of_extension;
+
+use crate::error::{Error, Result, shown};
+use crate::library::write::LocationTotals;
+use crate::library::write::{ContentHash, ContentUpdate, ScanApplied, ScanItem, ScannedEntry, extension_of};
+use crate::library::{EntryKind, EntryStamp, IndexMode, Library, Location, cas, child_path};
+use crate::xattr::{XDG_COMMENT, XDG_TAGS, parse_xdg_tags};
+use crossbeam_channel::{Receiver, Sender, bounded};
+use progress::{Counters, Progress};
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::{self, File, Metadata};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Items the writer commits in one transaction.
+const BATCH: usize = 4096;
+/// How many unreadable paths a report names; the rest are only counted.
+const UNREADABLE_SHOWN: usize = 5;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanOptions {
+    /// Show a progress line on standard error (only when it is a terminal).
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanReport {
+    pub location: String,
+    /// Files, folders and links looked at.
+    pub seen: u64,
+    /// Entries added or updated.
+    pub upserted: u64,
+    pub removed: u64,
+    /// Vanished entries whose tags, labels or notes were kept to be re-linked later.
+    pub orphaned: u64,
+    /// Files whose content id was computed.
+    pub hashed: u64,
+    pub hashed_bytes: u64,
+    /// Files given a full hash to verify a possible duplicate.
+    pub verified: u64,
+    pub tags_imported: u64,
+    pub unreadable: u64,
+    /// The first few unreadable paths with the reason.
+    pub unreadable_examples: Vec<String>,
+    pub totals: LocationTotals,
+    pub elapsed: Duration,
+}
+
+/// One file or folder on its way to the hashing pool.
+struct Job {
+    entry: ScannedEntry,
+    path: PathBuf,
+    hash: bool,
+}
+
+struct Shared {
+    counters: Arc<Counters>,
+    unreadable: Mutex<(u64, Vec<String>)>,
+    mode: IndexMode,
+}
+
+impl Shared {
+    fn unreadable(&self, path: &Path, err: &std::io::Error) {
+        let mut u = self.unreadable.lock().unwrap_or_else(|p| p.into_inner());
+        u.0 += 1;
+        if u.1.len() < UNREADABLE_SHOWN {
+            u.1.push(
+                Error::io(path, std::io::Error::from_raw_os_error(err.raw_os_error().unwrap_or(libc::EIO))).to_string(),
+            );
+        }
+    }
+}
+
+/// Indexes `location` incrementally: only what changed since the last scan is re-read and re-hashed.
+pub fn scan(library: &Library, location: &Location, options: ScanOptions) -> Result<ScanReport> {
+    let started = Instant::now();
+    match fs::metadata(&location.path) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::NotADirectory(format!(
+                "the folder of location '{}' ({}) is no longer a folder; nothing was changed",
+                location.name,
+                shown(&location.path)
+            )));
+        }
+        Err(e) => {
+            return Err(Error::NotFound(format!(
+                "the folder of location '{}' ({}) cannot be read: {} (is its drive mounted?); nothing was changed",
+                location.name,
+                shown(&location.path),
+                crate::error::Error::io_ctx("", e).to_string().trim_start_matches(": ")
+            )));
+        }
+    }
+    let writer = library.writer();
+    let job = writer.start_scan(location.id)?;
+    let shared = Arc::new(Shared {
+        counters: Arc::default(),
+        unreadable: Mutex::new((0, Vec::new())),
+        mode: location.index_mode,
+    });
+    let progress = Progress::start(options.progress, &location.name, Arc::clone(&shared.counters));
+
+    let walked = walk_and_apply(library, location, &shared);
+    let verified = walked.as_ref().ok().map(|_| verify_duplicates(library, &shared));
+    progress.finish();
+
+    let (applied, verified) = match (walked, verified) {
+        (Ok(applied), Some(Ok(verified))) => (applied, verified),
+        (Err(err), _) | (_, Some(Err(err))) => {
+            let _ = writer.finish_scan(location.id, job, 0, Some(err.to_string()));
+            return Err(err);
+        }
+        (Ok(_), None) => unreachable!("verification runs after every successful walk"),
+    };
+    let seen = shared.counters.seen.load(Ordering::Relaxed);
+    let totals = writer.finish_scan(location.id, job, seen as i64, None)?;
+    let (unreadable, unreadable_examples) =
+        std::mem::take(&mut *shared.unreadable.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(ScanReport {
+        location: location.name.clone(),
+        seen,
+        upserted: applied.upserted,
+        removed: applied.removed,
+        orphaned: applied.orphaned,
+        hashed: shared.counters.hashed.load(Ordering::Relaxed),
+        hashed_bytes: shared.counters.bytes.load(Ordering::Relaxed),
+        verified,
+        tags_imported: applied.tags_imported,
+        unreadable,
+        unreadable_examples,
+        totals,
+        elapsed: started.elapsed(),
+    })
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+fn walk_and_apply(library: &Library, location: &Location, shared: &Arc<Shared>) -> Result<ScanApplied> {
+    let (job_tx, job_rx) = bounded::<Job>(BATCH);
+    let (item_tx, item_rx) = bounded::<ScanItem>(BATCH * 2);
+    std::thread::scope(|scope| {
+        for _ in 0..threads() {
+            let job_rx = job_rx.clone();
+            let item_tx = item_tx.clone();
+            scope.spawn(move || hash_worker(job_rx, item_tx, shared));
+        }
+        drop(job_rx);
+        let collector = scope.spawn(|| collect(library, location, item_rx));
+        let walked = walk(library, location, shared, job_tx, item_tx);
+        let applied = collector.join().unwrap_or_else(|_| Err(Error::WriterGone));
+        // A writer failure stops the walk early (its channels close); report the cause, not the symptom.
+        match (walked, applied) {
+            (_, Err(err)) => Err(err),
+            (Err(err), _) => Err(err),
+            (Ok(()), Ok(applied)) => Ok(applied),
+        }
+    })
+}
+
+/// Gathers scan items into batches and commits each through the writer.
+fn collect(library: &Library, location: &Location, items: Receiver<ScanItem>) -> Result<ScanApplied> {
+    let mut total = ScanApplied::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let item = items.recv().ok();
+        let done = item.is_none();
+        batch.extend(item);
+        if batch.len() >= BATCH || (done && !batch.is_empty()) {
+            let applied = library.writer().apply_scan(location.id, std::mem::take(&mut batch))?;
+            total.upserted += applied.upserted;
+            total.removed += applied.removed;
+            total.orphaned += applied.orphaned;
+            total.tags_imported += applied.tags_imported;
+        }
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+/// Walks the location folder by folder, sending what changed to the hashers (files) or the collector (removals).
+fn walk(
+    library: &Library,
+    location: &Location,
+    shared: &Shared,
+    jobs: Sender<Job>,
+    items: Sender<ScanItem>,
+) -> Result<()> {
+    let reader = library.reader()?;
+    let mut pending: Vec<Vec<u8>> = vec![Vec::new()];
+    let closed = || Error::WriterGone;
+    while let Some(rel) = pending.pop() {
+        let dir = if rel.is_empty() { location.path.clone() } else { location.path.join(OsStr::from_bytes(&rel)) };
+        let listing = match fs::read_dir(&dir) {
+            Ok(listing) => listing,
+            Err(err) => {
+                shared.unreadable(&dir, &err);
+                continue;
+            }
+        };
+        let mut known: HashMap<Vec<u8>, EntryStamp> =
+            reader.children_stamps(location.id, &rel)?.into_iter().map(|s| (s.name.clone(), s)).collect();
+        for child in listing {
+            let child = match child {
+                Ok(child) => child,
+                Err(err) => {
+                    shared.unreadable(&dir, &err);
+                    // The listing is incomplete: removing what was not seen would be a guess.
+                    known.clear();
+                    break;
+                }
+            };
+            let name = child.file_name().as_bytes().to_vec();
+            let path = child.path();
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(meta) => meta,
+                Err(err) => {
+                    shared.unreadable(&path, &err);
+                    known.remove(&name);
+                    continue;
+                }
+            };
+            shared.counters.seen.fetch_add(1, Ordering::Relaxed);
+            let entry = scanned(&rel, name, &path, &meta);
+            let previous = known.remove(&entry.name);
+            if entry.kind == EntryKind::Dir {
+                pending.push(child_path(&rel, &entry.name));
+            }
+            if let Some(prev) = &previous {
+                if prev.kind == EntryKind::Dir && entry.kind != EntryKind::Dir {
+                    let dir_path = child_path(&rel, &entry.name);
+                    items.send(ScanItem::RemoveBelow { dir_path }).map_err(|_| closed())?;
+                }
+            }
+            if let Some(job) = plan(entry, path, previous.as_ref(), shared.mode) {
+                jobs.send(job).map_err(|_| closed())?;
+            }
+        }
+        for (_, gone) in known {
+            let dir_path = (gone.kind == EntryKind::Dir).then(|| child_path(&rel, &gone.name));
+            items.send(ScanItem::Remove { id: gone.id, dir_path }).map_err(|_| closed())?;
+        }
+    }
+    Ok(())
+}
+
+/// Decides what an entry found on disk needs, given what the library knew of it: nothing, a metadata update
+/// (times or attributes changed, content did not), or reading and hashing.
+fn plan(mut entry: ScannedEntry, path: PathBuf, previous: Option<&EntryStamp>, mode: IndexMode) -> Option<Job> {
+    let same_content = previous.is_some_and(|p| {
+        p.kind == entry.kind && p.size == entry.size && p.modified_at == entry.modified_at && p.inode == entry.inode
+    });
+    let hashable = entry.kind == EntryKind::File && mode != IndexMode::Metadata;
+    let has_content = previous.is_some_and(|p| p.has_content);
+    if same_content && previous.is_some_and(|p| p.changed_at == entry.changed_at) && (has_content || !hashable) {
+        return None;
+    }
+    let hash = hashable && !(same_content && has_content);
+    entry.content = if same_content && !hash { ContentUpdate::Keep } else { ContentUpdate::Clear };
+    Some(Job { entry, path, hash })
+}
+
+fn scanned(rel: &[u8], name: Vec<u8>, path: &Path, meta: &Metadata) -> ScannedEntry {
+    let ft = meta.file_type();
+    let kind = if ft.is_file() {
+        EntryKind::File
+    } else if ft.is_dir() {
+        EntryKind::Dir
+    } else if ft.is_symlink() {
+        EntryKind::Symlink
+    } else {
+        EntryKind::Other
+    };
+    let symlink_target =
+        if kind == EntryKind::Symlink { fs::read_link(path).ok().map(|t| t.into_os_string().into_vec()) } else { None };
+    ScannedEntry {
+        relative_path: rel.to_vec(),
+        name,
+        kind,
+        size: meta.size() as i64,
+        mode: meta.mode(),
+        created_at: meta
+            .created()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i64),
+        modified_at: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        changed_at: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+        accessed_at: Some(meta.atime() * 1_000_000_000 + meta.atime_nsec()),
+        inode: meta.ino() as i64,
+        device: meta.dev() as i64,
+        symlink_target,
+        content: ContentUpdate::Clear,
+        xdg_tags: Vec::new(),
+        xdg_comment: None,
+    }
+}
+
+fn hash_worker(jobs: Receiver<Job>, items: Sender<ScanItem>, shared: &Shared) {
+    for job in jobs {
+        let entry = process(job, shared);
+        if items.send(ScanItem::Upsert(entry)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads what the indexer needs from one file: its content id (when asked) and its xdg tags and comment.
+fn process(job: Job, shared: &Shared) -> ScannedEntry {
+    let Job { mut entry, path, hash } = job;
+    match entry.kind {
+        EntryKind::File => {
+            let file = match File::options().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path) {
+                Ok(file) => file,
+                Err(err) => {
+                    shared.unreadable(&path, &err);
+                    return entry;
+                }
+            };
+            if hash {
+                match hash_file(&file, &entry, shared.mode) {
+                    Ok(content) => {
+                        shared.counters.hashed.fetch_add(1, Ordering::Relaxed);
+                        shared.counters.bytes.fetch_add(content.size as u64, Ordering::Relaxed);
+                        entry.size = content.size;
+                        entry.content = ContentUpdate::Set(content);
+                    }
+                    Err(err) => shared.unreadable(&path, &err),
+                }
+            }
+            read_xdg(&mut entry, |name| xattr::FileExt::get_xattr(&file, name));
+        }
+        EntryKind::Dir => read_xdg(&mut entry, |name| xattr::get(&path, name)),
+        EntryKind::Symlink | EntryKind::Other => {}
+    }
+    entry
+}
+
+fn hash_file(file: &File, entry: &ScannedEntry, mode: IndexMode) -> std::io::Result<ContentHash> {
+    let size = file.metadata()?.len();
+    let cas_id = cas::cas_id(file, size)?;
+    let full_hash = if mode == IndexMode::Deep { Some(cas::full_hash(file)?) } else { None };
+    let extension = extension_of(&entry.name);
+    Ok(ContentHash { cas_id, full_hash, kind: kind_of_extension(extension.as_deref()), size: size as i64 })
+}
+
+fn read_xdg(entry: &mut ScannedEntry, get: impl Fn(&str) -> std::io::Result<Option<Vec<u8>>>) {
+    if let Ok(Some(value)) = get(XDG_TAGS) {
+        entry.xdg_tags = parse_xdg_tags(&value).0;
+    }
+    if let Ok(Some(value)) = get(XDG_COMMENT) {
+        let comment = String::from_utf8_lossy(&value).trim().to_owned();
+        if !comment.is_empty() {
+            entry.xdg_comment = Some(comment);
+        }
+    }
+}
+
+/// Gives a full hash to every file that shares a `cas_id` with another distinct file, in parallel, and links it to
+/// the content identity of that hash. Returns how many files were verified.
+fn verify_duplicates(library: &Library, shared: &Shared) -> Result<u64> {
+    let candidates = library.reader()?.verify_candidates()?;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let (job_tx, job_rx) = bounded(BATCH);
+    let (done_tx, done_rx) = bounded(BATCH);
+    std::thread::scope(|scope| {
+        for _ in 0..threads() {
+            let job_rx: Receiver<crate::library::VerifyCandidate> = job_rx.clone();
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                for c in job_rx {
+                    let hashed = File::open(&c.path).and_then(|f| cas::full_hash(&f));
+                    match hashed {
+                        Ok(full) => {
+                            let kind = kind::known_kind(&c.kind);
+                            let hash = ContentHash { cas_id: c.cas_id, full_hash: Some(full), kind, size: c.size };
+                            if done_tx.send((c.entry, hash)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(err) => shared.unreadable(&c.path, &err),
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        // Owned here so that an early return (a writer failure) disconnects the hashers instead of blocking them.
+        let done_rx = done_rx;
+        scope.spawn(move || {
+            for c in candidates {
+                if job_tx.send(c).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut verified = 0;
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            let next = done_rx.recv().ok();
+            let done = next.is_none();
+            batch.extend(next);
+            if batch.len() >= BATCH || (done && !batch.is_empty()) {
+                verified += batch.len() as u64;
+                library.writer().set_full_hashes(std::mem::take(&mut batch))?;
+            }
+            if done {
+                return Ok(verified);
+            }
+        }
+    })
+}

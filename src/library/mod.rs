@@ -1,0 +1,273 @@
+//! The library database: opening it, its migrations, its row types, and all of its SQL.
+//!
+//! Invariants:
+//! * Exactly one writable connection per open `Library`, owned by the writer thread (`crate::writer`); everything
+//!   else reads through `Reader`s, each with its own read-only connection (WAL: readers never block the writer and
+//!   never see SQLITE_BUSY from it).
+//! * The schema is built by the append-only `MIGRATIONS`, tracked by `PRAGMA user_version`; `schema.sql` at the top
+//!   of the repository is what they produce (a test checks it).
+//! * Names and paths are stored as the exact bytes of the file system.
+
+pub mod cas;
+mod read;
+mod types;
+pub mod write;
+
+pub use read::{DupeCopy, DupeGroup, LibraryStatus, Reader, VerifyCandidate};
+pub use types::*;
+
+use crate::error::{Error, Result, shown};
+use crate::writer::Writer;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use std::fs::OpenOptions;
+use std::io::ErrorKind;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Every schema change ever shipped, in order. Append only.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+/// `PRAGMA application_id` of a spacefs library ("SPFS"), so a foreign SQLite file is recognised as one.
+const APPLICATION_ID: i32 = 0x5350_4653;
+
+pub struct Library {
+    path: PathBuf,
+    writer: Writer,
+    device_id: i64,
+}
+
+impl Library {
+    /// Opens the library at `path`, creating it (mode 0600) when it does not exist. Its folder must exist.
+    pub fn open(path: &Path) -> Result<Library> {
+        check_folder(path)?;
+        create_private(path)?;
+        let mut conn = connect(path, false)?;
+        migrate(&mut conn, path)?;
+        let device_id = register_device(&conn).map_err(|e| library_error(path, e))?;
+        Ok(Library { path: path.to_owned(), writer: Writer::start(conn), device_id })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This machine's row in `devices`.
+    pub fn device_id(&self) -> i64 {
+        self.device_id
+    }
+
+    /// A new read-only connection, for one thread.
+    pub fn reader(&self) -> Result<Reader> {
+        Ok(Reader::new(connect(&self.path, true)?))
+    }
+
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn now_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+fn check_folder(path: &Path) -> Result<()> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(folder) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(Error::Library(format!(
+            "cannot use library {}: {} is not a folder (choose another path with --library)",
+            shown(path),
+            shown(folder)
+        ))),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(Error::Library(format!(
+            "cannot create library {}: folder {} does not exist (create it first, or choose another path with --library)",
+            shown(path),
+            shown(folder)
+        ))),
+        Err(e) => Err(Error::io(folder, e)),
+    }
+}
+
+/// Creates an empty library file readable by its owner only; an existing file is left alone.
+fn create_private(path: &Path) -> Result<()> {
+    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EROFS) => {
+            Err(Error::Library(format!(
+                "cannot create library {}: its folder is not writable (choose a writable folder with --library)",
+                shown(path)
+            )))
+        }
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Opens a connection with the library's pragmas. Read-only connections are for `Reader`s.
+pub(crate) fn connect(path: &Path, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| library_error(path, e))?;
+    if !read_only && conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+        return Err(Error::Library(format!(
+            "library {} is read-only (give its owner write permission, or choose another with --library)",
+            shown(path)
+        )));
+    }
+    let pragmas = if read_only {
+        "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY; \
+         PRAGMA foreign_keys = ON;"
+    } else {
+        "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;"
+    };
+    conn.execute_batch(pragmas).map_err(|e| library_error(path, e))?;
+    Ok(conn)
+}
+
+/// Turns an SQLite failure while opening into a message about the library file.
+pub(crate) fn library_error(path: &Path, err: rusqlite::Error) -> Error {
+    let code = err.sqlite_error_code();
+    let p = shown(path);
+    match code {
+        Some(ErrorCode::NotADatabase) => Error::Library(format!(
+            "{p} is not a spacefs library: it is not an SQLite database (move it away, or choose another with --library)"
+        )),
+        Some(ErrorCode::DatabaseCorrupt) => Error::Library(format!(
+            "library {p} is corrupt (restore a copy made with 'spacefs backup', or move it away and re-add your folders)"
+        )),
+        Some(ErrorCode::CannotOpen) => {
+            Error::Library(format!("cannot open library {p} (check that it exists and that you may read it)"))
+        }
+        Some(ErrorCode::ReadOnly) => Error::Library(format!(
+            "library {p} is read-only (give its owner write permission, or choose another with --library)"
+        )),
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            Error::Library(format!("library {p} is locked by another program (wait for it to finish and try again)"))
+        }
+        _ => Error::Db(err),
+    }
+}
+
+/// Brings the schema up to date in one transaction. Running it on an up-to-date library changes nothing.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let known = MIGRATIONS.len() as i64;
+    let version: i64 =
+        conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| library_error(path, e))?;
+    check_version(conn, path, version, known)?;
+    if version == known {
+        return Ok(());
+    }
+    let tx =
+        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| library_error(path, e))?;
+    // Another process may have migrated while we waited for the lock.
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    check_version(&tx, path, version, known)?;
+    for migration in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(migration)?;
+    }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn check_version(conn: &Connection, path: &Path, version: i64, known: i64) -> Result<()> {
+    if version > known {
+        return Err(Error::Library(format!(
+            "library {} was made by a newer spacefs (schema version {version}, this one knows up to {known}); \
+             upgrade spacefs to use it",
+            shown(path)
+        )));
+    }
+    if version == 0 {
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| library_error(path, e))?;
+        let app: i32 =
+            conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(|e| library_error(path, e))?;
+        if tables > 0 && app != APPLICATION_ID {
+            return Err(Error::Library(format!(
+                "{} is an SQLite database of another program, not a spacefs library (choose another path with --library)",
+                shown(path)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Adds this machine to `devices` the first time it opens the library.
+fn register_device(conn: &Connection) -> rusqlite::Result<i64> {
+    let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let seed = if machine.trim().is_empty() { host.trim() } else { machine.trim() };
+    let uuid = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("spacefs-device:{seed}").as_bytes());
+    let existing: Option<i64> = conn
+        .query_row("SELECT id FROM devices WHERE uuid = ?1", [uuid.as_bytes()], |r| r.get(0))
+        .map(Some)
+        .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let now = now_ns();
+    let name = if host.trim().is_empty() { "this machine" } else { host.trim() };
+    conn.execute(
+        "INSERT INTO devices (uuid, name, os, created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        rusqlite::params![uuid.as_bytes(), name, std::env::consts::OS, now],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema_of(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn migrations_build_schema_sql_and_rerunning_them_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.db");
+        drop(Library::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let migrated = schema_of(&conn);
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        drop(conn);
+
+        // The second open must not fail or change anything.
+        drop(Library::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(schema_of(&conn), migrated);
+        let devices: i64 = conn.query_row("SELECT count(*) FROM devices", [], |r| r.get(0)).unwrap();
+        assert_eq!(devices, 1, "this machine is registered once");
+
+        let reference = Connection::open_in_memory().unwrap();
+        reference.execute_batch(include_str!("../../schema.sql")).unwrap();
+        assert_eq!(schema_of(&reference), migrated, "schema.sql must equal what the migrations build");
+    }
+
+    #[test]
+    fn a_library_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.db");
+        drop(Library::open(&path).unwrap());
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}

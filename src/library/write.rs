@@ -1,0 +1,513 @@
+//! Every mutation of the library, as functions over the writer's connection inside its open transaction.
+//!
+//! Only `crate::writer` calls these. Each function is one command's effect; the writer wraps each in a savepoint,
+//! so a failing command leaves no partial change while the others in its batch commit.
+//!
+//! Metadata is never silently destroyed: when an entry vanishes from disk its `user_metadata` row is kept as an
+//! orphan (with the old path, inode and content) if it carries anything, so a later rescan can re-link it.
+
+use super::now_ns;
+use super::types::*;
+use crate::error::{Error, Result, shown};
+use crate::names::{LabelPath, TagName};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+pub struct NewLocation {
+    pub name: String,
+    pub path: PathBuf,
+    pub index_mode: IndexMode,
+    pub device_id: i64,
+}
+
+/// One file or folder as the indexer found it on disk.
+#[derive(Debug, Clone)]
+pub struct ScannedEntry {
+    pub relative_path: Vec<u8>,
+    pub name: Vec<u8>,
+    pub kind: EntryKind,
+    pub size: i64,
+    pub mode: u32,
+    pub created_at: Option<i64>,
+    pub modified_at: i64,
+    pub changed_at: i64,
+    pub accessed_at: Option<i64>,
+    pub inode: i64,
+    pub device: i64,
+    pub symlink_target: Option<Vec<u8>>,
+    pub content: ContentUpdate,
+    /// Tags found in the file's `user.xdg.tags`: added to the entry's tags (never removing any).
+    pub xdg_tags: Vec<TagName>,
+    /// The file's `user.xdg.comment`: becomes the notes when the entry has none.
+    pub xdg_comment: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ContentUpdate {
+    /// The content did not change: keep the entry's content identity.
+    Keep,
+    /// No content identity (folders, metadata mode, unreadable files).
+    Clear,
+    Set(ContentHash),
+}
+
+#[derive(Debug, Clone)]
+pub struct ContentHash {
+    pub cas_id: String,
+    pub full_hash: Option<String>,
+    pub kind: &'static str,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone)]
+pub enum ScanItem {
+    Upsert(ScannedEntry),
+    /// The entry is gone from disk; if it was a folder (`dir_path` is its own relative path), so is all below it.
+    Remove {
+        id: EntryId,
+        dir_path: Option<Vec<u8>>,
+    },
+    /// A folder became something else: everything below it is gone.
+    RemoveBelow {
+        dir_path: Vec<u8>,
+    },
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScanApplied {
+    pub upserted: u64,
+    pub removed: u64,
+    pub orphaned: u64,
+    pub tags_imported: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocationTotals {
+    pub files: i64,
+    pub dirs: i64,
+    pub bytes: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemovedLocation {
+    pub entries: i64,
+    pub with_metadata: i64,
+}
+
+pub fn add_location(conn: &Connection, new: &NewLocation) -> Result<LocationId> {
+    let path_bytes = new.path.as_os_str().as_bytes();
+    let mut stmt = conn.prepare_cached("SELECT name, path FROM locations")?;
+    let existing: Vec<(String, Vec<u8>)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    for (name, path) in existing {
+        let other = PathBuf::from(std::ffi::OsStr::from_bytes(&path));
+        if path == path_bytes {
+            return Err(Error::AlreadyExists(format!(
+                "{} is already the location '{name}' (rescan it with 'spacefs rescan {name}')",
+                shown(&new.path)
+            )));
+        }
+        if name == new.name {
+            return Err(Error::AlreadyExists(format!(
+                "a location named '{name}' already exists (choose another name with --name)"
+            )));
+        }
+        if new.path.starts_with(&other) {
+            return Err(Error::Invalid(format!(
+                "{} is inside the location '{name}' ({}), which indexes it already",
+                shown(&new.path),
+                shown(&other)
+            )));
+        }
+        if other.starts_with(&new.path) {
+            return Err(Error::Invalid(format!(
+                "{} contains the location '{name}' ({}); remove that one first with 'spacefs remove {name}'",
+                shown(&new.path),
+                shown(&other)
+            )));
+        }
+    }
+    conn.prepare_cached(
+        "INSERT INTO locations (uuid, device_id, name, path, index_mode, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        uuid::Uuid::new_v4().as_bytes(),
+        new.device_id,
+        new.name,
+        path_bytes,
+        new.index_mode.as_str(),
+        now_ns()
+    ])?;
+    Ok(LocationId(conn.last_insert_rowid()))
+}
+
+/// Forgets a location, its entries and their metadata. Real files are not touched.
+pub fn remove_location(conn: &Connection, location: LocationId) -> Result<RemovedLocation> {
+    let (entries, with_metadata): (i64, i64) = conn
+        .prepare_cached("SELECT count(*), count(metadata_id) FROM entries WHERE location_id = ?1")?
+        .query_row([location.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    conn.prepare_cached(
+        "DELETE FROM user_metadata WHERE id IN (SELECT metadata_id FROM entries WHERE location_id = ?1)",
+    )?
+    .execute([location.0])?;
+    // Entries and orphans go with the location through ON DELETE CASCADE.
+    conn.prepare_cached("DELETE FROM locations WHERE id = ?1")?.execute([location.0])?;
+    collect_garbage(conn)?;
+    Ok(RemovedLocation { entries, with_metadata })
+}
+
+pub fn start_scan(conn: &Connection, location: LocationId) -> Result<JobId> {
+    conn.prepare_cached("UPDATE locations SET scan_state = 'scanning' WHERE id = ?1")?.execute([location.0])?;
+    conn.prepare_cached(
+        "INSERT INTO jobs (uuid, name, location_id, status, started_at) VALUES (?1, 'index', ?2, 'running', ?3)",
+    )?
+    .execute(params![uuid::Uuid::new_v4().as_bytes(), location.0, now_ns()])?;
+    Ok(JobId(conn.last_insert_rowid()))
+}
+
+/// Records the end of a scan: the job's outcome, the location's totals, and drops content no entry uses any more.
+pub fn finish_scan(
+    conn: &Connection,
+    location: LocationId,
+    job: JobId,
+    items: i64,
+    error: Option<&str>,
+) -> Result<LocationTotals> {
+    let now = now_ns();
+    conn.prepare_cached("UPDATE jobs SET status = ?2, items_done = ?3, error = ?4, finished_at = ?5 WHERE id = ?1")?
+        .execute(params![job.0, if error.is_some() { "failed" } else { "done" }, items, error, now])?;
+    collect_garbage(conn)?;
+    let totals = conn
+        .prepare_cached(
+            "SELECT count(*) FILTER (WHERE kind = 0), count(*) FILTER (WHERE kind = 1), \
+             coalesce(sum(size) FILTER (WHERE kind = 0), 0) FROM entries WHERE location_id = ?1",
+        )?
+        .query_row([location.0], |r| Ok(LocationTotals { files: r.get(0)?, dirs: r.get(1)?, bytes: r.get(2)? }))?;
+    let state = if error.is_some() { "failed" } else { "done" };
+    conn.prepare_cached(
+        "UPDATE locations SET scan_state = ?2, file_count = ?3, dir_count = ?4, total_bytes = ?5, \
+         last_scan_at = CASE WHEN ?2 = 'done' THEN ?6 ELSE last_scan_at END WHERE id = ?1",
+    )?
+    .execute(params![location.0, state, totals.files, totals.dirs, totals.bytes, now])?;
+    Ok(totals)
+}
+
+pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem]) -> Result<ScanApplied> {
+    let now = now_ns();
+    let mut applied = ScanApplied::default();
+    for item in items {
+        match item {
+            ScanItem::Upsert(entry) => {
+                let (id, metadata) = upsert_entry(conn, location, entry, now)?;
+                applied.upserted += 1;
+                if !entry.xdg_tags.is_empty() || entry.xdg_comment.is_some() {
+                    applied.tags_imported += import_xdg(conn, id, metadata, entry, now)?;
+                }
+            }
+            ScanItem::Remove { id, dir_path } => {
+                if let Some(dir) = dir_path {
+                    let (o, r) = remove_below(conn, location, dir, now)?;
+                    applied.orphaned += o;
+                    applied.removed += r;
+                }
+                applied.orphaned += orphan_metadata_of(conn, "WHERE e.id = ?1", params![id.0], now)?;
+                applied.removed += conn.prepare_cached("DELETE FROM entries WHERE id = ?1")?.execute([id.0])? as u64;
+            }
+            ScanItem::RemoveBelow { dir_path } => {
+                let (o, r) = remove_below(conn, location, dir_path, now)?;
+                applied.orphaned += o;
+                applied.removed += r;
+            }
+        }
+    }
+    Ok(applied)
+}
+
+fn upsert_entry(conn: &Connection, location: LocationId, e: &ScannedEntry, now: i64) -> Result<(EntryId, Option<i64>)> {
+    let (keep_content, content_id) = match &e.content {
+        ContentUpdate::Keep => (true, None),
+        ContentUpdate::Clear => (false, None),
+        ContentUpdate::Set(hash) => (false, Some(content_for(conn, hash, now)?.0)),
+    };
+    let extension = extension_of(&e.name);
+    let row = conn
+        .prepare_cached(
+            "INSERT INTO entries (uuid, location_id, relative_path, name, kind, extension, size, mode, created_at, \
+             modified_at, changed_at, accessed_at, inode, device, symlink_target, content_id, indexed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+             ON CONFLICT (location_id, relative_path, name) DO UPDATE SET kind = excluded.kind, \
+             extension = excluded.extension, size = excluded.size, mode = excluded.mode, \
+             created_at = excluded.created_at, modified_at = excluded.modified_at, changed_at = excluded.changed_at, \
+             accessed_at = excluded.accessed_at, inode = excluded.inode, device = excluded.device, \
+             symlink_target = excluded.symlink_target, \
+             content_id = CASE WHEN ?18 THEN entries.content_id ELSE excluded.content_id END, \
+             indexed_at = excluded.indexed_at \
+             RETURNING id, metadata_id",
+        )?
+        .query_row(
+            params![
+                uuid::Uuid::new_v4().as_bytes(),
+                location.0,
+                e.relative_path,
+                e.name,
+                e.kind as i64,
+                extension,
+                e.size,
+                e.mode,
+                e.created_at,
+                e.modified_at,
+                e.changed_at,
+                e.accessed_at,
+                e.inode,
+                e.device,
+                e.symlink_target,
+                content_id,
+                now,
+                keep_content,
+            ],
+            |r| Ok((EntryId(r.get(0)?), r.get(1)?)),
+        )?;
+    Ok(row)
+}
+
+/// The lowercase extension of a file name, when it has a sensible one.
+pub fn extension_of(name: &[u8]) -> Option<String> {
+    let dot = name.iter().rposition(|&b| b == b'.')?;
+    if dot == 0 || dot + 1 == name.len() || name.len() - dot > 17 {
+        return None;
+    }
+    std::str::from_utf8(&name[dot + 1..]).ok().map(str::to_lowercase)
+}
+
+/// Finds or creates the content identity for a hash.
+fn content_for(conn: &Connection, hash: &ContentHash, now: i64) -> Result<ContentId> {
+    let found: Option<i64> = match &hash.full_hash {
+        Some(full) => conn
+            .prepare_cached("SELECT id FROM content_identity WHERE cas_id = ?1 AND full_hash = ?2")?
+            .query_row(params![hash.cas_id, full], |r| r.get(0))
+            .optional()?,
+        None => conn
+            .prepare_cached("SELECT id FROM content_identity WHERE cas_id = ?1 AND full_hash IS NULL")?
+            .query_row([&hash.cas_id], |r| r.get(0))
+            .optional()?,
+    };
+    if let Some(id) = found {
+        return Ok(ContentId(id));
+    }
+    conn.prepare_cached(
+        "INSERT INTO content_identity (uuid, cas_id, full_hash, kind, size, first_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![uuid::Uuid::new_v4().as_bytes(), hash.cas_id, hash.full_hash, hash.kind, hash.size, now])?;
+    Ok(ContentId(conn.last_insert_rowid()))
+}
+
+/// Links entries to the content identity of their verified full hash.
+pub fn set_full_hashes(conn: &Connection, hashes: &[(EntryId, ContentHash)]) -> Result<u64> {
+    let now = now_ns();
+    let mut changed = 0;
+    for (entry, hash) in hashes {
+        let content = content_for(conn, hash, now)?;
+        changed += conn
+            .prepare_cached("UPDATE entries SET content_id = ?2 WHERE id = ?1")?
+            .execute(params![entry.0, content.0])? as u64;
+    }
+    Ok(changed)
+}
+
+/// Deletes content identities that no entry and no orphaned metadata refers to.
+fn collect_garbage(conn: &Connection) -> Result<u64> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM content_identity WHERE NOT EXISTS (SELECT 1 FROM entries WHERE content_id = content_identity.id) \
+             AND NOT EXISTS (SELECT 1 FROM user_metadata WHERE orphan_content_id = content_identity.id)",
+        )?
+        .execute([])? as u64)
+}
+
+/// Removes everything below the folder at `dir_path`, keeping its metadata as orphans. Returns (orphaned, removed).
+fn remove_below(conn: &Connection, location: LocationId, dir_path: &[u8], now: i64) -> Result<(u64, u64)> {
+    let (low, high) = descendant_range(dir_path);
+    let filter =
+        "WHERE e.location_id = ?1 AND (e.relative_path = ?2 OR (e.relative_path >= ?3 AND e.relative_path < ?4))";
+    let orphaned = orphan_metadata_of(conn, filter, params![location.0, dir_path, low, high], now)?;
+    let removed = conn
+        .prepare_cached(
+            "DELETE FROM entries AS e WHERE e.location_id = ?1 AND (e.relative_path = ?2 \
+             OR (e.relative_path >= ?3 AND e.relative_path < ?4))",
+        )?
+        .execute(params![location.0, dir_path, low, high])? as u64;
+    Ok((orphaned, removed))
+}
+
+/// Marks the metadata of the entries selected by `filter` (over `entries AS e`) as orphaned, remembering where
+/// they were, and deletes the metadata rows that carry nothing. Returns how many were kept as orphans.
+fn orphan_metadata_of(conn: &Connection, filter: &str, args: &[&dyn rusqlite::ToSql], now: i64) -> Result<u64> {
+    let sql = format!(
+        "UPDATE user_metadata SET orphaned_at = {now}, orphan_location_id = e.location_id, \
+         orphan_path = CAST(CASE WHEN e.relative_path = x'' THEN e.name ELSE e.relative_path || x'2f' || e.name END AS BLOB), \
+         orphan_inode = e.inode, orphan_device = e.device, orphan_content_id = e.content_id, updated_at = {now} \
+         FROM entries AS e {filter} AND e.metadata_id = user_metadata.id"
+    );
+    let marked = conn.prepare_cached(&sql)?.execute(args)? as u64;
+    if marked == 0 {
+        return Ok(0);
+    }
+    let dropped = conn
+        .prepare_cached(
+            "DELETE FROM user_metadata WHERE orphaned_at = ?1 AND favorite = 0 AND hidden = 0 \
+             AND coalesce(notes, '') = '' AND custom_data IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM metadata_tag WHERE metadata_id = user_metadata.id) \
+             AND NOT EXISTS (SELECT 1 FROM metadata_label WHERE metadata_id = user_metadata.id)",
+        )?
+        .execute([now])? as u64;
+    Ok(marked.saturating_sub(dropped))
+}
+
+fn import_xdg(conn: &Connection, entry: EntryId, metadata: Option<i64>, e: &ScannedEntry, now: i64) -> Result<u64> {
+    let metadata = match metadata {
+        Some(id) => MetadataId(id),
+        None => ensure_metadata(conn, entry, now)?,
+    };
+    let mut added = 0;
+    for tag in &e.xdg_tags {
+        let tag_id = ensure_tag(conn, tag, now)?;
+        added += link_tag(conn, metadata, tag_id, now)?;
+    }
+    if let Some(comment) = &e.xdg_comment {
+        conn.prepare_cached(
+            "UPDATE user_metadata SET notes = ?2, updated_at = ?3 WHERE id = ?1 AND coalesce(notes, '') = ''",
+        )?
+        .execute(params![metadata.0, comment, now])?;
+    }
+    Ok(added)
+}
+
+/// The entry's metadata row, created when it has none.
+pub fn ensure_metadata(conn: &Connection, entry: EntryId, now: i64) -> Result<MetadataId> {
+    let existing: Option<Option<i64>> = conn
+        .prepare_cached("SELECT metadata_id FROM entries WHERE id = ?1")?
+        .query_row([entry.0], |r| r.get(0))
+        .optional()?;
+    match existing {
+        None => Err(Error::NotFound(format!("entry {} no longer exists (it was removed from the library)", entry.0))),
+        Some(Some(id)) => Ok(MetadataId(id)),
+        Some(None) => {
+            conn.prepare_cached("INSERT INTO user_metadata (uuid, created_at, updated_at) VALUES (?1, ?2, ?2)")?
+                .execute(params![uuid::Uuid::new_v4().as_bytes(), now])?;
+            let id = conn.last_insert_rowid();
+            conn.prepare_cached("UPDATE entries SET metadata_id = ?2 WHERE id = ?1")?.execute(params![entry.0, id])?;
+            Ok(MetadataId(id))
+        }
+    }
+}
+
+pub fn ensure_tag(conn: &Connection, tag: &TagName, now: i64) -> Result<TagId> {
+    conn.prepare_cached("INSERT INTO tags (uuid, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING")?
+        .execute(params![uuid::Uuid::new_v4().as_bytes(), tag.as_str(), now])?;
+    Ok(TagId(conn.prepare_cached("SELECT id FROM tags WHERE name = ?1")?.query_row([tag.as_str()], |r| r.get(0))?))
+}
+
+fn link_tag(conn: &Connection, metadata: MetadataId, tag: TagId, now: i64) -> Result<u64> {
+    Ok(conn
+        .prepare_cached("INSERT OR IGNORE INTO metadata_tag (metadata_id, tag_id, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![metadata.0, tag.0, now])? as u64)
+}
+
+/// Adds each tag to each entry; returns how many (entry, tag) pairs are new.
+pub fn tag(conn: &Connection, entries: &[EntryId], tags: &[TagName]) -> Result<u64> {
+    let now = now_ns();
+    let tag_ids: Vec<TagId> = tags.iter().map(|t| ensure_tag(conn, t, now)).collect::<Result<_>>()?;
+    let mut added = 0;
+    for &entry in entries {
+        let metadata = ensure_metadata(conn, entry, now)?;
+        for &tag in &tag_ids {
+            added += link_tag(conn, metadata, tag, now)?;
+        }
+    }
+    Ok(added)
+}
+
+/// Removes each tag from each entry; returns how many (entry, tag) pairs were removed. Unknown tags are an error.
+pub fn untag(conn: &Connection, entries: &[EntryId], tags: &[TagName]) -> Result<u64> {
+    let mut removed = 0;
+    for tag in tags {
+        let tag_id: Option<i64> = conn
+            .prepare_cached("SELECT id FROM tags WHERE name = ?1")?
+            .query_row([tag.as_str()], |r| r.get(0))
+            .optional()?;
+        let Some(tag_id) = tag_id else {
+            return Err(Error::NotFound(format!("no tag named '{tag}' (see 'spacefs tags')")));
+        };
+        for entry in entries {
+            removed += conn
+                .prepare_cached(
+                    "DELETE FROM metadata_tag WHERE tag_id = ?2 AND metadata_id = (SELECT metadata_id FROM entries WHERE id = ?1)",
+                )?
+                .execute(params![entry.0, tag_id])? as u64;
+        }
+    }
+    Ok(removed)
+}
+
+/// The label at `path`, creating the missing labels along it.
+pub fn ensure_label_path(conn: &Connection, path: &LabelPath, now: i64) -> Result<LabelId> {
+    let mut parent: Option<i64> = None;
+    for part in path.parts() {
+        conn.prepare_cached(
+            "INSERT INTO labels (uuid, name, parent_id, created_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (coalesce(parent_id, 0), name) DO NOTHING",
+        )?
+        .execute(params![uuid::Uuid::new_v4().as_bytes(), part, parent, now])?;
+        let id: i64 = conn
+            .prepare_cached("SELECT id FROM labels WHERE coalesce(parent_id, 0) = coalesce(?1, 0) AND name = ?2")?
+            .query_row(params![parent, part], |r| r.get(0))?;
+        parent = Some(id);
+    }
+    parent.map(LabelId).ok_or_else(|| Error::InvalidName("a label path cannot be empty".into()))
+}
+
+/// Gives each entry the label at `path` (created as needed); returns how many assignments are new.
+pub fn label(conn: &Connection, entries: &[EntryId], path: &LabelPath) -> Result<u64> {
+    let now = now_ns();
+    let label = ensure_label_path(conn, path, now)?;
+    let mut added = 0;
+    for &entry in entries {
+        let metadata = ensure_metadata(conn, entry, now)?;
+        added += conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO metadata_label (metadata_id, label_id, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![metadata.0, label.0, now])? as u64;
+    }
+    Ok(added)
+}
+
+/// Which flag of `user_metadata` to set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    Favorite,
+    Hidden,
+}
+
+pub fn set_flag(conn: &Connection, entries: &[EntryId], flag: Flag, on: bool) -> Result<u64> {
+    let now = now_ns();
+    let sql = match flag {
+        Flag::Favorite => "UPDATE user_metadata SET favorite = ?2, updated_at = ?3 WHERE id = ?1 AND favorite != ?2",
+        Flag::Hidden => "UPDATE user_metadata SET hidden = ?2, updated_at = ?3 WHERE id = ?1 AND hidden != ?2",
+    };
+    let mut changed = 0;
+    for &entry in entries {
+        let metadata = ensure_metadata(conn, entry, now)?;
+        changed += conn.prepare_cached(sql)?.execute(params![metadata.0, on, now])? as u64;
+    }
+    Ok(changed)
+}
+
+pub fn set_notes(conn: &Connection, entry: EntryId, notes: Option<&str>) -> Result<()> {
+    let now = now_ns();
+    let metadata = ensure_metadata(conn, entry, now)?;
+    conn.prepare_cached("UPDATE user_metadata SET notes = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![metadata.0, notes, now])?;
+    Ok(())
+}
