@@ -93,11 +93,13 @@ CREATE TABLE entries (
     device         INTEGER NOT NULL DEFAULT 0,
     symlink_target BLOB,
     content_id     INTEGER REFERENCES content_identity(id) ON DELETE SET NULL,
-    metadata_id    INTEGER UNIQUE REFERENCES user_metadata(id) ON DELETE SET NULL,
+    metadata_id    INTEGER REFERENCES user_metadata(id) ON DELETE SET NULL,
     indexed_at     INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX entries_path ON entries (location_id, relative_path, name);
 CREATE INDEX entries_content ON entries (content_id) WHERE content_id IS NOT NULL;
+-- Most entries carry no metadata: a partial index keeps their inserts cheap.
+CREATE UNIQUE INDEX entries_metadata ON entries (metadata_id) WHERE metadata_id IS NOT NULL;
 CREATE INDEX entries_inode ON entries (device, inode);
 
 CREATE TABLE tags (

@@ -517,7 +517,7 @@ fn demo(dir: Option<PathBuf>, library: Option<PathBuf>, quiet: bool, out: &mut d
         None => ctx.add(&files, Some("demo".into()), IndexModeArg::Content, out)?,
     }
     let readme = files.join("Projects/spacefs/README.md");
-    let entries = resolve_entries(&ctx.library.reader()?, &[readme.clone()])?;
+    let entries = resolve_entries(&ctx.library.reader()?, std::slice::from_ref(&readme))?;
     ctx.library.writer().label(entries.clone(), LabelPath::parse("projects/open-source")?)?;
     ctx.library.writer().set_flag(entries, Flag::Favorite, true)?;
 

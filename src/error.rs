@@ -42,7 +42,7 @@ pub enum Error {
     Io { context: String, source: io::Error },
     /// SQLite failed in a way the user cannot fix by changing their input.
     #[error("library database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
     /// The writer thread stopped (it only does when the program is shutting down or it hit a fatal error).
     #[error("the library writer has stopped; the change was not saved")]
     WriterGone,
@@ -71,6 +71,19 @@ impl Error {
     /// Wraps an I/O error with a free-form context.
     pub fn io_ctx(context: impl Into<String>, source: io::Error) -> Error {
         Error::Io { context: context.into(), source }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    /// Damage found in the middle of a command gets the same advice as damage found when opening.
+    fn from(err: rusqlite::Error) -> Error {
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase) => Error::Library(
+                "the library database is corrupt (run 'spacefs check'; restore a copy made with 'spacefs backup')"
+                    .into(),
+            ),
+            _ => Error::Db(err),
+        }
     }
 }
 

@@ -1,9 +1,9 @@
 //! The one writer: a thread that owns the library's only writable connection.
 //!
 //! Every mutation is a typed `WriteCmd` sent over a bounded crossbeam channel together with a reply channel. The
-//! thread takes whatever is queued (up to `MAX_BATCH` commands), applies it in one transaction — each command in
-//! its own savepoint, so one failing command changes nothing and does not spoil the others — commits, and only
-//! then replies. Group commit is what makes many small changes from many threads fast; replying after commit is
+//! thread takes whatever is queued (up to `MAX_BATCH` commands), applies it in one transaction, commits, and only
+//! then replies; if one command fails, the batch is replayed one command per transaction, so the failing command
+//! changes nothing and does not spoil the others. Group commit is what makes many small changes from many threads fast; replying after commit is
 //! what makes a returned change durable.
 //!
 //! Commands that cannot run inside a transaction (checkpoint, VACUUM) end the batch and run alone.
@@ -135,8 +135,16 @@ impl Writer {
     }
 }
 
-/// A reply to send once the transaction's fate is known: `None` when it committed, else why it did not.
-type PendingReply = Box<dyn FnOnce(Option<&Error>) + Send>;
+/// What a command produced, before it is handed to the command's typed reply channel.
+enum Answer {
+    Location(LocationId),
+    Removed(RemovedLocation),
+    Job(JobId),
+    Scan(ScanApplied),
+    Count(u64),
+    Totals(LocationTotals),
+    Unit,
+}
 
 fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
     let mut queued: Vec<WriteCmd> = Vec::with_capacity(MAX_BATCH);
@@ -164,93 +172,95 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
     let _ = conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);");
 }
 
+/// Applies a batch in one transaction. If any command fails, the transaction is rolled back and every command is
+/// applied again in a transaction of its own, so the failure touches nothing and the others still happen.
+/// (Savepoints per command would do the same, but make every statement of a large batch several times slower.)
 fn apply_batch(conn: &mut Connection, batch: Vec<WriteCmd>) {
     if batch.is_empty() {
         return;
     }
-    let mut replies: Vec<PendingReply> = Vec::with_capacity(batch.len());
-    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(err) => {
-            let err = crate::library::library_error(std::path::Path::new("(the library)"), err);
-            for cmd in batch {
-                fail(cmd, &err);
+    if batch.len() > 1 {
+        match in_transaction(conn, |tx| batch.iter().map(|cmd| execute(tx, cmd)).collect::<Result<Vec<_>>>()) {
+            Ok(answers) => {
+                batch.into_iter().zip(answers).for_each(|(cmd, answer)| reply(cmd, Ok(answer)));
+                return;
             }
-            return;
+            Err(err) if is_command_error(&err) => {}
+            Err(err) => {
+                let shared = err.to_string();
+                batch.into_iter().for_each(|cmd| reply(cmd, Err(Error::Library(shared.clone()))));
+                return;
+            }
         }
-    };
+    }
     for cmd in batch {
-        replies.push(apply_one(&tx, cmd));
-    }
-    match tx.commit() {
-        Ok(()) => replies.into_iter().for_each(|reply| reply(None)),
-        Err(err) => {
-            let err = Error::Db(err);
-            replies.into_iter().for_each(|reply| reply(Some(&err)));
-        }
+        let outcome = in_transaction(conn, |tx| execute(tx, &cmd));
+        reply(cmd, outcome);
     }
 }
 
-/// Runs one command in a savepoint and returns how to reply once the transaction's fate is known.
-fn apply_one(conn: &Connection, cmd: WriteCmd) -> PendingReply {
-    match cmd {
-        WriteCmd::AddLocation(new, r) => saved(conn, r, |c| write::add_location(c, &new)),
-        WriteCmd::RemoveLocation(id, r) => saved(conn, r, |c| write::remove_location(c, id)),
-        WriteCmd::StartScan(id, r) => saved(conn, r, |c| write::start_scan(c, id)),
-        WriteCmd::ApplyScan(id, items, r) => saved(conn, r, |c| write::apply_scan(c, id, &items)),
-        WriteCmd::SetFullHashes(hashes, r) => saved(conn, r, |c| write::set_full_hashes(c, &hashes)),
-        WriteCmd::FinishScan { location, job, items, error, reply } => {
-            saved(conn, reply, |c| write::finish_scan(c, location, job, items, error.as_deref()))
-        }
-        WriteCmd::Tag(entries, tags, r) => saved(conn, r, |c| write::tag(c, &entries, &tags)),
-        WriteCmd::Untag(entries, tags, r) => saved(conn, r, |c| write::untag(c, &entries, &tags)),
-        WriteCmd::Label(entries, path, r) => saved(conn, r, |c| write::label(c, &entries, &path)),
-        WriteCmd::SetFlag(entries, flag, on, r) => saved(conn, r, |c| write::set_flag(c, &entries, flag, on)),
-        WriteCmd::SetNotes(entry, notes, r) => saved(conn, r, |c| write::set_notes(c, entry, notes.as_deref())),
-        WriteCmd::Optimize { vacuum, reply } => {
-            let result = optimize(conn, vacuum);
-            Box::new(move |_| {
-                let _ = reply.send(result);
-            })
-        }
-    }
+/// Whether an error belongs to one command (its input) rather than to the whole transaction (the database).
+fn is_command_error(err: &Error) -> bool {
+    !matches!(err, Error::Db(e) if e.sqlite_error_code().is_some_and(|c| matches!(c,
+        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked | rusqlite::ErrorCode::DiskFull
+        | rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::ReadOnly)))
 }
 
-fn saved<T: Send + 'static>(
-    conn: &Connection,
-    reply: Reply<T>,
-    f: impl FnOnce(&Connection) -> Result<T>,
-) -> PendingReply {
-    let result = conn.execute_batch("SAVEPOINT cmd").map_err(Error::from).and_then(|()| {
-        let result = f(conn);
-        let end = if result.is_ok() { "RELEASE cmd" } else { "ROLLBACK TO cmd; RELEASE cmd" };
-        conn.execute_batch(end)?;
-        result
-    });
-    Box::new(move |commit_error| {
-        let outcome = match (result, commit_error) {
-            (Ok(_), Some(err)) => Err(Error::Invalid(format!("the change was not saved: {err}"))),
-            (result, _) => result,
-        };
-        let _ = reply.send(outcome);
+fn in_transaction<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let value = f(&tx)?;
+    tx.commit()?;
+    Ok(value)
+}
+
+fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
+    Ok(match cmd {
+        WriteCmd::AddLocation(new, _) => Answer::Location(write::add_location(conn, new)?),
+        WriteCmd::RemoveLocation(id, _) => Answer::Removed(write::remove_location(conn, *id)?),
+        WriteCmd::StartScan(id, _) => Answer::Job(write::start_scan(conn, *id)?),
+        WriteCmd::ApplyScan(id, items, _) => Answer::Scan(write::apply_scan(conn, *id, items)?),
+        WriteCmd::SetFullHashes(hashes, _) => Answer::Count(write::set_full_hashes(conn, hashes)?),
+        WriteCmd::FinishScan { location, job, items, error, .. } => {
+            Answer::Totals(write::finish_scan(conn, *location, *job, *items, error.as_deref())?)
+        }
+        WriteCmd::Tag(entries, tags, _) => Answer::Count(write::tag(conn, entries, tags)?),
+        WriteCmd::Untag(entries, tags, _) => Answer::Count(write::untag(conn, entries, tags)?),
+        WriteCmd::Label(entries, path, _) => Answer::Count(write::label(conn, entries, path)?),
+        WriteCmd::SetFlag(entries, flag, on, _) => Answer::Count(write::set_flag(conn, entries, *flag, *on)?),
+        WriteCmd::SetNotes(entry, notes, _) => {
+            write::set_notes(conn, *entry, notes.as_deref())?;
+            Answer::Unit
+        }
+        WriteCmd::Optimize { vacuum, .. } => {
+            optimize(conn, *vacuum)?;
+            Answer::Unit
+        }
     })
 }
 
-fn fail(cmd: WriteCmd, err: &Error) {
-    let msg = || Error::Library(err.to_string());
+/// Hands an outcome to the command's typed reply channel. A requester that stopped waiting is not an error.
+fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
+    fn send<T>(to: Reply<T>, outcome: Result<Answer>, pick: impl FnOnce(Answer) -> Option<T>) {
+        let typed =
+            outcome.and_then(|a| pick(a).ok_or_else(|| Error::Invalid("the writer answered out of kind".into())));
+        let _ = to.send(typed);
+    }
     match cmd {
-        WriteCmd::AddLocation(_, r) => drop(r.send(Err(msg()))),
-        WriteCmd::RemoveLocation(_, r) => drop(r.send(Err(msg()))),
-        WriteCmd::StartScan(_, r) => drop(r.send(Err(msg()))),
-        WriteCmd::ApplyScan(_, _, r) => drop(r.send(Err(msg()))),
-        WriteCmd::SetFullHashes(_, r) => drop(r.send(Err(msg()))),
-        WriteCmd::FinishScan { reply, .. } => drop(reply.send(Err(msg()))),
-        WriteCmd::Tag(_, _, r)
+        WriteCmd::AddLocation(_, r) => send(r, outcome, |a| if let Answer::Location(v) = a { Some(v) } else { None }),
+        WriteCmd::RemoveLocation(_, r) => send(r, outcome, |a| if let Answer::Removed(v) = a { Some(v) } else { None }),
+        WriteCmd::StartScan(_, r) => send(r, outcome, |a| if let Answer::Job(v) = a { Some(v) } else { None }),
+        WriteCmd::ApplyScan(_, _, r) => send(r, outcome, |a| if let Answer::Scan(v) = a { Some(v) } else { None }),
+        WriteCmd::FinishScan { reply, .. } => {
+            send(reply, outcome, |a| if let Answer::Totals(v) = a { Some(v) } else { None })
+        }
+        WriteCmd::SetFullHashes(_, r)
+        | WriteCmd::Tag(_, _, r)
         | WriteCmd::Untag(_, _, r)
         | WriteCmd::Label(_, _, r)
-        | WriteCmd::SetFlag(_, _, _, r) => drop(r.send(Err(msg()))),
-        WriteCmd::SetNotes(_, _, r) => drop(r.send(Err(msg()))),
-        WriteCmd::Optimize { reply, .. } => drop(reply.send(Err(msg()))),
+        | WriteCmd::SetFlag(_, _, _, r) => send(r, outcome, |a| if let Answer::Count(v) = a { Some(v) } else { None }),
+        WriteCmd::SetNotes(_, _, r) | WriteCmd::Optimize { reply: r, .. } => {
+            send(r, outcome, |a| if let Answer::Unit = a { Some(()) } else { None })
+        }
     }
 }
 

@@ -248,11 +248,12 @@ fn walk(
             if entry.kind == EntryKind::Dir {
                 pending.push(child_path(&rel, &entry.name));
             }
-            if let Some(prev) = &previous {
-                if prev.kind == EntryKind::Dir && entry.kind != EntryKind::Dir {
-                    let dir_path = child_path(&rel, &entry.name);
-                    items.send(ScanItem::RemoveBelow { dir_path }).map_err(|_| closed())?;
-                }
+            if let Some(prev) = &previous
+                && prev.kind == EntryKind::Dir
+                && entry.kind != EntryKind::Dir
+            {
+                let dir_path = child_path(&rel, &entry.name);
+                items.send(ScanItem::RemoveBelow { dir_path }).map_err(|_| closed())?;
             }
             if let Some(job) = plan(entry, path, previous.as_ref(), shared.mode) {
                 jobs.send(job).map_err(|_| closed())?;
@@ -321,7 +322,7 @@ fn scanned(rel: &[u8], name: Vec<u8>, path: &Path, meta: &Metadata) -> ScannedEn
 fn hash_worker(jobs: Receiver<Job>, items: Sender<ScanItem>, shared: &Shared) {
     for job in jobs {
         let entry = process(job, shared);
-        if items.send(ScanItem::Upsert(entry)).is_err() {
+        if items.send(ScanItem::Upsert(Box::new(entry))).is_err() {
             return;
         }
     }

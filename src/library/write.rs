@@ -62,7 +62,7 @@ pub struct ContentHash {
 
 #[derive(Debug, Clone)]
 pub enum ScanItem {
-    Upsert(ScannedEntry),
+    Upsert(Box<ScannedEntry>),
     /// The entry is gone from disk; if it was a folder (`dir_path` is its own relative path), so is all below it.
     Remove {
         id: EntryId,
@@ -132,7 +132,7 @@ pub fn add_location(conn: &Connection, new: &NewLocation) -> Result<LocationId> 
         "INSERT INTO locations (uuid, device_id, name, path, index_mode, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
-        uuid::Uuid::new_v4().as_bytes(),
+        uuid::Uuid::now_v7().as_bytes(),
         new.device_id,
         new.name,
         path_bytes,
@@ -162,7 +162,7 @@ pub fn start_scan(conn: &Connection, location: LocationId) -> Result<JobId> {
     conn.prepare_cached(
         "INSERT INTO jobs (uuid, name, location_id, status, started_at) VALUES (?1, 'index', ?2, 'running', ?3)",
     )?
-    .execute(params![uuid::Uuid::new_v4().as_bytes(), location.0, now_ns()])?;
+    .execute(params![uuid::Uuid::now_v7().as_bytes(), location.0, now_ns()])?;
     Ok(JobId(conn.last_insert_rowid()))
 }
 
@@ -247,7 +247,7 @@ fn upsert_entry(conn: &Connection, location: LocationId, e: &ScannedEntry, now: 
         )?
         .query_row(
             params![
-                uuid::Uuid::new_v4().as_bytes(),
+                uuid::Uuid::now_v7().as_bytes(),
                 location.0,
                 e.relative_path,
                 e.name,
@@ -298,7 +298,7 @@ fn content_for(conn: &Connection, hash: &ContentHash, now: i64) -> Result<Conten
     conn.prepare_cached(
         "INSERT INTO content_identity (uuid, cas_id, full_hash, kind, size, first_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![uuid::Uuid::new_v4().as_bytes(), hash.cas_id, hash.full_hash, hash.kind, hash.size, now])?;
+    .execute(params![uuid::Uuid::now_v7().as_bytes(), hash.cas_id, hash.full_hash, hash.kind, hash.size, now])?;
     Ok(ContentId(conn.last_insert_rowid()))
 }
 
@@ -394,7 +394,7 @@ pub fn ensure_metadata(conn: &Connection, entry: EntryId, now: i64) -> Result<Me
         Some(Some(id)) => Ok(MetadataId(id)),
         Some(None) => {
             conn.prepare_cached("INSERT INTO user_metadata (uuid, created_at, updated_at) VALUES (?1, ?2, ?2)")?
-                .execute(params![uuid::Uuid::new_v4().as_bytes(), now])?;
+                .execute(params![uuid::Uuid::now_v7().as_bytes(), now])?;
             let id = conn.last_insert_rowid();
             conn.prepare_cached("UPDATE entries SET metadata_id = ?2 WHERE id = ?1")?.execute(params![entry.0, id])?;
             Ok(MetadataId(id))
@@ -404,7 +404,7 @@ pub fn ensure_metadata(conn: &Connection, entry: EntryId, now: i64) -> Result<Me
 
 pub fn ensure_tag(conn: &Connection, tag: &TagName, now: i64) -> Result<TagId> {
     conn.prepare_cached("INSERT INTO tags (uuid, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING")?
-        .execute(params![uuid::Uuid::new_v4().as_bytes(), tag.as_str(), now])?;
+        .execute(params![uuid::Uuid::now_v7().as_bytes(), tag.as_str(), now])?;
     Ok(TagId(conn.prepare_cached("SELECT id FROM tags WHERE name = ?1")?.query_row([tag.as_str()], |r| r.get(0))?))
 }
 
@@ -458,7 +458,7 @@ pub fn ensure_label_path(conn: &Connection, path: &LabelPath, now: i64) -> Resul
             "INSERT INTO labels (uuid, name, parent_id, created_at) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (coalesce(parent_id, 0), name) DO NOTHING",
         )?
-        .execute(params![uuid::Uuid::new_v4().as_bytes(), part, parent, now])?;
+        .execute(params![uuid::Uuid::now_v7().as_bytes(), part, parent, now])?;
         let id: i64 = conn
             .prepare_cached("SELECT id FROM labels WHERE coalesce(parent_id, 0) = coalesce(?1, 0) AND name = ?2")?
             .query_row(params![parent, part], |r| r.get(0))?;

@@ -1,0 +1,94 @@
+//! Test fixtures: a temporary library and folder tree, and a way to run the real `spacefs` binary.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary directory holding a library file and a `files/` tree to index.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::Builder::new().prefix("spacefs-test").tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("files")).expect("files dir");
+        Fixture { dir }
+    }
+
+    pub fn library(&self) -> PathBuf {
+        self.dir.path().join("library.db")
+    }
+
+    /// A path inside the `files/` tree.
+    pub fn file(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.dir.path().join("files").join(rel)
+    }
+
+    pub fn files(&self) -> PathBuf {
+        self.dir.path().join("files")
+    }
+
+    /// Writes a file below `files/`, creating its folders.
+    pub fn write(&self, rel: impl AsRef<Path>, bytes: &[u8]) -> PathBuf {
+        let path = self.file(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Runs `spacefs --library <library> ARGS…`.
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = spacefs();
+        cmd.arg("--library").arg(self.library()).args(args);
+        Run::from(cmd.output().expect("run spacefs"))
+    }
+}
+
+/// The `spacefs` binary under test, with no library variables inherited from the environment.
+pub fn spacefs() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spacefs"));
+    cmd.env_remove("SPACEFS_LIBRARY").env("RUST_LOG", "warn");
+    cmd
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stdout_bytes: Vec<u8>,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stdout_bytes: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success, got {self:?}");
+        &self.stdout
+    }
+
+    /// Asserts a failure with exit code 1 and exactly one line on stderr containing `fragment`.
+    pub fn fails_with(&self, fragment: &str) {
+        assert_eq!(self.code, 1, "expected exit code 1, got {self:?}");
+        assert!(self.stderr.contains(fragment), "stderr should contain {fragment:?}: {self:?}");
+        assert_eq!(self.stderr.trim_end().lines().count(), 1, "one line of error: {self:?}");
+        assert!(self.stderr.starts_with("spacefs: "), "{self:?}");
+        assert!(!self.stderr.contains("panicked"), "{self:?}");
+    }
+}

@@ -1,0 +1,392 @@
+//! The indexer and the library, used through the crate's API against a real SQLite file and real folders.
+
+mod common;
+
+use common::Fixture;
+use spacefs::index::{self, ScanOptions, ScanReport};
+use spacefs::library::write::NewLocation;
+use spacefs::library::{EntryId, EntryKind, IndexMode, Library, Location};
+use spacefs::names::{LabelPath, TagName};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+fn add(lib: &Library, dir: &Path, name: &str, mode: IndexMode) -> (Location, ScanReport) {
+    let path = dir.canonicalize().unwrap();
+    lib.writer()
+        .add_location(NewLocation { name: name.into(), path, index_mode: mode, device_id: lib.device_id() })
+        .unwrap();
+    let location = lib.reader().unwrap().location_named(name).unwrap();
+    let report = index::scan(lib, &location, ScanOptions::default()).unwrap();
+    (location, report)
+}
+
+fn rescan(lib: &Library, location: &Location) -> ScanReport {
+    index::scan(lib, location, ScanOptions::default()).unwrap()
+}
+
+fn entry(lib: &Library, location: &Location, rel_parent: &[u8], name: &[u8]) -> EntryId {
+    lib.reader().unwrap().entry_by_path(location.id, rel_parent, name).unwrap().expect("entry indexed")
+}
+
+fn tag(names: &[&str]) -> Vec<TagName> {
+    names.iter().map(|n| TagName::parse(n).unwrap()).collect()
+}
+
+/// (cas_id, full_hash) of an entry's content, read straight from the database.
+fn content_of(lib: &Library, id: EntryId) -> Option<(String, Option<String>)> {
+    let conn = rusqlite::Connection::open(lib.path()).unwrap();
+    conn.query_row(
+        "SELECT ci.cas_id, ci.full_hash FROM entries e JOIN content_identity ci ON ci.id = e.content_id WHERE e.id = ?1",
+        [id.0],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .ok()
+}
+
+#[test]
+fn non_utf8_and_255_byte_names_round_trip() {
+    let fx = Fixture::new();
+    let latin1 = b"caf\xe9 \xff.txt".to_vec();
+    let long = [vec![b'n'; 251], b".txt".to_vec()].concat();
+    assert_eq!(long.len(), 255);
+    std::fs::write(fx.files().join(OsStr::from_bytes(&latin1)), b"one").unwrap();
+    std::fs::write(fx.files().join(OsStr::from_bytes(&long)), b"two").unwrap();
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, _) = add(&lib, &fx.files(), "files", IndexMode::Content);
+
+    let mut names: Vec<Vec<u8>> =
+        lib.reader().unwrap().children_stamps(loc.id, b"").unwrap().into_iter().map(|s| s.name).collect();
+    names.sort();
+    let mut expected = vec![latin1.clone(), long.clone()];
+    expected.sort();
+    assert_eq!(names, expected);
+
+    // And back out through the CLI, byte for byte.
+    let ids = vec![entry(&lib, &loc, b"", &latin1), entry(&lib, &loc, b"", &long)];
+    lib.writer().tag(ids, tag(&["odd"])).unwrap();
+    drop(lib);
+    let run = fx.run(["find", "--tag", "odd"]);
+    run.ok();
+    let root = fx.files().canonicalize().unwrap();
+    let mut lines: Vec<&[u8]> = run.stdout_bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    lines.sort();
+    let mut want = [root.join(OsStr::from_bytes(&latin1)), root.join(OsStr::from_bytes(&long))];
+    want.sort();
+    let want: Vec<&[u8]> = want.iter().map(|p| p.as_os_str().as_bytes()).collect();
+    assert_eq!(lines, want);
+}
+
+#[test]
+fn rescan_rehashes_only_what_changed() {
+    let fx = Fixture::new();
+    for i in 0..50 {
+        fx.write(format!("dir{}/file{i}.txt", i % 5), format!("content {i}").as_bytes());
+    }
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, first) = add(&lib, &fx.files(), "files", IndexMode::Content);
+    assert_eq!((first.hashed, first.totals.files, first.totals.dirs), (50, 50, 5));
+
+    let unchanged = rescan(&lib, &loc);
+    assert_eq!((unchanged.hashed, unchanged.upserted, unchanged.removed), (0, 0, 0));
+
+    fx.write("dir0/file0.txt", b"changed content, longer");
+    fx.write("dir1/new.txt", b"new file");
+    std::fs::remove_file(fx.file("dir2/file2.txt")).unwrap();
+    let changed = rescan(&lib, &loc);
+    assert_eq!(changed.hashed, 2, "the modified and the new file only: {changed:?}");
+    assert_eq!(changed.removed, 1);
+    assert_eq!(changed.totals.files, 50);
+    let id = entry(&lib, &loc, b"dir0", b"file0.txt");
+    assert!(content_of(&lib, id).is_some());
+}
+
+#[test]
+fn vanished_files_keep_their_tags_as_orphans() {
+    let fx = Fixture::new();
+    fx.write("keep.txt", b"keep");
+    fx.write("gone.txt", b"gone");
+    fx.write("folder/inner.txt", b"inner");
+    fx.write("folder/plain.txt", b"plain");
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, _) = add(&lib, &fx.files(), "files", IndexMode::Content);
+    let gone = entry(&lib, &loc, b"", b"gone.txt");
+    let inner = entry(&lib, &loc, b"folder", b"inner.txt");
+    lib.writer().tag(vec![gone, inner], tag(&["important"])).unwrap();
+    lib.writer().set_notes(gone, Some("remember me".into())).unwrap();
+
+    std::fs::remove_file(fx.file("gone.txt")).unwrap();
+    std::fs::remove_dir_all(fx.file("folder")).unwrap();
+    let report = rescan(&lib, &loc);
+    assert_eq!(report.removed, 4, "gone.txt, folder and its two files");
+    assert_eq!(report.orphaned, 2, "only the entries that carried metadata");
+
+    let reader = lib.reader().unwrap();
+    assert_eq!(reader.status().unwrap().orphans, 2);
+    assert!(reader.find(&tag(&["important"]), None, false).unwrap().is_empty());
+    // The tag itself and its links survive, waiting to be re-linked.
+    let conn = rusqlite::Connection::open(lib.path()).unwrap();
+    let (links, paths): (i64, String) = conn
+        .query_row(
+            "SELECT count(*), group_concat(CAST(m.orphan_path AS TEXT), ' ') FROM metadata_tag mt \
+             JOIN user_metadata m ON m.id = mt.metadata_id WHERE m.orphaned_at IS NOT NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(links, 2);
+    assert!(paths.contains("gone.txt") && paths.contains("folder/inner.txt"), "{paths}");
+    let notes: String =
+        conn.query_row("SELECT notes FROM user_metadata WHERE notes IS NOT NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(notes, "remember me");
+}
+
+#[test]
+fn xdg_tags_and_comment_are_imported() {
+    let fx = Fixture::new();
+    let file = fx.write("photo.jpg", b"jpeg");
+    xattr::set(&file, "user.xdg.tags", b" holiday , family,holiday,").unwrap();
+    xattr::set(&file, "user.xdg.comment", b"Grandma's birthday").unwrap();
+    std::fs::create_dir(fx.file("album")).unwrap();
+    xattr::set(fx.file("album"), "user.xdg.tags", b"albums").unwrap();
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, report) = add(&lib, &fx.files(), "files", IndexMode::Content);
+    assert_eq!(report.tags_imported, 3);
+
+    let reader = lib.reader().unwrap();
+    let photo = entry(&lib, &loc, b"", b"photo.jpg");
+    assert_eq!(reader.tags_of(photo).unwrap(), ["family", "holiday"]);
+    assert_eq!(reader.metadata_of(photo).unwrap().0.as_deref(), Some("Grandma's birthday"));
+    assert_eq!(reader.tags_of(entry(&lib, &loc, b"", b"album")).unwrap(), ["albums"]);
+    // The real file is not changed by indexing.
+    assert_eq!(xattr::get(&file, "user.xdg.tags").unwrap().unwrap(), b" holiday , family,holiday,");
+}
+
+#[test]
+fn symlinks_are_recorded_and_never_followed() {
+    let fx = Fixture::new();
+    let outside = fx.dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), b"outside").unwrap();
+    fx.write("real.txt", b"real");
+    std::os::unix::fs::symlink(&outside, fx.file("link-out")).unwrap();
+    std::os::unix::fs::symlink("..", fx.file("loop")).unwrap();
+    std::os::unix::fs::symlink("missing", fx.file("dangling")).unwrap();
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, report) = add(&lib, &fx.files(), "files", IndexMode::Content);
+    assert_eq!(report.seen, 4);
+    let stamps = lib.reader().unwrap().children_stamps(loc.id, b"").unwrap();
+    let links = stamps.iter().filter(|s| s.kind == EntryKind::Symlink).count();
+    assert_eq!(links, 3);
+    assert!(lib.reader().unwrap().children_stamps(loc.id, b"link-out").unwrap().is_empty());
+}
+
+#[test]
+fn duplicates_need_identical_content_not_just_a_cas_id() {
+    let fx = Fixture::new();
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    fx.write("a/copy1.bin", &big);
+    fx.write("b/copy2.bin", &big);
+    // Same size, same sampled bytes, different in between: same cas_id, not duplicates.
+    let base: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
+    let mut twin = base.clone();
+    twin[30_000] ^= 0xff;
+    fx.write("c/sampled1.bin", &base);
+    fx.write("c/sampled2.bin", &twin);
+    // Hard links are one file; empty files are not duplicates.
+    let linked = fx.write("d/linked.bin", b"hard linked content");
+    std::fs::hard_link(&linked, fx.file("d/linked-too.bin")).unwrap();
+    fx.write("e/empty1", b"");
+    fx.write("e/empty2", b"");
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, report) = add(&lib, &fx.files(), "files", IndexMode::Content);
+    assert_eq!(report.verified, 4, "the true copies and the cas_id twins get full hashes: {report:?}");
+
+    let s1 = entry(&lib, &loc, b"c", b"sampled1.bin");
+    let s2 = entry(&lib, &loc, b"c", b"sampled2.bin");
+    let (c1, f1) = content_of(&lib, s1).unwrap();
+    let (c2, f2) = content_of(&lib, s2).unwrap();
+    assert_eq!(c1, c2, "the test needs a cas_id collision");
+    assert_ne!(f1, f2);
+
+    let groups = lib.reader().unwrap().dupe_groups().unwrap();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let root = fx.files().canonicalize().unwrap();
+    let paths: Vec<_> = groups[0].copies.iter().map(|c| c.path.clone()).collect();
+    assert_eq!(paths, [root.join("a/copy1.bin"), root.join("b/copy2.bin")]);
+    assert_eq!(groups[0].size, 200_000);
+    assert_eq!(groups[0].full_hash, blake3::hash(&big).to_hex().to_string());
+
+    // A third copy arriving later joins the verified group.
+    fx.write("f/copy3.bin", &big);
+    let later = rescan(&lib, &loc);
+    assert_eq!(later.verified, 1);
+    let groups = lib.reader().unwrap().dupe_groups().unwrap();
+    assert_eq!(groups[0].copies.len(), 3);
+}
+
+#[test]
+fn index_modes_hash_as_much_as_asked() {
+    let fx = Fixture::new();
+    fx.write("one.txt", b"one");
+    fx.write("two.txt", b"two");
+    let lib = Library::open(&fx.library()).unwrap();
+    let (deep, report) = add(&lib, &fx.files(), "deep", IndexMode::Deep);
+    assert_eq!(report.hashed, 2);
+    let (_, full) = content_of(&lib, entry(&lib, &deep, b"", b"one.txt")).unwrap();
+    assert_eq!(full.as_deref(), Some(blake3::hash(b"one").to_hex().as_str()));
+
+    let other = Fixture::new();
+    other.write("three.txt", b"three");
+    let (meta, report) = add(&lib, &other.files(), "meta", IndexMode::Metadata);
+    assert_eq!((report.hashed, report.totals.files), (0, 1));
+    assert_eq!(content_of(&lib, entry(&lib, &meta, b"", b"three.txt")), None);
+}
+
+#[test]
+fn a_folder_replaced_by_a_file_loses_its_old_children() {
+    let fx = Fixture::new();
+    fx.write("thing/a.txt", b"a");
+    fx.write("thing/sub/b.txt", b"b");
+    fx.write("thingy.txt", b"neighbour");
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, _) = add(&lib, &fx.files(), "files", IndexMode::Content);
+    std::fs::remove_dir_all(fx.file("thing")).unwrap();
+    fx.write("thing", b"now a file");
+    let report = rescan(&lib, &loc);
+    assert_eq!(report.removed, 3, "a.txt, sub and b.txt");
+    assert_eq!((report.totals.files, report.totals.dirs), (2, 0));
+    let stamps = lib.reader().unwrap().children_stamps(loc.id, b"").unwrap();
+    let thing = stamps.iter().find(|s| s.name == b"thing").unwrap();
+    assert_eq!(thing.kind, EntryKind::File);
+}
+
+#[test]
+fn a_missing_location_folder_changes_nothing() {
+    let fx = Fixture::new();
+    fx.write("a.txt", b"a");
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, _) = add(&lib, &fx.files(), "files", IndexMode::Content);
+    let id = entry(&lib, &loc, b"", b"a.txt");
+    lib.writer().tag(vec![id], tag(&["kept"])).unwrap();
+    std::fs::rename(fx.files(), fx.dir.path().join("unplugged")).unwrap();
+    let err = index::scan(&lib, &loc, ScanOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("is its drive mounted?") && err.contains("nothing was changed"), "{err}");
+    assert_eq!(lib.reader().unwrap().tags_of(id).unwrap(), ["kept"]);
+}
+
+#[test]
+fn find_combines_tags_labels_and_favorites() {
+    let fx = Fixture::new();
+    for name in ["a", "b", "c", "d"] {
+        fx.write(name, name.as_bytes());
+    }
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, _) = add(&lib, &fx.files(), "files", IndexMode::Content);
+    let [a, b, c, d] = ["a", "b", "c", "d"].map(|n| entry(&lib, &loc, b"", n.as_bytes()));
+    lib.writer().tag(vec![a, b, c], tag(&["x"])).unwrap();
+    lib.writer().tag(vec![a, b], tag(&["y"])).unwrap();
+    lib.writer().label(vec![a], LabelPath::parse("work/2026/q1").unwrap()).unwrap();
+    lib.writer().label(vec![b, d], LabelPath::parse("work").unwrap()).unwrap();
+    lib.writer().set_flag(vec![b, c], spacefs::library::write::Flag::Favorite, true).unwrap();
+    let reader = lib.reader().unwrap();
+    let names = |paths: Vec<std::path::PathBuf>| -> Vec<String> {
+        paths.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect()
+    };
+    let work = LabelPath::parse("work").unwrap();
+    let q1 = LabelPath::parse("work/2026").unwrap();
+    assert_eq!(names(reader.find(&tag(&["x"]), None, false).unwrap()), ["a", "b", "c"]);
+    assert_eq!(names(reader.find(&tag(&["x", "y"]), None, false).unwrap()), ["a", "b"]);
+    assert_eq!(names(reader.find(&[], Some(&work), false).unwrap()), ["a", "b", "d"]);
+    assert_eq!(names(reader.find(&[], Some(&q1), false).unwrap()), ["a"]);
+    assert_eq!(names(reader.find(&tag(&["x"]), Some(&work), true).unwrap()), ["b"]);
+    assert!(reader.find(&tag(&["nope"]), None, false).unwrap_err().to_string().contains("no tag named 'nope'"));
+}
+
+#[test]
+fn eight_taggers_and_four_readers_at_once() {
+    let fx = Fixture::new();
+    for i in 0..80 {
+        fx.write(format!("f{i:02}"), format!("{i}").as_bytes());
+    }
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, _) = add(&lib, &fx.files(), "files", IndexMode::Content);
+    let ids: Vec<EntryId> = (0..80).map(|i| entry(&lib, &loc, b"", format!("f{i:02}").as_bytes())).collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let reader = lib.reader().unwrap();
+                    let mut reads = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        reader.tags_with_counts().unwrap();
+                        reader.status().unwrap();
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        let writers: Vec<_> = (0..8)
+            .map(|t| {
+                let ids = &ids;
+                let lib = &lib;
+                s.spawn(move || {
+                    for (i, id) in ids.iter().enumerate() {
+                        lib.writer().tag(vec![*id], tag(&[&format!("t{t}"), &format!("n{}", i % 7)])).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for r in readers {
+            assert!(r.join().unwrap() > 0);
+        }
+    });
+    let counts = lib.reader().unwrap().tags_with_counts().unwrap();
+    for t in 0..8 {
+        let count = counts.iter().find(|(n, _, _)| n == &format!("t{t}")).map(|c| c.2);
+        assert_eq!(count, Some(80), "tag t{t}");
+    }
+    assert_eq!(lib.reader().unwrap().tags_of(ids[0]).unwrap().len(), 9);
+}
+
+#[test]
+fn a_failing_command_spoils_no_other_in_its_batch() {
+    let fx = Fixture::new();
+    for i in 0..40 {
+        fx.write(format!("f{i:02}"), format!("{i}").as_bytes());
+    }
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, _) = add(&lib, &fx.files(), "files", IndexMode::Content);
+    let ids: Vec<EntryId> = (0..40).map(|i| entry(&lib, &loc, b"", format!("f{i:02}").as_bytes())).collect();
+    let missing = EntryId(i64::MAX);
+    // Many threads at once so that commands share transactions; every fourth names an entry that does not exist.
+    let results: Vec<(usize, bool)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..40)
+            .map(|i| {
+                let lib = &lib;
+                let ids = &ids;
+                s.spawn(move || {
+                    let target = if i % 4 == 0 { vec![ids[i], missing] } else { vec![ids[i]] };
+                    (i, lib.writer().tag(target, tag(&["batch"])).is_ok())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let reader = lib.reader().unwrap();
+    for (i, ok) in results {
+        assert_eq!(ok, i % 4 != 0, "command {i}");
+        let tags = reader.tags_of(ids[i]).unwrap();
+        if i % 4 == 0 {
+            assert!(tags.is_empty(), "a failed command must change nothing, entry {i} has {tags:?}");
+        } else {
+            assert_eq!(tags, ["batch"], "entry {i}");
+        }
+    }
+}
