@@ -5,6 +5,7 @@ use crate::error::{Error, Result, shown};
 use crate::index::{self, ScanOptions, ScanReport};
 use crate::library::write::{Flag, NewLocation};
 use crate::library::{EntryId, IndexMode, Library, Location, Reader};
+use crate::mount::MountArgs;
 use crate::names::{LabelPath, TagName};
 use indicatif::HumanBytes;
 use std::io::Write;
@@ -14,8 +15,22 @@ use std::path::{Component, Path, PathBuf};
 /// Runs one command; `Ok(false)` means it ran but found a problem to report with a non-zero exit (`check`).
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
     let quiet = cli.quiet;
-    if let Command::Demo { dir } = cli.command {
-        return demo(dir, cli.library, quiet, out);
+    match cli.command {
+        Command::Demo { dir } => return demo(dir, cli.library, quiet, out),
+        Command::Unmount { mountpoint } => {
+            crate::mount::unmount(&mountpoint)?;
+            return Ok(true);
+        }
+        Command::Mount { mountpoint, foreground, read_only, allow_other, show_hidden, nonempty, cache_entries } => {
+            let args =
+                MountArgs { mountpoint, foreground, read_only, allow_other, show_hidden, nonempty, cache_entries };
+            crate::mount::mount(&library_path(cli.library)?, &args)?;
+            if !foreground && !quiet {
+                writeln!(out, "mounted the library on {}", shown(&args.mountpoint)).map_err(write_err)?;
+            }
+            return Ok(true);
+        }
+        _ => {}
     }
     let library = Library::open(&library_path(cli.library)?)?;
     let ctx = Ctx { library, quiet };
@@ -41,7 +56,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
                 writeln!(out, "optimized {}", shown(ctx.library.path())).map_err(write_err)?;
             }
         }
-        Command::Demo { .. } => unreachable!("handled above"),
+        Command::Demo { .. } | Command::Mount { .. } | Command::Unmount { .. } => unreachable!("handled above"),
     }
     Ok(true)
 }

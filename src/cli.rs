@@ -145,6 +145,41 @@ pub enum Command {
         vacuum: bool,
     },
 
+    /// Mount the library as a filesystem: locations/, tags/, labels/, favorites/, duplicates/.
+    #[command(after_help = "Returns once the mount is ready and keeps serving in the background; stop it with \
+                            'spacefs unmount MOUNTPOINT' (or 'fusermount3 -u MOUNTPOINT').\n\nExamples:\n  \
+                            spacefs mount ~/Library\n  spacefs mount /mnt/lib --read-only --show-hidden")]
+    Mount {
+        /// An empty folder to mount on.
+        mountpoint: PathBuf,
+        /// Stay attached to the terminal; unmount cleanly on Ctrl-C or SIGTERM.
+        #[arg(long)]
+        foreground: bool,
+        /// Refuse every change through the mount (EROFS).
+        #[arg(long)]
+        read_only: bool,
+        /// Let other users enter the mount (file permissions still apply; needs user_allow_other in
+        /// /etc/fuse.conf when not root).
+        #[arg(long)]
+        allow_other: bool,
+        /// Show hidden entries in tags/, labels/, favorites/ and duplicates/.
+        #[arg(long)]
+        show_hidden: bool,
+        /// Mount even if the folder is not empty (its files are hidden while mounted).
+        #[arg(long)]
+        nonempty: bool,
+        /// How many entries the metadata cache keeps.
+        #[arg(long, value_name = "N", default_value_t = 65_536)]
+        cache_entries: usize,
+    },
+
+    /// Unmount a spacefs mount and wait for its daemon to close the library.
+    #[command(after_help = "Example:\n  spacefs unmount ~/Library")]
+    Unmount {
+        /// Where the library is mounted.
+        mountpoint: PathBuf,
+    },
+
     /// Create a sample folder with duplicates and tags, index it into its own library and show what it found.
     #[command(after_help = "Example:\n  spacefs demo\n  spacefs demo /tmp/spacefs-demo")]
     Demo {

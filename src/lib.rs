@@ -4,11 +4,17 @@
 //! from the disk; `app` implements the commands that `cli` defines; `main` only maps results to exit codes.
 
 pub mod app;
+pub mod cache;
 pub mod cli;
 pub mod error;
+pub mod fs;
+pub mod fuse;
 pub mod index;
+pub mod inode;
 pub mod library;
+pub mod mount;
 pub mod names;
+pub mod view;
 pub mod writer;
 pub mod xattr;
 

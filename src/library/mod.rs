@@ -11,10 +11,12 @@
 pub mod cas;
 mod read;
 mod types;
+mod views;
 pub mod write;
 
 pub use read::{DupeCopy, DupeGroup, LibraryStatus, Reader, VerifyCandidate};
 pub use types::*;
+pub use views::{Child, DupeMember, DupeSet, EntryInfo, FlatView};
 
 use crate::error::{Error, Result, shown};
 use crate::writer::Writer;

@@ -77,6 +77,10 @@ impl Reader {
         Reader { conn }
     }
 
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
     pub fn locations(&self) -> Result<Vec<Location>> {
         let mut stmt = self.conn.prepare_cached(&format!("SELECT {LOCATION_COLUMNS} FROM locations ORDER BY name"))?;
         let rows = stmt.query_map([], |r| Location::try_from(r))?;

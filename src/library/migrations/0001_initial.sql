@@ -88,6 +88,10 @@ CREATE INDEX entries_content ON entries (content_id) WHERE content_id IS NOT NUL
 -- Most entries carry no metadata: a partial index keeps their inserts cheap.
 CREATE UNIQUE INDEX entries_metadata ON entries (metadata_id) WHERE metadata_id IS NOT NULL;
 CREATE INDEX entries_inode ON entries (device, inode);
+-- Folder listings page through children by id (readdir cookies), without sorting a large folder per page.
+CREATE INDEX entries_children ON entries (location_id, relative_path, id);
+-- Flat views (tags/, favorites/, …) find entries by name and detect name collisions through this.
+CREATE INDEX entries_name ON entries (name);
 
 CREATE TABLE tags (
     id         INTEGER PRIMARY KEY,

@@ -1,0 +1,353 @@
+//! The filesystem's core: lookup, getattr, readdir, open and readlink as plain `Result`s over inode numbers, so it
+//! can be tested without FUSE. `crate::fuse` only translates to and from the kernel.
+//!
+//! Invariants:
+//! * Attributes of real files come from `lstat` of the real file at the time of the call, under our inode number;
+//!   virtual folders are owned by the mounting user, dated at mount time.
+//! * Every dentry handed out below a view folder is remembered until the library changes, so it can be
+//!   invalidated in the kernel (`library_changed`); listings are never cached by the kernel.
+//! * Locks are held only to take or return a reader, or to touch the cache and the dentry set.
+
+use crate::cache::EntryCache;
+use crate::error::{Error, Result};
+use crate::inode::Inodes;
+use crate::library::{EntryInfo, Library, Reader};
+use crate::view::{Node, NodeKind, Resolver};
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs::{File, Metadata};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, Copy)]
+pub struct FsOptions {
+    pub read_only: bool,
+    pub show_hidden: bool,
+    pub cache_entries: usize,
+}
+
+impl Default for FsOptions {
+    fn default() -> FsOptions {
+        FsOptions { read_only: false, show_hidden: false, cache_entries: 65_536 }
+    }
+}
+
+/// What `stat` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: u64,
+    pub kind: NodeKind,
+    pub size: u64,
+    pub blocks: u64,
+    pub atime: SystemTime,
+    pub mtime: SystemTime,
+    pub ctime: SystemTime,
+    pub perm: u16,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u32,
+    pub blksize: u32,
+}
+
+/// Where `readdir` writes; `add` returns true when the buffer is full (the entry was not taken).
+pub trait DirSink {
+    fn add(&mut self, ino: u64, offset: u64, kind: NodeKind, name: &OsStr, attr: Option<&Attr>) -> bool;
+}
+
+/// Offsets 1 and 2 are "." and ".."; a child's offset is its cookie plus this.
+const FIRST_CHILD_OFFSET: u64 = 2;
+
+pub struct SpaceFs {
+    library: Library,
+    readers: Mutex<Vec<Reader>>,
+    inodes: Inodes,
+    cache: EntryCache,
+    options: FsOptions,
+    mounted_at: SystemTime,
+    uid: u32,
+    gid: u32,
+    view_dentries: Mutex<HashSet<(u64, Vec<u8>)>>,
+}
+
+impl SpaceFs {
+    pub fn new(library: Library, options: FsOptions) -> SpaceFs {
+        // SAFETY: getuid/getgid cannot fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        SpaceFs {
+            library,
+            readers: Mutex::new(Vec::new()),
+            inodes: Inodes::default(),
+            cache: EntryCache::new(options.cache_entries),
+            options,
+            mounted_at: SystemTime::now(),
+            uid,
+            gid,
+            view_dentries: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    pub fn options(&self) -> FsOptions {
+        self.options
+    }
+
+    /// Runs `f` with a reader of this thread's own for the duration (taken from, and returned to, a pool).
+    fn with_reader<T>(&self, f: impl FnOnce(&Reader) -> Result<T>) -> Result<T> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let reader = match pooled {
+            Some(reader) => reader,
+            None => self.library.reader()?,
+        };
+        let result = f(&reader);
+        self.readers.lock().unwrap_or_else(|p| p.into_inner()).push(reader);
+        result
+    }
+
+    fn node(&self, ino: u64) -> Result<Node> {
+        self.inodes.node_of(ino).ok_or_else(|| Error::NotFound(format!("inode {ino} is not known to this mount")))
+    }
+
+    pub fn node_of(&self, ino: u64) -> Option<Node> {
+        self.inodes.node_of(ino)
+    }
+
+    fn entry_info(&self, reader: &Reader, id: crate::library::EntryId) -> Result<Arc<EntryInfo>> {
+        if let Some(info) = self.cache.get(id) {
+            return Ok(info);
+        }
+        let info = Arc::new(reader.entry_info(id)?.ok_or_else(|| Error::NotFound(format!("entry {} is gone", id.0)))?);
+        self.cache.put(Arc::clone(&info));
+        Ok(info)
+    }
+
+    /// The real path behind a node, for nodes that are real files or folders.
+    pub fn real_path(&self, ino: u64) -> Result<Option<PathBuf>> {
+        let node = self.node(ino)?;
+        self.with_reader(|r| self.real_path_of(r, node))
+    }
+
+    fn real_path_of(&self, reader: &Reader, node: Node) -> Result<Option<PathBuf>> {
+        Ok(match node {
+            Node::Entry(id) | Node::ViewDir { entry: id, .. } => Some(self.entry_info(reader, id)?.real_path()),
+            Node::Location(id) => reader.location_by_id(id)?.map(|l| l.path),
+            _ => None,
+        })
+    }
+
+    pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr> {
+        let parent_node = self.node(parent)?;
+        let name = name.as_bytes();
+        let attr = self.with_reader(|reader| {
+            let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
+            let (node, _) = resolver.lookup(parent_node, name)?.ok_or_else(|| Error::NotFound(String::new()))?;
+            self.attr_of(reader, node)
+        })?;
+        if is_view_folder(parent_node) {
+            self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert((parent, name.to_vec()));
+        }
+        Ok(attr)
+    }
+
+    pub fn getattr(&self, ino: u64) -> Result<Attr> {
+        let node = self.node(ino)?;
+        self.with_reader(|reader| {
+            let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
+            if !matches!(node, Node::Entry(_) | Node::ViewDir { .. } | Node::Location(_)) && !resolver.exists(node)? {
+                return Err(Error::NotFound(String::new()));
+            }
+            self.attr_of(reader, node)
+        })
+    }
+
+    fn attr_of(&self, reader: &Reader, node: Node) -> Result<Attr> {
+        let ino = self.inodes.ino_of(node);
+        match self.real_path_of(reader, node)? {
+            Some(path) => {
+                let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+                Ok(self.real_attr(ino, &meta))
+            }
+            None => Ok(self.virtual_dir_attr(ino, node)),
+        }
+    }
+
+    fn real_attr(&self, ino: u64, meta: &Metadata) -> Attr {
+        let ft = meta.file_type();
+        let kind = if ft.is_dir() {
+            NodeKind::Dir
+        } else if ft.is_file() {
+            NodeKind::File
+        } else if ft.is_symlink() {
+            NodeKind::Symlink
+        } else {
+            NodeKind::Other
+        };
+        let time = |secs: i64, nsecs: i64| {
+            if secs >= 0 {
+                UNIX_EPOCH + Duration::new(secs as u64, nsecs as u32)
+            } else {
+                UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+            }
+        };
+        Attr {
+            ino,
+            kind,
+            size: meta.size(),
+            blocks: meta.blocks(),
+            atime: time(meta.atime(), meta.atime_nsec()),
+            mtime: time(meta.mtime(), meta.mtime_nsec()),
+            ctime: time(meta.ctime(), meta.ctime_nsec()),
+            perm: (meta.mode() & 0o7777) as u16,
+            nlink: meta.nlink() as u32,
+            uid: meta.uid(),
+            gid: meta.gid(),
+            rdev: meta.rdev() as u32,
+            blksize: meta.blksize() as u32,
+        }
+    }
+
+    fn virtual_dir_attr(&self, ino: u64, node: Node) -> Attr {
+        let writable = !self.options.read_only && !matches!(node, Node::Duplicates | Node::DupeSet(_) | Node::Root);
+        Attr {
+            ino,
+            kind: NodeKind::Dir,
+            size: 0,
+            blocks: 0,
+            atime: self.mounted_at,
+            mtime: self.mounted_at,
+            ctime: self.mounted_at,
+            perm: if writable { 0o755 } else { 0o555 },
+            nlink: 2,
+            uid: self.uid,
+            gid: self.gid,
+            rdev: 0,
+            blksize: 4096,
+        }
+    }
+
+    /// Lists `ino` from `offset` (0 = the start) into `sink`; with `plus`, each child comes with its attributes.
+    /// Children whose real file vanished are skipped (they would only fail on use).
+    pub fn readdir(&self, ino: u64, offset: u64, plus: bool, sink: &mut dyn DirSink) -> Result<()> {
+        let node = self.node(ino)?;
+        let parent_ino = match node {
+            Node::Root => ino,
+            _ => crate::inode::ROOT,
+        };
+        if offset < 1 {
+            let attr = if plus { Some(self.getattr(ino)?) } else { None };
+            if sink.add(ino, 1, NodeKind::Dir, OsStr::new("."), attr.as_ref()) {
+                return Ok(());
+            }
+        }
+        if offset < 2 {
+            let attr = if plus { Some(self.getattr(parent_ino)?) } else { None };
+            if sink.add(parent_ino, 2, NodeKind::Dir, OsStr::new(".."), attr.as_ref()) {
+                return Ok(());
+            }
+        }
+        let mut cookie = offset.saturating_sub(FIRST_CHILD_OFFSET);
+        let view_folder = is_view_folder(node);
+        self.with_reader(|reader| {
+            let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
+            loop {
+                let page = resolver.list(node, cookie)?;
+                if page.is_empty() {
+                    return Ok(());
+                }
+                for child in page {
+                    cookie = child.cookie;
+                    let child_ino = self.inodes.ino_of(child.node);
+                    let attr = if plus {
+                        match self.attr_of(reader, child.node) {
+                            Ok(attr) => Some(attr),
+                            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => continue,
+                            Err(Error::NotFound(_)) => continue,
+                            Err(err) => return Err(err),
+                        }
+                    } else {
+                        None
+                    };
+                    let name = OsStr::from_bytes(&child.name);
+                    if sink.add(child_ino, child.cookie + FIRST_CHILD_OFFSET, child.kind, name, attr.as_ref()) {
+                        return Ok(());
+                    }
+                    if plus && view_folder {
+                        self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert((ino, child.name));
+                    }
+                }
+            }
+        })
+    }
+
+    /// Opens the real file behind `ino`. Writing is refused until writes through the mount are supported.
+    pub fn open(&self, ino: u64, flags: i32) -> Result<File> {
+        let node = self.node(ino)?;
+        let access = flags & libc::O_ACCMODE;
+        if access != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
+            return Err(self.refuse_write(node));
+        }
+        let path = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| Error::Io {
+            context: "open".into(),
+            source: std::io::Error::from_raw_os_error(libc::EISDIR),
+        })?;
+        File::options()
+            .read(true)
+            .custom_flags(flags & (libc::O_NOATIME | libc::O_DIRECT | libc::O_NONBLOCK) | libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))
+    }
+
+    pub fn readlink(&self, ino: u64) -> Result<Vec<u8>> {
+        let path = self.real_path(ino)?.ok_or_else(|| Error::Invalid("not a link".into()))?;
+        let target = std::fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(target.into_os_string().into_vec())
+    }
+
+    /// The error for a change this mount does not make (yet): read-only mounts and duplicates/ say EROFS.
+    pub fn refuse_write(&self, node: Node) -> Error {
+        if self.options.read_only || matches!(node, Node::Duplicates | Node::DupeSet(_)) {
+            Error::ReadOnly("read-only".into())
+        } else {
+            Error::Io { context: "write".into(), source: std::io::Error::from_raw_os_error(libc::EPERM) }
+        }
+    }
+
+    /// Forgets cached knowledge after the library changed, and returns the (parent inode, name) dentries the
+    /// kernel must drop.
+    pub fn library_changed(&self) -> Vec<(u64, Vec<u8>)> {
+        self.cache.clear();
+        let mut set = self.view_dentries.lock().unwrap_or_else(|p| p.into_inner());
+        set.drain().collect()
+    }
+
+    /// The folders whose listings depend on the library (the view folders the kernel knows).
+    pub fn view_folders(&self) -> Vec<u64> {
+        [crate::view::Node::Tags, Node::Labels, Node::Favorites, Node::Duplicates, Node::Locations]
+            .into_iter()
+            .map(|n| self.inodes.ino_of(n))
+            .collect()
+    }
+}
+
+use std::os::unix::ffi::OsStringExt;
+
+/// Folders whose contents come from the library's metadata rather than a real folder.
+fn is_view_folder(node: Node) -> bool {
+    matches!(
+        node,
+        Node::Locations
+            | Node::Tags
+            | Node::Labels
+            | Node::Favorites
+            | Node::Duplicates
+            | Node::Tag(_)
+            | Node::Label(_)
+            | Node::DupeSet(_)
+    )
+}

@@ -1,0 +1,373 @@
+//! `impl fuser::Filesystem`: decode, call one `SpaceFs` method, reply. No SQL and no rules here.
+//!
+//! Opens of real files use kernel passthrough (one `BackingId` per inode while any handle is open) so reads run at
+//! the backing file system's speed; when the kernel refuses (not root, old kernel) reads fall back to `pread` on a
+//! file kept per handle, and a log line says so once.
+
+use crate::error::Error;
+use crate::fs::{Attr, DirSink, SpaceFs};
+use crate::view::NodeKind;
+use fuser::{
+    BackingId, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
+};
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+/// How long the kernel may trust what it was told. Changes to the library are invalidated explicitly.
+const TTL: Duration = Duration::from_secs(60);
+
+pub struct FuseFs {
+    core: Arc<SpaceFs>,
+    passthrough: AtomicBool,
+    handles: Mutex<Handles>,
+}
+
+#[derive(Default)]
+struct Handles {
+    next: u64,
+    backing: HashMap<u64, Weak<BackingId>>,
+    open: HashMap<u64, Open>,
+}
+
+struct Open {
+    file: File,
+    _backing: Option<Arc<BackingId>>,
+}
+
+impl FuseFs {
+    pub fn new(core: Arc<SpaceFs>) -> FuseFs {
+        FuseFs { core, passthrough: AtomicBool::new(false), handles: Mutex::new(Handles::default()) }
+    }
+
+    fn handles(&self) -> std::sync::MutexGuard<'_, Handles> {
+        self.handles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn errno(err: &Error) -> Errno {
+    if !matches!(err, Error::NotFound(_) | Error::NotIndexed(_)) {
+        log::debug!("{err}");
+    }
+    Errno::from_i32(err.errno())
+}
+
+fn file_type(kind: NodeKind) -> FileType {
+    match kind {
+        NodeKind::Dir => FileType::Directory,
+        NodeKind::File => FileType::RegularFile,
+        NodeKind::Symlink => FileType::Symlink,
+        NodeKind::Other => FileType::NamedPipe,
+    }
+}
+
+fn file_attr(a: &Attr) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(a.ino),
+        size: a.size,
+        blocks: a.blocks,
+        atime: a.atime,
+        mtime: a.mtime,
+        ctime: a.ctime,
+        crtime: a.mtime,
+        kind: file_type(a.kind),
+        perm: a.perm,
+        nlink: a.nlink,
+        uid: a.uid,
+        gid: a.gid,
+        rdev: a.rdev,
+        blksize: a.blksize,
+        flags: 0,
+    }
+}
+
+struct Plain<'a>(&'a mut ReplyDirectory);
+impl DirSink for Plain<'_> {
+    fn add(&mut self, ino: u64, offset: u64, kind: NodeKind, name: &OsStr, _attr: Option<&Attr>) -> bool {
+        self.0.add(INodeNo(ino), offset, file_type(kind), name)
+    }
+}
+
+struct Plus<'a>(&'a mut ReplyDirectoryPlus);
+impl DirSink for Plus<'_> {
+    fn add(&mut self, ino: u64, offset: u64, _kind: NodeKind, name: &OsStr, attr: Option<&Attr>) -> bool {
+        match attr {
+            Some(attr) => self.0.add(INodeNo(ino), offset, name, &TTL, &file_attr(attr), Generation(0)),
+            None => false,
+        }
+    }
+}
+
+impl Filesystem for FuseFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        let wanted =
+            InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO | InitFlags::FUSE_PARALLEL_DIROPS;
+        if let Err(missing) = config.add_capabilities(wanted) {
+            log::info!("kernel lacks {missing:?}; continuing without");
+        }
+        let passthrough =
+            config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok() && config.set_max_stack_depth(2).is_ok();
+        if !passthrough {
+            log::warn!("kernel passthrough is not available: reads go through spacefs (slower)");
+        }
+        self.passthrough.store(passthrough, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match self.core.lookup(parent.0, name) {
+            Ok(attr) => reply.entry(&TTL, &file_attr(&attr), Generation(0)),
+            Err(err) => reply.error(errno(&err)),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.core.getattr(ino.0) {
+            Ok(attr) => reply.attr(&TTL, &file_attr(&attr)),
+            Err(err) => reply.error(errno(&err)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        match self.core.readlink(ino.0) {
+            Ok(target) => reply.data(&target),
+            Err(err) => reply.error(errno(&err)),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let file = match self.core.open(ino.0, flags.0) {
+            Ok(file) => file,
+            Err(err) => return reply.error(errno(&err)),
+        };
+        let mut backing = None;
+        if self.passthrough.load(Ordering::Relaxed) {
+            let existing = self.handles().backing.get(&ino.0).and_then(Weak::upgrade);
+            backing = match existing {
+                Some(id) => Some(id),
+                None => match reply.open_backing(&file) {
+                    Ok(id) => {
+                        let id = Arc::new(id);
+                        self.handles().backing.insert(ino.0, Arc::downgrade(&id));
+                        Some(id)
+                    }
+                    Err(err) => {
+                        log::warn!("kernel refused passthrough ({err}): reads go through spacefs from now on");
+                        self.passthrough.store(false, Ordering::Relaxed);
+                        None
+                    }
+                },
+            };
+        }
+        let mut handles = self.handles();
+        handles.next += 1;
+        let fh = handles.next;
+        match backing {
+            Some(id) => {
+                reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
+                handles.open.insert(fh, Open { file, _backing: Some(id) });
+            }
+            None => {
+                handles.open.insert(fh, Open { file, _backing: None });
+                reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
+            }
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let file = match self.handles().open.get(&fh.0).map(|o| o.file.try_clone()) {
+            Some(Ok(file)) => file,
+            Some(Err(err)) => return reply.error(Errno::from(err)),
+            None => return reply.error(Errno::EBADF),
+        };
+        let mut buf = vec![0u8; size as usize];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read_at(&mut buf[filled..], offset + filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => return reply.error(Errno::from(err)),
+            }
+        }
+        reply.data(&buf[..filled]);
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        let mut handles = self.handles();
+        handles.open.remove(&fh.0);
+        if handles.backing.get(&ino.0).is_some_and(|w| w.strong_count() == 0) {
+            handles.backing.remove(&ino.0);
+        }
+        reply.ok();
+    }
+
+    fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+        reply.ok();
+    }
+
+    fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        match self.core.readdir(ino.0, offset, false, &mut Plain(&mut reply)) {
+            Ok(()) => reply.ok(),
+            Err(err) => reply.error(errno(&err)),
+        }
+    }
+
+    fn readdirplus(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        match self.core.readdir(ino.0, offset, true, &mut Plus(&mut reply)) {
+            Ok(()) => reply.ok(),
+            Err(err) => reply.error(errno(&err)),
+        }
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        reply.statfs(0, 0, 0, 0, 0, 4096, 255, 4096);
+    }
+
+    fn getxattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, _size: u32, reply: ReplyXattr) {
+        reply.error(Errno::NO_XATTR);
+    }
+
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
+        if size == 0 { reply.size(0) } else { reply.data(&[]) }
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _name: &OsStr,
+        _value: &[u8],
+        _flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(self.refusal(ino));
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(self.refusal(ino));
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        _size: Option<u64>,
+        _atime: Option<fuser::TimeOrNow>,
+        _mtime: Option<fuser::TimeOrNow>,
+        _ctime: Option<std::time::SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<std::time::SystemTime>,
+        _chgtime: Option<std::time::SystemTime>,
+        _bkuptime: Option<std::time::SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        reply.error(self.refusal(ino));
+    }
+
+    fn mknod(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        _name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        reply.error(self.refusal(parent));
+    }
+
+    fn mkdir(&self, _req: &Request, parent: INodeNo, _name: &OsStr, _mode: u32, _umask: u32, reply: ReplyEntry) {
+        reply.error(self.refusal(parent));
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(self.refusal(parent));
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(self.refusal(parent));
+    }
+
+    fn symlink(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        _link_name: &OsStr,
+        _target: &std::path::Path,
+        reply: ReplyEntry,
+    ) {
+        reply.error(self.refusal(parent));
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        _name: &OsStr,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        _flags: fuser::RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(self.refusal(parent));
+    }
+
+    fn link(&self, _req: &Request, _ino: INodeNo, newparent: INodeNo, _newname: &OsStr, reply: ReplyEntry) {
+        reply.error(self.refusal(newparent));
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        _name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _flags: i32,
+        reply: fuser::ReplyCreate,
+    ) {
+        reply.error(self.refusal(parent));
+    }
+}
+
+impl FuseFs {
+    /// The errno for a change this mount does not make (yet) at `ino`.
+    fn refusal(&self, ino: INodeNo) -> Errno {
+        match self.core.node_of(ino.0) {
+            Some(node) => errno(&self.core.refuse_write(node)),
+            None => Errno::ENOENT,
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Inode numbers: stable across remounts, derived from database rows, never reused for something else.
+//!
+//! The top byte is the node's class, the rest its row id: an entry is `1<<56 | entry id` wherever it is shown (a
+//! file may appear in several views with one inode, like a hard link). A real folder shown through a flat view
+//! gets a number hashed from (view, top folder, folder) with the top bit set, so a folder never has two parents
+//! with the same inode; those are remembered here to be resolved back.
+
+use crate::library::{ContentId, EntryId, FlatView, LabelId, LocationId, TagId};
+use crate::view::Node;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+pub const ROOT: u64 = 1;
+const CLASS_SHIFT: u32 = 56;
+const ID_MASK: u64 = (1 << CLASS_SHIFT) - 1;
+const HASHED: u64 = 1 << 63;
+
+const ENTRY: u64 = 1;
+const LOCATION: u64 = 2;
+const TAG: u64 = 3;
+const LABEL: u64 = 4;
+const DUPE_SET: u64 = 5;
+
+#[derive(Default)]
+pub struct Inodes {
+    view_dirs: Mutex<HashMap<u64, Node>>,
+}
+
+impl Inodes {
+    pub fn ino_of(&self, node: Node) -> u64 {
+        let class = |c: u64, id: i64| (c << CLASS_SHIFT) | (id as u64 & ID_MASK);
+        match node {
+            Node::Root => ROOT,
+            Node::Locations => 2,
+            Node::Tags => 3,
+            Node::Labels => 4,
+            Node::Favorites => 5,
+            Node::Duplicates => 6,
+            Node::Entry(EntryId(id)) => class(ENTRY, id),
+            Node::Location(LocationId(id)) => class(LOCATION, id),
+            Node::Tag(TagId(id)) => class(TAG, id),
+            Node::Label(LabelId(id)) => class(LABEL, id),
+            Node::DupeSet(ContentId(id)) => class(DUPE_SET, id),
+            Node::ViewDir { view, top, entry } => {
+                let ino = view_dir_ino(view, top, entry);
+                self.view_dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(ino, node);
+                ino
+            }
+        }
+    }
+
+    /// The node behind an inode the kernel names; `None` for numbers this mount never handed out.
+    pub fn node_of(&self, ino: u64) -> Option<Node> {
+        if ino & HASHED != 0 {
+            return self.view_dirs.lock().unwrap_or_else(|p| p.into_inner()).get(&ino).copied();
+        }
+        let id = (ino & ID_MASK) as i64;
+        Some(match (ino >> CLASS_SHIFT, ino) {
+            (0, 1) => Node::Root,
+            (0, 2) => Node::Locations,
+            (0, 3) => Node::Tags,
+            (0, 4) => Node::Labels,
+            (0, 5) => Node::Favorites,
+            (0, 6) => Node::Duplicates,
+            (ENTRY, _) => Node::Entry(EntryId(id)),
+            (LOCATION, _) => Node::Location(LocationId(id)),
+            (TAG, _) => Node::Tag(TagId(id)),
+            (LABEL, _) => Node::Label(LabelId(id)),
+            (DUPE_SET, _) => Node::DupeSet(ContentId(id)),
+            _ => return None,
+        })
+    }
+}
+
+fn view_dir_ino(view: FlatView, top: EntryId, entry: EntryId) -> u64 {
+    let (kind, id) = match view {
+        FlatView::Tag(t) => (1u8, t.0),
+        FlatView::Label(l) => (2, l.0),
+        FlatView::Favorites => (3, 0),
+    };
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"spacefs view dir");
+    hasher.update(&[kind]);
+    for n in [id, top.0, entry.0] {
+        hasher.update(&n.to_le_bytes());
+    }
+    let bytes = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&bytes.as_bytes()[..8]);
+    u64::from_le_bytes(first) | HASHED
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_node_round_trips_and_numbers_are_distinct() {
+        let inodes = Inodes::default();
+        let view = FlatView::Tag(TagId(3));
+        let nodes = [
+            Node::Root,
+            Node::Locations,
+            Node::Tags,
+            Node::Labels,
+            Node::Favorites,
+            Node::Duplicates,
+            Node::Entry(EntryId(7)),
+            Node::Location(LocationId(7)),
+            Node::Tag(TagId(7)),
+            Node::Label(LabelId(7)),
+            Node::DupeSet(ContentId(7)),
+            Node::ViewDir { view, top: EntryId(7), entry: EntryId(7) },
+            Node::ViewDir { view, top: EntryId(7), entry: EntryId(8) },
+            Node::ViewDir { view, top: EntryId(8), entry: EntryId(8) },
+            Node::ViewDir { view: FlatView::Favorites, top: EntryId(8), entry: EntryId(8) },
+        ];
+        let inos: Vec<u64> = nodes.iter().map(|n| inodes.ino_of(*n)).collect();
+        let mut distinct = inos.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), nodes.len());
+        for (node, ino) in nodes.iter().zip(&inos) {
+            assert_eq!(inodes.node_of(*ino), Some(*node));
+        }
+        // Stable: a fresh table (a remount) gives the same numbers.
+        assert_eq!(Inodes::default().ino_of(nodes[12]), inos[12]);
+        assert_eq!(inodes.node_of(HASHED | 12345), None);
+    }
+}

@@ -1,0 +1,300 @@
+//! Read queries behind the mounted views. Listings page with keyset cookies (an id greater than the last one
+//! returned), so a folder of any size is read in bounded pieces and no page costs more than its own rows.
+
+use super::read::Reader;
+use super::types::*;
+use crate::error::Result;
+use rusqlite::{OptionalExtension, params};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+/// Where an entry lives, enough to reach the real file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryInfo {
+    pub id: EntryId,
+    pub location: LocationId,
+    pub root: PathBuf,
+    pub relative_path: Vec<u8>,
+    pub name: Vec<u8>,
+    pub kind: EntryKind,
+}
+
+impl EntryInfo {
+    pub fn real_path(&self) -> PathBuf {
+        real_path(&self.root, &self.relative_path, &self.name)
+    }
+
+    /// The entry's own path inside its location (its children's `relative_path`).
+    pub fn own_path(&self) -> Vec<u8> {
+        child_path(&self.relative_path, &self.name)
+    }
+}
+
+/// One row of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Child {
+    pub id: EntryId,
+    pub name: Vec<u8>,
+    pub kind: EntryKind,
+    /// Resume after this to get the next rows.
+    pub cookie: i64,
+    /// Another entry shown in the same flat view has the same name.
+    pub collides: bool,
+}
+
+/// A flat view: the entries carrying a tag or a label, or the favorites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlatView {
+    Tag(TagId),
+    Label(LabelId),
+    Favorites,
+}
+
+impl FlatView {
+    /// (membership joins from `entries e`, condition) for the view; `?1` is the view's id, `?2` show-hidden.
+    fn membership(self, e: &str, v: &str, m: &str) -> String {
+        match self {
+            FlatView::Tag(_) => format!(
+                "JOIN metadata_tag {v} ON {v}.metadata_id = {e}.metadata_id AND {v}.tag_id = ?1 \
+                 JOIN user_metadata {m} ON {m}.id = {e}.metadata_id WHERE (?2 OR {m}.hidden = 0)"
+            ),
+            FlatView::Label(_) => format!(
+                "JOIN metadata_label {v} ON {v}.metadata_id = {e}.metadata_id AND {v}.label_id = ?1 \
+                 JOIN user_metadata {m} ON {m}.id = {e}.metadata_id WHERE (?2 OR {m}.hidden = 0)"
+            ),
+            FlatView::Favorites => format!(
+                "JOIN user_metadata {m} ON {m}.id = {e}.metadata_id WHERE {m}.favorite = 1 AND ?1 = ?1 \
+                 AND (?2 OR {m}.hidden = 0)"
+            ),
+        }
+    }
+
+    fn id(self) -> i64 {
+        match self {
+            FlatView::Tag(id) => id.0,
+            FlatView::Label(id) => id.0,
+            FlatView::Favorites => 0,
+        }
+    }
+
+    /// The SELECT of a view's rows: id, name, kind, cookie (the metadata id), collides.
+    fn select(self) -> String {
+        let member = self.membership("e", "v", "m");
+        let other = self.membership("e2", "v2", "m2");
+        let driver = match self {
+            FlatView::Favorites => "m.id",
+            _ => "v.metadata_id",
+        };
+        format!(
+            "SELECT e.id, e.name, e.kind, {driver}, \
+             EXISTS (SELECT 1 FROM entries e2 {other} AND e2.name = e.name AND e2.id != e.id) \
+             FROM entries e {member}"
+        )
+    }
+}
+
+fn child_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Child> {
+    Ok(Child {
+        id: EntryId(r.get(0)?),
+        name: r.get(1)?,
+        kind: EntryKind::from_i64(r.get(2)?),
+        cookie: r.get(3)?,
+        collides: r.get(4)?,
+    })
+}
+
+/// A group of identical files as the duplicates view shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DupeSet {
+    pub content: ContentId,
+    pub full_hash: String,
+    pub size: i64,
+}
+
+/// One copy in a duplicates group: one per real file (hard links to it are not repeated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DupeMember {
+    pub id: EntryId,
+    pub location_name: String,
+    pub relative_path: Vec<u8>,
+    pub name: Vec<u8>,
+}
+
+/// The condition for a content identity to be a duplicates group.
+const IS_DUPE_GROUP: &str = "ci.full_hash IS NOT NULL AND ci.size > 0 AND \
+     (SELECT count(DISTINCT e.device || ':' || e.inode) FROM entries e WHERE e.content_id = ci.id) >= 2";
+
+impl Reader {
+    pub fn entry_info(&self, id: EntryId) -> Result<Option<EntryInfo>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT e.id, e.location_id, l.path, e.relative_path, e.name, e.kind FROM entries e \
+             JOIN locations l ON l.id = e.location_id WHERE e.id = ?1",
+        )?;
+        Ok(stmt
+            .query_row([id.0], |r| {
+                let root: Vec<u8> = r.get(2)?;
+                Ok(EntryInfo {
+                    id: EntryId(r.get(0)?),
+                    location: LocationId(r.get(1)?),
+                    root: PathBuf::from(OsStr::from_bytes(&root)),
+                    relative_path: r.get(3)?,
+                    name: r.get(4)?,
+                    kind: EntryKind::from_i64(r.get(5)?),
+                })
+            })
+            .optional()?)
+    }
+
+    pub fn location_by_id(&self, id: LocationId) -> Result<Option<Location>> {
+        let mut stmt =
+            self.conn().prepare_cached(&format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE id = ?1"))?;
+        Ok(stmt.query_row([id.0], |r| Location::try_from(r)).optional()?)
+    }
+
+    /// Children of a folder of a location, in id order, after the entry `after`.
+    pub fn folder_children(&self, location: LocationId, path: &[u8], after: i64, limit: usize) -> Result<Vec<Child>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, name, kind, id, 0 FROM entries WHERE location_id = ?1 AND relative_path = ?2 AND id > ?3 \
+             ORDER BY id LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![location.0, path, after, limit as i64], child_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn folder_child(&self, location: LocationId, path: &[u8], name: &[u8]) -> Result<Option<Child>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, name, kind, id, 0 FROM entries WHERE location_id = ?1 AND relative_path = ?2 AND name = ?3",
+        )?;
+        Ok(stmt.query_row(params![location.0, path, name], child_row).optional()?)
+    }
+
+    /// Tags by id, after `after`.
+    pub fn tag_page(&self, after: i64, limit: usize) -> Result<Vec<(TagId, String)>> {
+        let mut stmt = self.conn().prepare_cached("SELECT id, name FROM tags WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+        let rows = stmt.query_map(params![after, limit as i64], |r| Ok((TagId(r.get(0)?), r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The labels directly below `parent` (top-level labels for `None`), by id.
+    pub fn child_labels(&self, parent: Option<LabelId>) -> Result<Vec<(LabelId, String)>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT id, name FROM labels WHERE coalesce(parent_id, 0) = coalesce(?1, 0) ORDER BY id")?;
+        let rows = stmt.query_map([parent.map(|p| p.0)], |r| Ok((LabelId(r.get(0)?), r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn child_label(&self, parent: Option<LabelId>, name: &str) -> Result<Option<LabelId>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT id FROM labels WHERE coalesce(parent_id, 0) = coalesce(?1, 0) AND name = ?2")?;
+        Ok(stmt.query_row(params![parent.map(|p| p.0), name], |r| Ok(LabelId(r.get(0)?))).optional()?)
+    }
+
+    pub fn label_exists(&self, id: LabelId) -> Result<bool> {
+        let mut stmt = self.conn().prepare_cached("SELECT 1 FROM labels WHERE id = ?1")?;
+        Ok(stmt.exists([id.0])?)
+    }
+
+    pub fn tag_exists(&self, id: TagId) -> Result<bool> {
+        let mut stmt = self.conn().prepare_cached("SELECT 1 FROM tags WHERE id = ?1")?;
+        Ok(stmt.exists([id.0])?)
+    }
+
+    /// A page of a flat view, in cookie order, after `after`.
+    pub fn view_page(&self, view: FlatView, show_hidden: bool, after: i64, limit: usize) -> Result<Vec<Child>> {
+        let order = match view {
+            FlatView::Favorites => "m.id",
+            _ => "v.metadata_id",
+        };
+        let sql = format!("{} AND {order} > ?3 ORDER BY {order} LIMIT ?4", view.select());
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![view.id(), show_hidden, after, limit as i64], child_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The entries of a flat view whose real name is `name`.
+    pub fn view_named(&self, view: FlatView, show_hidden: bool, name: &[u8]) -> Result<Vec<Child>> {
+        let sql = format!("{} AND e.name = ?3", view.select());
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![view.id(), show_hidden, name], child_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The entry `id` if it is in the flat view.
+    pub fn view_member(&self, view: FlatView, show_hidden: bool, id: EntryId) -> Result<Option<Child>> {
+        let sql = format!("{} AND e.id = ?3", view.select());
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        Ok(stmt.query_row(params![view.id(), show_hidden, id.0], child_row).optional()?)
+    }
+
+    /// Whether the entry is hidden.
+    pub fn is_hidden(&self, id: EntryId) -> Result<bool> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT coalesce(m.hidden, 0) FROM entries e LEFT JOIN user_metadata m ON m.id = e.metadata_id WHERE e.id = ?1",
+        )?;
+        Ok(stmt.query_row([id.0], |r| r.get(0)).optional()?.unwrap_or(false))
+    }
+
+    /// Duplicates groups by content id, after `after`.
+    pub fn dupe_set_page(&self, after: i64, limit: usize) -> Result<Vec<DupeSet>> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT ci.id, ci.full_hash, ci.size FROM content_identity ci WHERE ci.id > ?1 AND {IS_DUPE_GROUP} \
+             ORDER BY ci.id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![after, limit as i64], |r| {
+            Ok(DupeSet { content: ContentId(r.get(0)?), full_hash: r.get(1)?, size: r.get(2)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The duplicates groups whose full hash starts with `prefix` (lowercase hex).
+    pub fn dupe_sets_with_prefix(&self, prefix: &str) -> Result<Vec<DupeSet>> {
+        let mut high = prefix.to_owned();
+        high.push('g'); // just above every hex digit
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT ci.id, ci.full_hash, ci.size FROM content_identity ci \
+             WHERE ci.full_hash >= ?1 AND ci.full_hash < ?2 AND {IS_DUPE_GROUP}"
+        ))?;
+        let rows = stmt.query_map(params![prefix, high], |r| {
+            Ok(DupeSet { content: ContentId(r.get(0)?), full_hash: r.get(1)?, size: r.get(2)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn dupe_set(&self, content: ContentId) -> Result<Option<DupeSet>> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT ci.id, ci.full_hash, ci.size FROM content_identity ci WHERE ci.id = ?1 AND {IS_DUPE_GROUP}"
+        ))?;
+        Ok(stmt
+            .query_row([content.0], |r| {
+                Ok(DupeSet { content: ContentId(r.get(0)?), full_hash: r.get(1)?, size: r.get(2)? })
+            })
+            .optional()?)
+    }
+
+    /// One entry per real file of a duplicates group (the lowest id among hard links), by id.
+    pub fn dupe_members(&self, content: ContentId, show_hidden: bool) -> Result<Vec<DupeMember>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT min(e.id), l.name, e.relative_path, e.name FROM entries e JOIN locations l ON l.id = e.location_id \
+             LEFT JOIN user_metadata m ON m.id = e.metadata_id \
+             WHERE e.content_id = ?1 AND e.size > 0 AND (?2 OR coalesce(m.hidden, 0) = 0) \
+             GROUP BY e.device, e.inode ORDER BY 1",
+        )?;
+        let rows = stmt.query_map(params![content.0, show_hidden], |r| {
+            Ok(DupeMember {
+                id: EntryId(r.get(0)?),
+                location_name: r.get(1)?,
+                relative_path: r.get(2)?,
+                name: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Changes whenever another connection (this process's writer, or another process) commits.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self.conn().pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+}

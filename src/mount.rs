@@ -1,0 +1,396 @@
+//! `spacefs mount` and `spacefs unmount`: checks before mounting, the daemon that serves the mount, and the
+//! thread that keeps the kernel's caches in step with the library.
+//!
+//! Without `--foreground`, `mount` starts itself again as a detached daemon (new session, no terminal) and waits
+//! on a pipe until the daemon says the mount is ready or why it failed, like sshfs. The daemon serves until the
+//! mount goes away (`spacefs unmount`, `fusermount3 -u`) or it gets SIGINT/SIGTERM/SIGHUP, then unmounts, closes the
+//! library (checkpointing its WAL) and removes its pid file.
+
+use crate::error::{Error, Result, shown};
+use crate::fs::{FsOptions, SpaceFs};
+use crate::fuse::FuseFs;
+use crate::library::Library;
+use fuser::{Config, MountOption, SessionACL};
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// The environment variable through which a daemon learns the pipe to report readiness on.
+const READY_FD: &str = "SPACEFS_READY_FD";
+/// How often the daemon checks whether another connection changed the library.
+const POLL: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone)]
+pub struct MountArgs {
+    pub mountpoint: PathBuf,
+    pub foreground: bool,
+    pub read_only: bool,
+    pub allow_other: bool,
+    pub show_hidden: bool,
+    pub nonempty: bool,
+    pub cache_entries: usize,
+}
+
+/// Mounts the library at `args.mountpoint`; returns once it is ready (or, in the foreground, once unmounted).
+pub fn mount(library: &Path, args: &MountArgs) -> Result<()> {
+    let mountpoint = check_mountpoint(&args.mountpoint, args.nonempty)?;
+    check_library(library)?;
+    check_fuse()?;
+    {
+        let lib = Library::open(library)?;
+        let reader = lib.reader()?;
+        if let Some(loc) = reader.locations()?.into_iter().find(|l| mountpoint.starts_with(&l.path)) {
+            return Err(Error::Invalid(format!(
+                "{} is inside the location '{}' ({}): mounting there would show the mount inside itself \
+                 (choose a mountpoint outside your locations)",
+                shown(&args.mountpoint),
+                loc.name,
+                shown(&loc.path)
+            )));
+        }
+    }
+    if args.foreground {
+        let ready = std::env::var(READY_FD).ok().and_then(|fd| fd.parse::<i32>().ok());
+        // SAFETY: the parent passed us this descriptor for exactly this purpose and nothing else owns it.
+        let ready = ready.map(|fd| std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }));
+        serve(library, &mountpoint, args, ready)
+    } else {
+        spawn_daemon(library, &mountpoint, args)
+    }
+}
+
+/// The canonical mountpoint, after checking it is an empty folder that nothing is mounted on.
+fn check_mountpoint(path: &Path, nonempty: bool) -> Result<PathBuf> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT) => Error::NotFound(format!(
+            "mountpoint {} does not exist (create it with 'mkdir -p {}')",
+            shown(path),
+            shown(path)
+        )),
+        Some(libc::ENOTCONN) => Error::Invalid(format!(
+            "{} is a mount whose daemon is gone (clean it up with 'spacefs unmount {}')",
+            shown(path),
+            shown(path)
+        )),
+        _ => Error::io(path, e),
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::NotADirectory(format!(
+            "mountpoint {} is not a folder (mount on an empty folder)",
+            shown(path)
+        )));
+    }
+    let canonical = path.canonicalize().map_err(|e| Error::io(path, e))?;
+    if is_mounted(&canonical) {
+        return Err(Error::AlreadyExists(format!(
+            "{} is already mounted (unmount it with 'spacefs unmount {}')",
+            shown(path),
+            shown(path)
+        )));
+    }
+    if !nonempty {
+        let mut entries = std::fs::read_dir(&canonical).map_err(|e| Error::io(path, e))?;
+        if entries.next().is_some() {
+            return Err(Error::Invalid(format!(
+                "mountpoint {} is not empty (its files would be hidden while mounted; use an empty folder, or --nonempty)",
+                shown(path)
+            )));
+        }
+    }
+    Ok(canonical)
+}
+
+fn check_library(library: &Path) -> Result<()> {
+    if !library.exists() {
+        return Err(Error::NotFound(format!(
+            "no library at {} (create one with 'spacefs add DIR', or try 'spacefs demo')",
+            shown(library)
+        )));
+    }
+    Ok(())
+}
+
+fn check_fuse() -> Result<()> {
+    if !Path::new("/dev/fuse").exists() {
+        return Err(Error::Invalid(
+            "cannot mount: /dev/fuse is missing (install fuse3 and load the module: 'modprobe fuse')".into(),
+        ));
+    }
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root && !command_exists("fusermount3") {
+        return Err(Error::Invalid(
+            "cannot mount: fusermount3 is missing (install it: 'apt-get install fuse3')".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn command_exists(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+        .unwrap_or(false)
+}
+
+/// Whether something is mounted exactly at `path` (canonical), per /proc/self/mountinfo.
+pub fn is_mounted(path: &Path) -> bool {
+    mount_type(path).is_some()
+}
+
+/// The file system type mounted exactly at `path`, if any.
+fn mount_type(path: &Path) -> Option<String> {
+    let info = std::fs::read("/proc/self/mountinfo").ok()?;
+    let target = path.as_os_str().as_bytes();
+    for line in info.split(|&b| b == b'\n') {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+        if fields.len() < 5 || unescape_mountinfo(fields[4]) != target {
+            continue;
+        }
+        let dash = fields.iter().position(|f| *f == b"-")?;
+        return fields.get(dash + 1).map(|t| String::from_utf8_lossy(t).into_owned());
+    }
+    None
+}
+
+/// Mountinfo escapes space, tab, newline and backslash as \ooo.
+fn unescape_mountinfo(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        if field[i] == b'\\' && i + 3 < field.len() && field[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+            let v = (field[i + 1] - b'0') * 64 + (field[i + 2] - b'0') * 8 + (field[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(field[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn spawn_daemon(library: &Path, mountpoint: &Path, args: &MountArgs) -> Result<()> {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two descriptors into the array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Error::io_ctx("cannot create a pipe", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors were just created and are owned by nothing else.
+    let (mut read_end, write_end) =
+        unsafe { (std::fs::File::from(OwnedFd::from_raw_fd(fds[0])), OwnedFd::from_raw_fd(fds[1])) };
+    let exe = std::env::current_exe().map_err(|e| Error::io_ctx("cannot find the spacefs program", e))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--library").arg(library).arg("mount").arg(mountpoint).arg("--foreground");
+    for (on, flag) in [
+        (args.read_only, "--read-only"),
+        (args.allow_other, "--allow-other"),
+        (args.show_hidden, "--show-hidden"),
+        (args.nonempty, "--nonempty"),
+    ] {
+        if on {
+            cmd.arg(flag);
+        }
+    }
+    cmd.arg("--cache-entries").arg(args.cache_entries.to_string());
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&write_end);
+    cmd.env(READY_FD, raw.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            let flags = libc::fcntl(raw, libc::F_GETFD);
+            libc::fcntl(raw, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| Error::io_ctx("cannot start the mount daemon", e))?;
+    drop(write_end);
+    let mut answer = String::new();
+    let _ = read_end.read_to_string(&mut answer);
+    if answer.starts_with("ready") {
+        return Ok(());
+    }
+    let status = child.wait().ok();
+    let reason = answer.strip_prefix("error: ").map(|s| s.trim().to_owned()).unwrap_or_else(|| {
+        format!("the mount daemon stopped before the mount was ready ({status:?}); run with --foreground to see why")
+    });
+    Err(Error::Invalid(reason))
+}
+
+/// Serves the mount in this process until it is unmounted or a signal asks to stop.
+fn serve(library: &Path, mountpoint: &Path, args: &MountArgs, mut ready: Option<std::fs::File>) -> Result<()> {
+    let result = serve_inner(library, mountpoint, args, &mut ready);
+    if let (Err(err), Some(pipe)) = (&result, ready.as_mut()) {
+        let _ = writeln!(pipe, "error: {err}");
+    }
+    result
+}
+
+fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut Option<std::fs::File>) -> Result<()> {
+    let lib = Library::open(library)?;
+    let options =
+        FsOptions { read_only: args.read_only, show_hidden: args.show_hidden, cache_entries: args.cache_entries };
+    let core = Arc::new(SpaceFs::new(lib, options));
+    let mut config = Config::default();
+    config.mount_options = vec![
+        MountOption::FSName(library.display().to_string()),
+        MountOption::Subtype("spacefs".into()),
+        MountOption::DefaultPermissions,
+        MountOption::NoAtime,
+    ];
+    if args.read_only {
+        config.mount_options.push(MountOption::RO);
+    }
+    if args.allow_other {
+        // SessionACL::All makes fuser mount with allow_other.
+        config.acl = SessionACL::All;
+    }
+    config.n_threads = Some(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8));
+    config.clone_fd = true;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| Error::io_ctx("cannot install signal handlers", e))?;
+    }
+    let session = fuser::Session::new(FuseFs::new(Arc::clone(&core)), mountpoint, &config).map_err(|e| {
+        Error::io_ctx(format!("cannot mount on {} (is fuse3 installed and /dev/fuse usable?)", shown(mountpoint)), e)
+    })?;
+    let notifier = session.notifier();
+    let background = session.spawn().map_err(|e| Error::io_ctx("cannot start serving the mount", e))?;
+    let pid_file = pid_file(mountpoint);
+    if let Some(parent) = pid_file.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::write(&pid_file, std::process::id().to_string());
+    if let Some(mut pipe) = ready.take() {
+        let _ = writeln!(pipe, "ready");
+    }
+    log::info!("serving {} on {}", shown(library), shown(mountpoint));
+
+    let watcher = start_invalidator(Arc::downgrade(&core), notifier, Arc::clone(&stop));
+    drop(core);
+    while !stop.load(Ordering::Relaxed) && !background.guard.is_finished() {
+        std::thread::sleep(POLL);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = watcher.join();
+    let result = background.umount_and_join();
+    let _ = std::fs::remove_file(&pid_file);
+    result.map_err(|e| Error::io_ctx("the mount ended with an error", e))
+}
+
+/// Watches the library for commits by any other connection (this daemon's writer, the CLI, another mount) and
+/// makes the kernel forget the view entries it cached, so listings and lookups show the change at once.
+fn start_invalidator(
+    core: Weak<SpaceFs>,
+    notifier: fuser::Notifier,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("spacefs-invalidate".into())
+        .spawn(move || {
+            let reader = match core.upgrade().map(|c| c.library().reader()) {
+                Some(Ok(reader)) => reader,
+                _ => return,
+            };
+            let mut seen = reader.data_version().unwrap_or(0);
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(POLL);
+                let Ok(version) = reader.data_version() else { continue };
+                if version == seen {
+                    continue;
+                }
+                seen = version;
+                let Some(core) = core.upgrade() else { return };
+                for (parent, name) in core.library_changed() {
+                    let _ = notifier.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::from_bytes(&name));
+                }
+                for folder in core.view_folders() {
+                    let _ = notifier.inval_inode(fuser::INodeNo(folder), 0, 0);
+                }
+            }
+        })
+        .expect("the system refused to start a thread")
+}
+
+/// Where the daemon serving `mountpoint` records its pid.
+fn pid_file(mountpoint: &Path) -> PathBuf {
+    let base = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
+        // SAFETY: getuid cannot fail.
+        std::env::temp_dir().join(format!("spacefs-{}", unsafe { libc::getuid() }))
+    });
+    let hash = blake3::hash(mountpoint.as_os_str().as_bytes()).to_hex();
+    base.join("spacefs").join(format!("{}.pid", &hash[..16]))
+}
+
+/// Unmounts a spacefs mount and waits (up to 10 s) for its daemon to finish closing the library.
+pub fn unmount(mountpoint: &Path) -> Result<()> {
+    let absolute = absolute(mountpoint);
+    let kind = mount_type(&absolute);
+    match kind.as_deref() {
+        None => return Err(Error::NotFound(format!("{} is not mounted", shown(mountpoint)))),
+        Some(t) if !t.starts_with("fuse") => {
+            return Err(Error::Invalid(format!("{} is a {t} mount, not spacefs (use umount)", shown(mountpoint))));
+        }
+        Some(_) => {}
+    }
+    let pid = std::fs::read_to_string(pid_file(&absolute)).ok().and_then(|p| p.trim().parse::<i32>().ok());
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        let c = std::ffi::CString::new(absolute.as_os_str().as_bytes())
+            .map_err(|_| Error::Invalid("a mountpoint cannot contain a NUL byte".into()))?;
+        // SAFETY: `c` is a valid NUL-terminated path.
+        if unsafe { libc::umount2(c.as_ptr(), 0) } != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EBUSY) {
+                return Err(Error::Invalid(format!(
+                    "{} is busy (close the programs and shells using it, then try again)",
+                    shown(mountpoint)
+                )));
+            }
+            return Err(Error::io(mountpoint, err));
+        }
+    } else {
+        let out = std::process::Command::new("fusermount3")
+            .arg("-u")
+            .arg(&absolute)
+            .output()
+            .map_err(|e| Error::io_ctx("cannot run fusermount3 (install fuse3)", e))?;
+        if !out.status.success() {
+            return Err(Error::Invalid(format!(
+                "cannot unmount {}: {}",
+                shown(mountpoint),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    if let Some(pid) = pid {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Ok(())
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if let Ok(canonical) = path.canonicalize() {
+        return canonical;
+    }
+    // A dead mount cannot be canonicalized; resolve its parent instead.
+    match (path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            parent.canonicalize().map(|p| p.join(name)).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
