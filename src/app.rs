@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Demo { dir } => return demo(dir, cli.library, quiet, out),
+        Command::Demo { mountpoint } => return demo(mountpoint, cli.library, quiet, out),
         Command::Unmount { mountpoint } => {
             crate::mount::unmount(&mountpoint)?;
             return Ok(true);
@@ -494,13 +494,10 @@ const DEMO_FILES: &[(&str, &[u8], &str)] = &[
     ("Projects/spacefs/README.md", b"# spacefs\nBrowse your library as a filesystem.\n", "work"),
 ];
 
-fn demo(dir: Option<PathBuf>, library: Option<PathBuf>, quiet: bool, out: &mut dyn Write) -> Result<bool> {
-    let dir = match dir {
-        Some(dir) => dir,
-        None => data_dir().map(|d| d.join("demo")).ok_or_else(|| {
-            Error::Invalid("neither XDG_DATA_HOME nor HOME is set: name a folder, 'spacefs demo DIR'".into())
-        })?,
-    };
+fn demo(mountpoint: Option<PathBuf>, library: Option<PathBuf>, quiet: bool, out: &mut dyn Write) -> Result<bool> {
+    let dir = data_dir()
+        .map(|d| d.join("demo"))
+        .ok_or_else(|| Error::Invalid("neither XDG_DATA_HOME nor HOME is set: set one of them for the demo".into()))?;
     let files = dir.join("files");
     for (rel, bytes, tags) in DEMO_FILES {
         let path = files.join(rel);
@@ -536,15 +533,37 @@ fn demo(dir: Option<PathBuf>, library: Option<PathBuf>, quiet: bool, out: &mut d
     ctx.library.writer().label(entries.clone(), LabelPath::parse("projects/open-source")?)?;
     ctx.library.writer().set_flag(entries, Flag::Favorite, true)?;
 
-    let lib = shown(&library_path);
     writeln!(out, "\nTags:").map_err(write_err)?;
     ctx.tags(None, out)?;
     writeln!(out, "\nDuplicates:").map_err(write_err)?;
     ctx.dupes(out)?;
+    drop(ctx);
+
+    let mountpoint = mountpoint.unwrap_or_else(|| dir.join("mnt"));
+    std::fs::create_dir_all(&mountpoint).map_err(|e| Error::io(&mountpoint, e))?;
+    if crate::mount::is_mounted(&mountpoint.canonicalize().map_err(|e| Error::io(&mountpoint, e))?) {
+        crate::mount::unmount(&mountpoint)?;
+    }
+    let args = MountArgs {
+        mountpoint: mountpoint.clone(),
+        foreground: false,
+        read_only: false,
+        allow_other: false,
+        show_hidden: false,
+        nonempty: false,
+        cache_entries: crate::fs::FsOptions::default().cache_entries,
+    };
+    crate::mount::mount(&library_path, &args)?;
+    let (lib, m) = (shown(&library_path), shown(&mountpoint));
     writeln!(
         out,
-        "\nThe sample is in {}, its library is {lib}. Try:\n  spacefs --library {lib} find --tag work\n  \
-         spacefs --library {lib} find --label projects --favorite\n  spacefs --library {lib} status",
+        "\nThe sample is in {}; its library {lib} is mounted on {m}. Try:\n  \
+         ls {m}\n  ls -l {m}/tags/holiday {m}/labels/projects/open-source {m}/favorites\n  \
+         ls -lR {m}/duplicates\n  cat {m}/tags/work/report-2026.txt\n  \
+         spacefs --library {lib} tag work {}/Music/song.ogg && ls {m}/tags/work\n  \
+         spacefs --library {lib} find --label projects --favorite\n\
+         When done: spacefs unmount {m}",
+        shown(&files),
         shown(&files)
     )
     .map_err(write_err)?;

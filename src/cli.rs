@@ -180,11 +180,13 @@ pub enum Command {
         mountpoint: PathBuf,
     },
 
-    /// Create a sample folder with duplicates and tags, index it into its own library and show what it found.
-    #[command(after_help = "Example:\n  spacefs demo\n  spacefs demo /tmp/spacefs-demo")]
+    /// Create a sample folder with duplicates, tags, labels and favorites in a demo library, mount it, and print
+    /// what to try. The sample and its library live in $XDG_DATA_HOME/spacefs/demo (else
+    /// ~/.local/share/spacefs/demo); running it again refreshes and remounts them.
+    #[command(after_help = "Examples:\n  spacefs demo\n  spacefs demo /tmp/spacefs-demo-mount")]
     Demo {
-        /// Where to create the sample [default: $XDG_DATA_HOME/spacefs/demo, else ~/.local/share/spacefs/demo].
-        dir: Option<PathBuf>,
+        /// Where to mount [default: the demo folder's mnt/].
+        mountpoint: Option<PathBuf>,
     },
 }
 

@@ -22,6 +22,9 @@ pub enum Error {
     /// A tag, label or location name that spacefs cannot store.
     #[error("{0}")]
     InvalidName(String),
+    /// A name longer than a file name may be.
+    #[error("{0}")]
+    NameTooLong(String),
     /// Any other argument or value that does not make sense.
     #[error("{0}")]
     Invalid(String),
@@ -56,6 +59,7 @@ impl Error {
             Error::NotADirectory(_) => libc::ENOTDIR,
             Error::AlreadyExists(_) => libc::EEXIST,
             Error::InvalidName(_) | Error::Invalid(_) => libc::EINVAL,
+            Error::NameTooLong(_) => libc::ENAMETOOLONG,
             Error::OutsideLocations(_) => libc::EXDEV,
             Error::ReadOnly(_) => libc::EROFS,
             Error::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),

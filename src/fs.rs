@@ -144,6 +144,9 @@ impl SpaceFs {
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr> {
         let parent_node = self.node(parent)?;
         let name = name.as_bytes();
+        if name.len() > crate::names::MAX_NAME_BYTES {
+            return Err(Error::NameTooLong(format!("a name of {} bytes", name.len())));
+        }
         let attr = self.with_reader(|reader| {
             let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
             let (node, _) = resolver.lookup(parent_node, name)?.ok_or_else(|| Error::NotFound(String::new()))?;

@@ -283,7 +283,8 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     }
     stop.store(true, Ordering::Relaxed);
     let _ = watcher.join();
-    let result = background.umount_and_join();
+    // Unmounted from outside (spacefs unmount, fusermount3 -u): only the session is left to finish.
+    let result = if is_mounted(mountpoint) { background.umount_and_join() } else { background.join() };
     let _ = std::fs::remove_file(&pid_file);
     result.map_err(|e| Error::io_ctx("the mount ended with an error", e))
 }
@@ -375,11 +376,19 @@ pub fn unmount(mountpoint: &Path) -> Result<()> {
     }
     if let Some(pid) = pid {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        while process_alive(pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
     Ok(())
+}
+
+/// Whether `pid` is a live process; a zombie (exited, not yet reaped by its new parent) is not.
+fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
+        Err(_) => false,
+    }
 }
 
 fn absolute(path: &Path) -> PathBuf {

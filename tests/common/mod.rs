@@ -92,3 +92,56 @@ impl Run {
         assert!(!self.stderr.contains("panicked"), "{self:?}");
     }
 }
+
+/// A real mount of a fixture's library; unmounted when dropped, even if the test failed.
+pub struct Mounted {
+    pub path: PathBuf,
+}
+
+impl Fixture {
+    /// Mounts the library on `<fixture>/<name>` with `spacefs mount` (which returns once the mount is ready).
+    pub fn mount_at(&self, name: &str, extra: &[&str]) -> Mounted {
+        let path = self.dir.path().join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        let run = self.run([OsStr::new("mount"), path.as_os_str()].into_iter().chain(extra.iter().map(OsStr::new)));
+        let mounted = Mounted { path };
+        assert_eq!(run.code, 0, "mount failed: {run:?}");
+        mounted
+    }
+
+    pub fn mount(&self) -> Mounted {
+        self.mount_at("mnt", &[])
+    }
+}
+
+impl Mounted {
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.path.join(rel)
+    }
+
+    /// The sorted names in a folder of the mount.
+    pub fn ls(&self, rel: impl AsRef<Path>) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.join(rel))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub fn unmount(self) {
+        let run = Run::from(spacefs().arg("unmount").arg(&self.path).output().unwrap());
+        assert_eq!(run.code, 0, "unmount failed: {run:?}");
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let target = format!(" {} ", self.path.display());
+        if mountinfo.lines().any(|l| l.contains(&target)) {
+            let _ = spacefs().arg("unmount").arg(&self.path).output();
+            let _ = Command::new("fusermount3").arg("-uz").arg(&self.path).output();
+        }
+    }
+}
