@@ -97,7 +97,7 @@ fn duplicates_are_verified_groups_of_distinct_files() {
     let mnt = fx.mount();
     let hash = blake3::hash(&big).to_hex();
     let group = format!("195.31KiB-{}", &hash[..16]);
-    assert_eq!(mnt.ls("duplicates"), [group.clone()]);
+    assert_eq!(mnt.ls("duplicates"), std::slice::from_ref(&group));
     assert_eq!(mnt.ls(format!("duplicates/{group}")), ["files∕a∕copy.bin", "files∕b∕copy.bin"]);
     assert_eq!(std::fs::read(mnt.join(format!("duplicates/{group}/files∕b∕copy.bin"))).unwrap(), big);
     // Read-only: nothing in duplicates/ can be changed.
