@@ -11,14 +11,15 @@
 use crate::cache::EntryCache;
 use crate::error::{Error, Result};
 use crate::inode::Inodes;
-use crate::library::{EntryInfo, Library, Reader};
-use crate::view::{Node, NodeKind, Resolver};
-use std::collections::HashSet;
+use crate::library::{EntryId, EntryInfo, EntryKind, Library, LocationId, Reader};
+use crate::view::{Listed, Node, NodeKind, Place, Resolver};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -71,6 +72,29 @@ pub struct SpaceFs {
     uid: u32,
     gid: u32,
     view_dentries: Mutex<HashSet<(u64, Vec<u8>)>>,
+    cursors: Mutex<HashMap<u64, DirCursor>>,
+    next_handle: AtomicU64,
+    roots: Mutex<HashMap<LocationId, PathBuf>>,
+    cached_dirs: Mutex<HashSet<u64>>,
+}
+
+/// Where a listing through one folder handle stands: the offset the kernel will ask for next, and rows read
+/// from the library but not yet handed out.
+struct DirCursor {
+    ino: u64,
+    next_offset: u64,
+    pending: VecDeque<Listed>,
+    done: bool,
+}
+
+impl DirCursor {
+    fn new(ino: u64) -> DirCursor {
+        DirCursor::at(ino, FIRST_CHILD_OFFSET)
+    }
+
+    fn at(ino: u64, next_offset: u64) -> DirCursor {
+        DirCursor { ino, next_offset, pending: VecDeque::new(), done: false }
+    }
 }
 
 impl SpaceFs {
@@ -87,6 +111,10 @@ impl SpaceFs {
             uid,
             gid,
             view_dentries: Mutex::new(HashSet::new()),
+            cursors: Mutex::new(HashMap::new()),
+            next_handle: AtomicU64::new(1),
+            roots: Mutex::new(HashMap::new()),
+            cached_dirs: Mutex::new(HashSet::new()),
         }
     }
 
@@ -118,7 +146,7 @@ impl SpaceFs {
         self.inodes.node_of(ino)
     }
 
-    fn entry_info(&self, reader: &Reader, id: crate::library::EntryId) -> Result<Arc<EntryInfo>> {
+    fn entry_info(&self, reader: &Reader, id: EntryId) -> Result<Arc<EntryInfo>> {
         if let Some(info) = self.cache.get(id) {
             return Ok(info);
         }
@@ -234,9 +262,27 @@ impl SpaceFs {
         }
     }
 
+    /// Opens a folder for listing; returns the handle and whether the kernel may cache the listing (real
+    /// folders: their listings change only with the library, and every change invalidates them).
+    pub fn opendir(&self, ino: u64) -> Result<(u64, bool)> {
+        let node = self.node(ino)?;
+        let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        self.cursors.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, DirCursor::new(ino));
+        let cacheable = matches!(node, Node::Location(_) | Node::Entry(_) | Node::ViewDir { .. });
+        if cacheable {
+            self.cached_dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(ino);
+        }
+        Ok((fh, cacheable))
+    }
+
+    pub fn releasedir(&self, fh: u64) {
+        self.cursors.lock().unwrap_or_else(|p| p.into_inner()).remove(&fh);
+    }
+
     /// Lists `ino` from `offset` (0 = the start) into `sink`; with `plus`, each child comes with its attributes.
-    /// Children whose real file vanished are skipped (they would only fail on use).
-    pub fn readdir(&self, ino: u64, offset: u64, plus: bool, sink: &mut dyn DirSink) -> Result<()> {
+    /// A page read for one call and not all taken is kept with the handle `fh` for the next call, so a large
+    /// folder costs one pass over its rows. Children whose real file vanished are skipped.
+    pub fn readdir(&self, ino: u64, fh: u64, offset: u64, plus: bool, sink: &mut dyn DirSink) -> Result<()> {
         let node = self.node(ino)?;
         let parent_ino = match node {
             Node::Root => ino,
@@ -254,38 +300,94 @@ impl SpaceFs {
                 return Ok(());
             }
         }
-        let mut cookie = offset.saturating_sub(FIRST_CHILD_OFFSET);
+        let taken = self.cursors.lock().unwrap_or_else(|p| p.into_inner()).remove(&fh);
+        let mut cursor = match taken {
+            Some(c) if c.ino == ino && c.next_offset == offset.max(FIRST_CHILD_OFFSET) => c,
+            _ => DirCursor::at(ino, offset.max(FIRST_CHILD_OFFSET)),
+        };
         let view_folder = is_view_folder(node);
-        self.with_reader(|reader| {
+        let result = self.with_reader(|reader| {
             let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
             loop {
-                let page = resolver.list(node, cookie)?;
-                if page.is_empty() {
-                    return Ok(());
-                }
-                for child in page {
-                    cookie = child.cookie;
-                    let child_ino = self.inodes.ino_of(child.node);
-                    let attr = if plus {
-                        match self.attr_of(reader, child.node) {
-                            Ok(attr) => Some(attr),
-                            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => continue,
-                            Err(Error::NotFound(_)) => continue,
-                            Err(err) => return Err(err),
-                        }
-                    } else {
-                        None
-                    };
-                    let name = OsStr::from_bytes(&child.name);
-                    if sink.add(child_ino, child.cookie + FIRST_CHILD_OFFSET, child.kind, name, attr.as_ref()) {
+                if cursor.pending.is_empty() {
+                    if cursor.done {
                         return Ok(());
                     }
-                    if plus && view_folder {
-                        self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert((ino, child.name));
+                    let page = resolver.list(node, cursor.next_offset - FIRST_CHILD_OFFSET)?;
+                    cursor.done = page.len() < crate::view::PAGE && !matches!(node, Node::Label(_));
+                    if page.is_empty() {
+                        cursor.done = true;
+                        return Ok(());
                     }
+                    cursor.pending.extend(page);
+                }
+                let Some(child) = cursor.pending.pop_front() else { continue };
+                let child_ino = self.inodes.ino_of(child.node);
+                let child_offset = child.cookie + FIRST_CHILD_OFFSET;
+                if let Some(place) = &child.place
+                    && let Node::Entry(id) | Node::ViewDir { entry: id, .. } = child.node
+                {
+                    self.prime(reader, id, &child, place)?;
+                }
+                let attr = if plus {
+                    match self.attr_of(reader, child.node) {
+                        Ok(attr) => Some(attr),
+                        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                            cursor.next_offset = child_offset;
+                            continue;
+                        }
+                        Err(Error::NotFound(_)) => {
+                            cursor.next_offset = child_offset;
+                            continue;
+                        }
+                        Err(err) => return Err(err),
+                    }
+                } else {
+                    None
+                };
+                if sink.add(child_ino, child_offset, child.kind, OsStr::from_bytes(&child.name), attr.as_ref()) {
+                    cursor.pending.push_front(child);
+                    return Ok(());
+                }
+                cursor.next_offset = child_offset;
+                if plus && view_folder {
+                    self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert((ino, child.name));
                 }
             }
-        })
+        });
+        self.cursors.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, cursor);
+        result
+    }
+
+    /// Puts what a listing row says about a real entry into the cache, so stating it needs no query.
+    fn prime(&self, reader: &Reader, id: EntryId, child: &Listed, place: &Place) -> Result<()> {
+        if self.cache.get(id).is_some() {
+            return Ok(());
+        }
+        let cached_root = self.roots.lock().unwrap_or_else(|p| p.into_inner()).get(&place.location).cloned();
+        let root = match cached_root {
+            Some(root) => root,
+            None => {
+                let Some(location) = reader.location_by_id(place.location)? else { return Ok(()) };
+                self.roots.lock().unwrap_or_else(|p| p.into_inner()).insert(place.location, location.path.clone());
+                location.path
+            }
+        };
+        let kind = match child.kind {
+            NodeKind::Dir => EntryKind::Dir,
+            NodeKind::File => EntryKind::File,
+            NodeKind::Symlink => EntryKind::Symlink,
+            NodeKind::Other => EntryKind::Other,
+        };
+        self.cache.put(Arc::new(EntryInfo {
+            id,
+            location: place.location,
+            root,
+            relative_path: place.relative_path.clone(),
+            name: place.name.clone(),
+            kind,
+        }));
+        Ok(())
     }
 
     /// Opens the real file behind `ino`. Writing is refused until writes through the mount are supported.
@@ -325,8 +427,14 @@ impl SpaceFs {
     /// kernel must drop.
     pub fn library_changed(&self) -> Vec<(u64, Vec<u8>)> {
         self.cache.clear();
+        self.roots.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let mut set = self.view_dentries.lock().unwrap_or_else(|p| p.into_inner());
         set.drain().collect()
+    }
+
+    /// The folders whose listings the kernel may have cached; they must be invalidated after a change.
+    pub fn take_cached_dirs(&self) -> Vec<u64> {
+        self.cached_dirs.lock().unwrap_or_else(|p| p.into_inner()).drain().collect()
     }
 
     /// The folders whose listings depend on the library (the view folders the kernel knows).

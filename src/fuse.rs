@@ -106,8 +106,9 @@ impl DirSink for Plus<'_> {
 
 impl Filesystem for FuseFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
-        let wanted =
-            InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO | InitFlags::FUSE_PARALLEL_DIROPS;
+        // Always readdirplus (not _AUTO, which uses it only for a folder's first page): a listing then carries every
+        // entry's attributes, and `find`, `ls -l` or a file manager need no lookup per file afterwards.
+        let wanted = InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_PARALLEL_DIROPS;
         if let Err(missing) = config.add_capabilities(wanted) {
             log::info!("kernel lacks {missing:?}; continuing without");
         }
@@ -231,15 +232,28 @@ impl Filesystem for FuseFs {
         reply.ok();
     }
 
-    fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-        match self.core.readdir(ino.0, offset, false, &mut Plain(&mut reply)) {
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        match self.core.opendir(ino.0) {
+            Ok((fh, true)) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE),
+            Ok((fh, false)) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(err) => reply.error(errno(&err)),
+        }
+    }
+
+    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+        self.core.releasedir(fh.0);
+        reply.ok();
+    }
+
+    fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        match self.core.readdir(ino.0, fh.0, offset, false, &mut Plain(&mut reply)) {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
         }
     }
 
-    fn readdirplus(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
-        match self.core.readdir(ino.0, offset, true, &mut Plus(&mut reply)) {
+    fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        match self.core.readdir(ino.0, fh.0, offset, true, &mut Plus(&mut reply)) {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
         }
@@ -249,8 +263,14 @@ impl Filesystem for FuseFs {
         reply.statfs(0, 0, 0, 0, 0, 4096, 255, 4096);
     }
 
-    fn getxattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, _size: u32, reply: ReplyXattr) {
-        reply.error(Errno::NO_XATTR);
+    fn getxattr(&self, _req: &Request, _ino: INodeNo, name: &OsStr, _size: u32, reply: ReplyXattr) {
+        // No security labels or ACLs here: ENOTSUP (not ENODATA) lets tools like ls remember that for the whole
+        // file system instead of asking again for every file.
+        if name.as_encoded_bytes().starts_with(b"user.") {
+            reply.error(Errno::NO_XATTR);
+        } else {
+            reply.error(Errno::from_i32(libc::EOPNOTSUPP));
+        }
     }
 
     fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {

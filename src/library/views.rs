@@ -41,6 +41,8 @@ pub struct Child {
     pub cookie: i64,
     /// Another entry shown in the same flat view has the same name.
     pub collides: bool,
+    pub location: LocationId,
+    pub relative_path: Vec<u8>,
 }
 
 /// A flat view: the entries carrying a tag or a label, or the favorites.
@@ -78,18 +80,32 @@ impl FlatView {
         }
     }
 
-    /// The SELECT of a view's rows: id, name, kind, cookie (the metadata id), collides.
+    /// The SELECT of a view's rows: id, name, kind, cookie (the metadata id), collides, location, path.
+    /// The view's own index drives the join (CROSS JOIN fixes the order), so a page starting at a cookie reads
+    /// only its rows instead of sorting the whole view.
     fn select(self) -> String {
-        let member = self.membership("e", "v", "m");
         let other = self.membership("e2", "v2", "m2");
-        let driver = match self {
-            FlatView::Favorites => "m.id",
-            _ => "v.metadata_id",
+        let (driver, from) = match self {
+            FlatView::Tag(_) => (
+                "v.metadata_id",
+                "metadata_tag v CROSS JOIN entries e ON e.metadata_id = v.metadata_id \
+                 JOIN user_metadata m ON m.id = v.metadata_id WHERE v.tag_id = ?1 AND (?2 OR m.hidden = 0)",
+            ),
+            FlatView::Label(_) => (
+                "v.metadata_id",
+                "metadata_label v CROSS JOIN entries e ON e.metadata_id = v.metadata_id \
+                 JOIN user_metadata m ON m.id = v.metadata_id WHERE v.label_id = ?1 AND (?2 OR m.hidden = 0)",
+            ),
+            FlatView::Favorites => (
+                "m.id",
+                "user_metadata m CROSS JOIN entries e ON e.metadata_id = m.id \
+                 WHERE m.favorite = 1 AND ?1 = ?1 AND (?2 OR m.hidden = 0)",
+            ),
         };
         format!(
             "SELECT e.id, e.name, e.kind, {driver}, \
-             EXISTS (SELECT 1 FROM entries e2 {other} AND e2.name = e.name AND e2.id != e.id) \
-             FROM entries e {member}"
+             EXISTS (SELECT 1 FROM entries e2 {other} AND e2.name = e.name AND e2.id != e.id), \
+             e.location_id, e.relative_path FROM {from}"
         )
     }
 }
@@ -101,6 +117,8 @@ fn child_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Child> {
         kind: EntryKind::from_i64(r.get(2)?),
         cookie: r.get(3)?,
         collides: r.get(4)?,
+        location: LocationId(r.get(5)?),
+        relative_path: r.get(6)?,
     })
 }
 
@@ -116,6 +134,7 @@ pub struct DupeSet {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DupeMember {
     pub id: EntryId,
+    pub location: LocationId,
     pub location_name: String,
     pub relative_path: Vec<u8>,
     pub name: Vec<u8>,
@@ -155,7 +174,8 @@ impl Reader {
     /// Children of a folder of a location, in id order, after the entry `after`.
     pub fn folder_children(&self, location: LocationId, path: &[u8], after: i64, limit: usize) -> Result<Vec<Child>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT id, name, kind, id, 0 FROM entries WHERE location_id = ?1 AND relative_path = ?2 AND id > ?3 \
+            "SELECT id, name, kind, id, 0, location_id, relative_path FROM entries \
+             WHERE location_id = ?1 AND relative_path = ?2 AND id > ?3 \
              ORDER BY id LIMIT ?4",
         )?;
         let rows = stmt.query_map(params![location.0, path, after, limit as i64], child_row)?;
@@ -164,7 +184,8 @@ impl Reader {
 
     pub fn folder_child(&self, location: LocationId, path: &[u8], name: &[u8]) -> Result<Option<Child>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT id, name, kind, id, 0 FROM entries WHERE location_id = ?1 AND relative_path = ?2 AND name = ?3",
+            "SELECT id, name, kind, id, 0, location_id, relative_path FROM entries \
+             WHERE location_id = ?1 AND relative_path = ?2 AND name = ?3",
         )?;
         Ok(stmt.query_row(params![location.0, path, name], child_row).optional()?)
     }
@@ -277,7 +298,7 @@ impl Reader {
     /// One entry per real file of a duplicates group (the lowest id among hard links), by id.
     pub fn dupe_members(&self, content: ContentId, show_hidden: bool) -> Result<Vec<DupeMember>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT min(e.id), l.name, e.relative_path, e.name FROM entries e JOIN locations l ON l.id = e.location_id \
+            "SELECT min(e.id), l.name, e.relative_path, e.name, e.location_id FROM entries e JOIN locations l ON l.id = e.location_id \
              LEFT JOIN user_metadata m ON m.id = e.metadata_id \
              WHERE e.content_id = ?1 AND e.size > 0 AND (?2 OR coalesce(m.hidden, 0) = 0) \
              GROUP BY e.device, e.inode ORDER BY 1",
@@ -285,6 +306,7 @@ impl Reader {
         let rows = stmt.query_map(params![content.0, show_hidden], |r| {
             Ok(DupeMember {
                 id: EntryId(r.get(0)?),
+                location: LocationId(r.get(4)?),
                 location_name: r.get(1)?,
                 relative_path: r.get(2)?,
                 name: r.get(3)?,

@@ -2,7 +2,7 @@
 //! short hash; inside, one entry per real file, named after where it lives (`location∕dir∕name`, with the division
 //! slash U+2215 standing for '/').
 
-use super::{Listed, Node, NodeKind, PAGE, Resolver, suffixed_name};
+use super::{Listed, Node, NodeKind, PAGE, Place, Resolver, suffixed_name};
 use crate::error::Result;
 use crate::library::{ContentId, DupeMember, DupeSet, Reader};
 
@@ -44,12 +44,7 @@ pub fn list_sets(reader: &Reader, cookie: u64) -> Result<Vec<Listed>> {
     Ok(reader
         .dupe_set_page(cookie as i64, PAGE)?
         .into_iter()
-        .map(|s| Listed {
-            name: set_name(&s),
-            node: Node::DupeSet(s.content),
-            kind: NodeKind::Dir,
-            cookie: s.content.0 as u64,
-        })
+        .map(|s| Listed::folder(set_name(&s), Node::DupeSet(s.content), s.content.0 as u64))
         .collect())
 }
 
@@ -66,6 +61,12 @@ pub fn list_members(r: &Resolver<'_>, content: ContentId, cookie: u64) -> Result
         .dupe_members(content, r.show_hidden)?
         .into_iter()
         .filter(|m| m.id.0 as u64 > cookie)
-        .map(|m| Listed { name: member_name(&m), node: Node::Entry(m.id), kind: NodeKind::File, cookie: m.id.0 as u64 })
+        .map(|m| Listed {
+            name: member_name(&m),
+            node: Node::Entry(m.id),
+            kind: NodeKind::File,
+            cookie: m.id.0 as u64,
+            place: Some(Place { location: m.location, relative_path: m.relative_path, name: m.name }),
+        })
         .collect())
 }

@@ -58,11 +58,9 @@ pub fn list(r: &Resolver<'_>, view: FlatView, cookie: u64) -> Result<Vec<Listed>
     Ok(r.reader
         .view_page(view, r.show_hidden, cookie as i64, PAGE)?
         .into_iter()
-        .map(|c| Listed {
-            name: shown_name(&c),
-            node: node_in_view(view, &c),
-            kind: NodeKind::of_entry(c.kind),
-            cookie: c.cookie as u64,
+        .map(|c| {
+            let (name, node) = (shown_name(&c), node_in_view(view, &c));
+            listed_entry(c, name, node)
         })
         .collect())
 }
@@ -88,8 +86,10 @@ pub fn list_below(reader: &Reader, view: FlatView, top: EntryId, entry: EntryId,
     Ok(children
         .into_iter()
         .map(|c| {
-            let is_dir = c.kind == EntryKind::Dir;
-            listed_entry(c, |id| if is_dir { Node::ViewDir { view, top, entry: id } } else { Node::Entry(id) })
+            let node =
+                if c.kind == EntryKind::Dir { Node::ViewDir { view, top, entry: c.id } } else { Node::Entry(c.id) };
+            let name = c.name.clone();
+            listed_entry(c, name, node)
         })
         .collect())
 }

@@ -23,14 +23,13 @@ pub fn lookup(r: &Resolver<'_>, parent: Option<LabelId>, name: &[u8]) -> Result<
 pub fn list(r: &Resolver<'_>, parent: Option<LabelId>, cookie: u64) -> Result<Vec<Listed>> {
     let mut out = Vec::new();
     if cookie < ENTRY_COOKIES {
-        out.extend(r.reader.child_labels(parent)?.into_iter().filter(|(id, _)| id.0 as u64 > cookie).map(
-            |(id, name)| Listed {
-                name: name.into_bytes(),
-                node: Node::Label(id),
-                kind: NodeKind::Dir,
-                cookie: id.0 as u64,
-            },
-        ));
+        out.extend(
+            r.reader
+                .child_labels(parent)?
+                .into_iter()
+                .filter(|(id, _)| id.0 as u64 > cookie)
+                .map(|(id, name)| Listed::folder(name.into_bytes(), Node::Label(id), id.0 as u64)),
+        );
     }
     if let Some(label) = parent {
         let after = cookie.saturating_sub(ENTRY_COOKIES);

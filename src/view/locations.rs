@@ -1,6 +1,6 @@
 //! `locations/`: each location by name, then its indexed tree exactly as on disk.
 
-use super::{Listed, Node, NodeKind, PAGE};
+use super::{Listed, Node, NodeKind, PAGE, Place};
 use crate::error::Result;
 use crate::library::{Child, LocationId, Reader};
 
@@ -15,12 +15,7 @@ pub fn list_locations(reader: &Reader, cookie: u64) -> Result<Vec<Listed>> {
     Ok(locations
         .into_iter()
         .filter(|l| l.id.0 as u64 > cookie)
-        .map(|l| Listed {
-            name: l.name.into_bytes(),
-            node: Node::Location(l.id),
-            kind: NodeKind::Dir,
-            cookie: l.id.0 as u64,
-        })
+        .map(|l| Listed::folder(l.name.into_bytes(), Node::Location(l.id), l.id.0 as u64))
         .collect())
 }
 
@@ -44,10 +39,22 @@ pub fn lookup(reader: &Reader, dir: Node, name: &[u8]) -> Result<Option<(Node, N
 pub fn list(reader: &Reader, dir: Node, cookie: u64) -> Result<Vec<Listed>> {
     let Some((location, path)) = folder_of(reader, dir)? else { return Ok(Vec::new()) };
     let children = reader.folder_children(location, &path, cookie as i64, PAGE)?;
-    Ok(children.into_iter().map(|c| listed_entry(c, Node::Entry)).collect())
+    Ok(children
+        .into_iter()
+        .map(|c| {
+            let (name, node) = (c.name.clone(), Node::Entry(c.id));
+            listed_entry(c, name, node)
+        })
+        .collect())
 }
 
-/// A real child as listed, with `node` deciding how folders are represented.
-pub fn listed_entry(c: Child, node: impl Fn(crate::library::EntryId) -> Node) -> Listed {
-    Listed { node: node(c.id), kind: NodeKind::of_entry(c.kind), cookie: c.cookie as u64, name: c.name }
+/// A real child as listed under `name` (its own, or a suffixed one), with `node` deciding how it is represented.
+pub fn listed_entry(c: Child, name: Vec<u8>, node: Node) -> Listed {
+    Listed {
+        node,
+        kind: NodeKind::of_entry(c.kind),
+        cookie: c.cookie as u64,
+        place: Some(Place { location: c.location, relative_path: c.relative_path, name: c.name }),
+        name,
+    }
 }

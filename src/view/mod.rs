@@ -11,6 +11,7 @@ mod locations;
 mod tags;
 
 pub use flat::suffixed_name;
+pub use locations::listed_entry;
 
 use crate::error::Result;
 use crate::library::{ContentId, EntryId, EntryKind, FlatView, LabelId, LocationId, Reader, TagId};
@@ -70,6 +71,23 @@ pub struct Listed {
     pub node: Node,
     pub kind: NodeKind,
     pub cookie: u64,
+    /// For real entries: where the real file is, so a listing needs no query per entry to stat it.
+    pub place: Option<Place>,
+}
+
+/// Where a real entry lives: its location, its parent's path and its own name on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub location: LocationId,
+    pub relative_path: Vec<u8>,
+    pub name: Vec<u8>,
+}
+
+impl Listed {
+    /// A virtual folder (no real file behind it).
+    pub fn folder(name: impl Into<Vec<u8>>, node: Node, cookie: u64) -> Listed {
+        Listed { name: name.into(), node, kind: NodeKind::Dir, cookie, place: None }
+    }
 }
 
 /// The names of the top-level folders, in listing order.
@@ -116,12 +134,7 @@ impl Resolver<'_> {
                 .iter()
                 .enumerate()
                 .skip(cookie as usize)
-                .map(|(i, (n, node))| Listed {
-                    name: n.as_bytes().to_vec(),
-                    node: *node,
-                    kind: NodeKind::Dir,
-                    cookie: i as u64 + 1,
-                })
+                .map(|(i, (n, node))| Listed::folder(n.as_bytes().to_vec(), *node, i as u64 + 1))
                 .collect()),
             Node::Locations => locations::list_locations(self.reader, cookie),
             Node::Location(_) | Node::Entry(_) => locations::list(self.reader, dir, cookie),

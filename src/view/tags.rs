@@ -13,11 +13,6 @@ pub fn list_tags(reader: &Reader, cookie: u64) -> Result<Vec<Listed>> {
     Ok(reader
         .tag_page(cookie as i64, PAGE)?
         .into_iter()
-        .map(|(id, name)| Listed {
-            name: name.into_bytes(),
-            node: Node::Tag(id),
-            kind: NodeKind::Dir,
-            cookie: id.0 as u64,
-        })
+        .map(|(id, name)| Listed::folder(name.into_bytes(), Node::Tag(id), id.0 as u64))
         .collect())
 }
