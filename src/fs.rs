@@ -219,13 +219,7 @@ impl SpaceFs {
         } else {
             NodeKind::Other
         };
-        let time = |secs: i64, nsecs: i64| {
-            if secs >= 0 {
-                UNIX_EPOCH + Duration::new(secs as u64, nsecs as u32)
-            } else {
-                UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
-            }
-        };
+        let time = system_time;
         Attr {
             ino,
             kind,
@@ -240,6 +234,30 @@ impl SpaceFs {
             gid: meta.gid(),
             rdev: meta.rdev() as u32,
             blksize: meta.blksize() as u32,
+        }
+    }
+
+    fn stat_attr(&self, ino: u64, st: &libc::stat) -> Attr {
+        let kind = match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => NodeKind::Dir,
+            libc::S_IFREG => NodeKind::File,
+            libc::S_IFLNK => NodeKind::Symlink,
+            _ => NodeKind::Other,
+        };
+        Attr {
+            ino,
+            kind,
+            size: st.st_size as u64,
+            blocks: st.st_blocks as u64,
+            atime: system_time(st.st_atime, st.st_atime_nsec),
+            mtime: system_time(st.st_mtime, st.st_mtime_nsec),
+            ctime: system_time(st.st_ctime, st.st_ctime_nsec),
+            perm: (st.st_mode & 0o7777) as u16,
+            nlink: st.st_nlink as u32,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            rdev: st.st_rdev as u32,
+            blksize: st.st_blksize as u32,
         }
     }
 
@@ -308,6 +326,13 @@ impl SpaceFs {
         let view_folder = is_view_folder(node);
         let result = self.with_reader(|reader| {
             let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
+            // Children of a real folder are stated relative to it: one path walk per call, not one per child.
+            let real_dir = match (plus, node) {
+                (true, Node::Location(_) | Node::Entry(_) | Node::ViewDir { .. }) => {
+                    self.real_path_of(reader, node)?.and_then(|p| RealDir::open(&p).ok())
+                }
+                _ => None,
+            };
             loop {
                 if cursor.pending.is_empty() {
                     if cursor.done {
@@ -324,12 +349,21 @@ impl SpaceFs {
                 let Some(child) = cursor.pending.pop_front() else { continue };
                 let child_ino = self.inodes.ino_of(child.node);
                 let child_offset = child.cookie + FIRST_CHILD_OFFSET;
-                if let Some(place) = &child.place
-                    && let Node::Entry(id) | Node::ViewDir { entry: id, .. } = child.node
-                {
-                    self.prime(reader, id, &child, place)?;
-                }
-                let attr = if plus {
+                let attr = if let Some(dir) = &real_dir {
+                    match dir.stat(&child.name) {
+                        Ok(stat) => Some(self.stat_attr(child_ino, &stat)),
+                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                            cursor.next_offset = child_offset;
+                            continue;
+                        }
+                        Err(err) => return Err(Error::io(&dir.path.join(OsStr::from_bytes(&child.name)), err)),
+                    }
+                } else if plus {
+                    if let Some(place) = &child.place
+                        && let Node::Entry(id) | Node::ViewDir { entry: id, .. } = child.node
+                    {
+                        self.prime(reader, id, &child, place)?;
+                    }
                     match self.attr_of(reader, child.node) {
                         Ok(attr) => Some(attr),
                         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
@@ -447,6 +481,37 @@ impl SpaceFs {
 }
 
 use std::os::unix::ffi::OsStringExt;
+
+fn system_time(secs: i64, nsecs: i64) -> SystemTime {
+    if secs >= 0 {
+        UNIX_EPOCH + Duration::new(secs as u64, nsecs as u32)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+/// A real folder held open (O_PATH) to stat its children by name.
+struct RealDir {
+    path: PathBuf,
+    fd: File,
+}
+
+impl RealDir {
+    fn open(path: &std::path::Path) -> std::io::Result<RealDir> {
+        let fd = File::options().read(true).custom_flags(libc::O_PATH | libc::O_DIRECTORY).open(path)?;
+        Ok(RealDir { path: path.to_path_buf(), fd })
+    }
+
+    fn stat(&self, name: &[u8]) -> std::io::Result<libc::stat> {
+        let name = std::ffi::CString::new(name).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: an all-zero stat is a valid value to be overwritten; the fd and name outlive the call.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let rc = unsafe {
+            libc::fstatat(std::os::fd::AsRawFd::as_raw_fd(&self.fd), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW)
+        };
+        if rc == 0 { Ok(st) } else { Err(std::io::Error::last_os_error()) }
+    }
+}
 
 /// Folders whose contents come from the library's metadata rather than a real folder.
 fn is_view_folder(node: Node) -> bool {
