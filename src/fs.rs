@@ -75,7 +75,10 @@ pub struct SpaceFs {
     cursors: Mutex<HashMap<u64, DirCursor>>,
     next_handle: AtomicU64,
     roots: Mutex<HashMap<LocationId, PathBuf>>,
-    cached_dirs: Mutex<HashSet<u64>>,
+    /// A connection of its own whose `data_version` tells whether the library changed since a folder was listed.
+    version_reader: Mutex<Option<Reader>>,
+    /// For each folder the kernel listed, the `data_version` at that listing.
+    listed_at: Mutex<HashMap<u64, i64>>,
 }
 
 /// Where a listing through one folder handle stands: the offset the kernel will ask for next, and rows read
@@ -114,7 +117,8 @@ impl SpaceFs {
             cursors: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
             roots: Mutex::new(HashMap::new()),
-            cached_dirs: Mutex::new(HashSet::new()),
+            version_reader: Mutex::new(None),
+            listed_at: Mutex::new(HashMap::new()),
         }
     }
 
@@ -280,17 +284,25 @@ impl SpaceFs {
         }
     }
 
-    /// Opens a folder for listing; returns the handle and whether the kernel may cache the listing (real
-    /// folders: their listings change only with the library, and every change invalidates them).
+    /// Opens a folder for listing; returns the handle and whether the kernel may keep the listing it cached
+    /// at an earlier open. It may only if the library has not changed since then: every listing comes from the
+    /// library, so an unchanged library means an unchanged listing, and a changed one is listed afresh.
     pub fn opendir(&self, ino: u64) -> Result<(u64, bool)> {
-        let node = self.node(ino)?;
+        self.node(ino)?;
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
         self.cursors.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, DirCursor::new(ino));
-        let cacheable = matches!(node, Node::Location(_) | Node::Entry(_) | Node::ViewDir { .. });
-        if cacheable {
-            self.cached_dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(ino);
-        }
-        Ok((fh, cacheable))
+        let version = {
+            let mut watch = self.version_reader.lock().unwrap_or_else(|p| p.into_inner());
+            if watch.is_none() {
+                *watch = Some(self.library.reader()?);
+            }
+            match watch.as_ref() {
+                Some(reader) => reader.data_version()?,
+                None => return Ok((fh, false)),
+            }
+        };
+        let previous = self.listed_at.lock().unwrap_or_else(|p| p.into_inner()).insert(ino, version);
+        Ok((fh, previous == Some(version)))
     }
 
     pub fn releasedir(&self, fh: u64) {
@@ -464,11 +476,6 @@ impl SpaceFs {
         self.roots.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let mut set = self.view_dentries.lock().unwrap_or_else(|p| p.into_inner());
         set.drain().collect()
-    }
-
-    /// The folders whose listings the kernel may have cached; they must be invalidated after a change.
-    pub fn take_cached_dirs(&self) -> Vec<u64> {
-        self.cached_dirs.lock().unwrap_or_else(|p| p.into_inner()).drain().collect()
     }
 
     /// The folders whose listings depend on the library (the view folders the kernel knows).

@@ -333,3 +333,53 @@ fn the_demo_mounts_a_sample_library() {
         "Quarterly report: all good.\n"
     );
 }
+
+fn mounted(path: &Path) -> bool {
+    let target = format!(" {} ", path.display());
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().any(|l| l.contains(&target))
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn foreground_mount_unmounts_cleanly_on_sigterm() {
+    let fx = Fixture::new();
+    fx.write("a.txt", b"a");
+    add(&fx);
+    let guard = Mounted { path: fx.dir.path().join("fg") };
+    std::fs::create_dir(&guard.path).unwrap();
+    let mut child =
+        spacefs().arg("--library").arg(fx.library()).arg("mount").arg(&guard.path).arg("--foreground").spawn().unwrap();
+    wait_until("mounted", || mounted(&guard.path));
+    assert_eq!(guard.ls("locations/files"), ["a.txt"]);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!mounted(&guard.path));
+    let wal = fx.dir.path().join("library.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0, "the WAL is checkpointed on exit");
+}
+
+#[test]
+fn fusermount3_unmount_ends_the_daemon() {
+    let fx = Fixture::new();
+    fx.write("a.txt", b"a");
+    add(&fx);
+    let mnt = fx.mount();
+    let pids = || {
+        let out = std::process::Command::new("pgrep").arg("-f").arg(format!("mount {}", mnt.path.display())).output();
+        String::from_utf8_lossy(&out.unwrap().stdout).lines().count()
+    };
+    assert_eq!(pids(), 1, "one daemon serves the mount");
+    let out = std::process::Command::new("fusermount3").arg("-u").arg(&mnt.path).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    wait_until("the daemon exited", || pids() == 0);
+    assert!(!mounted(&mnt.path));
+}
