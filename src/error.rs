@@ -25,6 +25,18 @@ pub enum Error {
     /// A name longer than a file name may be.
     #[error("{0}")]
     NameTooLong(String),
+    /// The extended attribute has no value.
+    #[error("no such attribute")]
+    NoAttribute,
+    /// The operation is not supported there.
+    #[error("{0}")]
+    NotSupported(String),
+    /// The operation is not allowed on that thing (as opposed to a permission the user lacks).
+    #[error("{0}")]
+    NotPermitted(String),
+    /// A value larger than spacefs accepts.
+    #[error("{0}")]
+    TooBig(String),
     /// Any other argument or value that does not make sense.
     #[error("{0}")]
     Invalid(String),
@@ -60,6 +72,10 @@ impl Error {
             Error::AlreadyExists(_) => libc::EEXIST,
             Error::InvalidName(_) | Error::Invalid(_) => libc::EINVAL,
             Error::NameTooLong(_) => libc::ENAMETOOLONG,
+            Error::NoAttribute => libc::ENODATA,
+            Error::NotSupported(_) => libc::EOPNOTSUPP,
+            Error::NotPermitted(_) => libc::EPERM,
+            Error::TooBig(_) => libc::E2BIG,
             Error::OutsideLocations(_) => libc::EXDEV,
             Error::ReadOnly(_) => libc::EROFS,
             Error::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),

@@ -11,8 +11,11 @@
 use crate::cache::EntryCache;
 use crate::error::{Error, Result};
 use crate::inode::Inodes;
+use crate::library::write::Flag;
 use crate::library::{EntryId, EntryInfo, EntryKind, Library, LocationId, Reader};
+use crate::names::TagName;
 use crate::view::{Listed, Node, NodeKind, Place, Resolver};
+use crate::xattr;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
@@ -465,8 +468,190 @@ impl SpaceFs {
         if self.options.read_only || matches!(node, Node::Duplicates | Node::DupeSet(_)) {
             Error::ReadOnly("read-only".into())
         } else {
-            Error::Io { context: "write".into(), source: std::io::Error::from_raw_os_error(libc::EPERM) }
+            Error::NotPermitted("not supported through the mount yet".into())
         }
+    }
+
+    /// Refuses changes on a read-only mount.
+    fn check_writable(&self, node: Node) -> Result<()> {
+        if self.options.read_only { Err(Error::ReadOnly("the mount is read-only".into())) } else { Ok(()) }.and_then(
+            |()| match node {
+                Node::Duplicates | Node::DupeSet(_) => Err(Error::ReadOnly("duplicates/ is read-only".into())),
+                _ => Ok(()),
+            },
+        )
+    }
+
+    /// The entry behind a node, for the nodes that carry metadata.
+    fn entry_of(node: Node) -> Option<EntryId> {
+        match node {
+            Node::Entry(id) | Node::ViewDir { entry: id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>> {
+        let node = self.node(ino)?;
+        let name = name.as_bytes();
+        if let Node::Tag(tag) = node {
+            if name != xattr::COLOR.as_bytes() {
+                return Err(not_supported(name));
+            }
+            let color = self.with_reader(|r| r.tag(tag))?.and_then(|(_, color)| color);
+            return color.map(String::into_bytes).ok_or(Error::NoAttribute);
+        }
+        let Some(entry) = Self::entry_of(node) else { return Err(not_supported(name)) };
+        let meta = self.with_reader(|r| r.entry_meta(entry))?.ok_or_else(|| Error::NotFound(String::new()))?;
+        let value = match std::str::from_utf8(name).unwrap_or("") {
+            xattr::XDG_TAGS => non_empty(meta.tags.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(",")),
+            xattr::XDG_COMMENT => meta.notes.filter(|n| !n.is_empty()).map(String::into_bytes),
+            xattr::LABELS => non_empty(meta.labels.join(",")),
+            xattr::FAVORITE => Some(if meta.favorite { b"1".to_vec() } else { b"0".to_vec() }),
+            xattr::HIDDEN => Some(if meta.hidden { b"1".to_vec() } else { b"0".to_vec() }),
+            xattr::CAS_ID => meta.cas_id.map(String::into_bytes),
+            xattr::UUID => Some(meta.uuid.into_bytes()),
+            xattr::FINDER_TAGS => (!meta.tags.is_empty()).then(|| xattr::encode_finder_tags(&meta.tags)),
+            _ => return self.real_xattr(node, name, |path, n| ::xattr::get(path, n).map(|v| v.unwrap_or_default())),
+        };
+        value.ok_or(Error::NoAttribute)
+    }
+
+    pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>> {
+        let node = self.node(ino)?;
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        if let Node::Tag(tag) = node {
+            if self.with_reader(|r| r.tag(tag))?.is_some_and(|(_, color)| color.is_some()) {
+                names.push(xattr::COLOR.into());
+            }
+        } else if let Some(entry) = Self::entry_of(node) {
+            let meta = self.with_reader(|r| r.entry_meta(entry))?.ok_or_else(|| Error::NotFound(String::new()))?;
+            let has_tags = !meta.tags.is_empty();
+            for (present, name) in [
+                (has_tags, xattr::XDG_TAGS),
+                (meta.notes.as_deref().is_some_and(|n| !n.is_empty()), xattr::XDG_COMMENT),
+                (!meta.labels.is_empty(), xattr::LABELS),
+                (meta.favorite, xattr::FAVORITE),
+                (meta.hidden, xattr::HIDDEN),
+                (meta.cas_id.is_some(), xattr::CAS_ID),
+                (true, xattr::UUID),
+                (has_tags, xattr::FINDER_TAGS),
+            ] {
+                if present {
+                    names.push(name.into());
+                }
+            }
+            if let (Node::Entry(_), Some(path)) = (node, self.real_path(ino)?) {
+                for own in ::xattr::list(&path).map_err(|e| Error::io(&path, e))? {
+                    let own = own.as_bytes().to_vec();
+                    if own.starts_with(b"user.") && !names.contains(&own) && !is_owned(&own) {
+                        names.push(own);
+                    }
+                }
+            }
+        }
+        Ok(names
+            .into_iter()
+            .flat_map(|mut n| {
+                n.push(0);
+                n
+            })
+            .collect())
+    }
+
+    /// Sets an attribute. `flags` are setxattr's XATTR_CREATE / XATTR_REPLACE.
+    pub fn setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
+        let node = self.node(ino)?;
+        self.check_writable(node)?;
+        if value.len() > xattr::MAX_VALUE {
+            return Err(Error::TooBig(format!("values are limited to {} bytes", xattr::MAX_VALUE)));
+        }
+        if flags & (libc::XATTR_CREATE | libc::XATTR_REPLACE) != 0 {
+            let exists = match self.getxattr(ino, name) {
+                Ok(_) => true,
+                Err(Error::NoAttribute) => false,
+                Err(err) => return Err(err),
+            };
+            if exists && flags & libc::XATTR_CREATE != 0 {
+                return Err(Error::AlreadyExists("the attribute exists".into()));
+            }
+            if !exists && flags & libc::XATTR_REPLACE != 0 {
+                return Err(Error::NoAttribute);
+            }
+        }
+        let bytes = name.as_bytes();
+        let writer = self.library.writer();
+        if let Node::Tag(tag) = node {
+            if bytes != xattr::COLOR.as_bytes() {
+                return Err(not_supported(bytes));
+            }
+            let color =
+                xattr::parse_color(std::str::from_utf8(value).map_err(|_| Error::Invalid("not UTF-8".into()))?)?;
+            let (name, _) = self.with_reader(|r| r.tag(tag))?.ok_or_else(|| Error::NotFound(String::new()))?;
+            return writer.set_tag_color(TagName::parse(&name)?, color);
+        }
+        let Some(entry) = Self::entry_of(node) else { return Err(not_supported(bytes)) };
+        match std::str::from_utf8(bytes).unwrap_or("") {
+            xattr::XDG_TAGS => writer.set_tags(entry, xattr::parse_tag_list(value)?, Vec::new()),
+            xattr::XDG_COMMENT => {
+                let text = std::str::from_utf8(value).map_err(|_| Error::Invalid("notes must be UTF-8 text".into()))?;
+                writer.set_notes(entry, (!text.is_empty()).then(|| text.to_owned()))
+            }
+            xattr::LABELS => writer.set_labels(entry, xattr::parse_label_list(value)?),
+            xattr::FAVORITE => writer.set_flag(vec![entry], Flag::Favorite, xattr::parse_bool(value)?).map(drop),
+            xattr::HIDDEN => writer.set_flag(vec![entry], Flag::Hidden, xattr::parse_bool(value)?).map(drop),
+            xattr::CAS_ID | xattr::UUID => {
+                Err(Error::NotPermitted(format!("{} is read-only", String::from_utf8_lossy(bytes))))
+            }
+            xattr::FINDER_TAGS => {
+                let tagged = xattr::decode_finder_tags(value)?;
+                let colors = tagged.iter().filter(|(_, c)| c.is_some()).cloned().collect();
+                writer.set_tags(entry, tagged.into_iter().map(|(t, _)| t).collect(), colors)
+            }
+            _ => self.real_xattr(node, bytes, |path, n| ::xattr::set(path, n, value)),
+        }
+    }
+
+    pub fn removexattr(&self, ino: u64, name: &OsStr) -> Result<()> {
+        let node = self.node(ino)?;
+        self.check_writable(node)?;
+        let bytes = name.as_bytes();
+        let writer = self.library.writer();
+        if let Node::Tag(tag) = node {
+            if bytes != xattr::COLOR.as_bytes() {
+                return Err(not_supported(bytes));
+            }
+            let (name, _) = self.with_reader(|r| r.tag(tag))?.ok_or_else(|| Error::NotFound(String::new()))?;
+            return writer.set_tag_color(TagName::parse(&name)?, None);
+        }
+        let Some(entry) = Self::entry_of(node) else { return Err(not_supported(bytes)) };
+        match std::str::from_utf8(bytes).unwrap_or("") {
+            xattr::XDG_TAGS | xattr::FINDER_TAGS => writer.set_tags(entry, Vec::new(), Vec::new()),
+            xattr::XDG_COMMENT => writer.set_notes(entry, None),
+            xattr::LABELS => writer.set_labels(entry, Vec::new()),
+            xattr::FAVORITE => writer.set_flag(vec![entry], Flag::Favorite, false).map(drop),
+            xattr::HIDDEN => writer.set_flag(vec![entry], Flag::Hidden, false).map(drop),
+            xattr::CAS_ID | xattr::UUID => {
+                Err(Error::NotPermitted(format!("{} is read-only", String::from_utf8_lossy(bytes))))
+            }
+            _ => self.real_xattr(node, bytes, |path, n| ::xattr::remove(path, n)),
+        }
+    }
+
+    /// Other `user.*` attributes of a real file pass through to it; folders seen through views have none.
+    fn real_xattr<T>(
+        &self,
+        node: Node,
+        name: &[u8],
+        op: impl FnOnce(&std::path::Path, &OsStr) -> std::io::Result<T>,
+    ) -> Result<T> {
+        if !name.starts_with(b"user.") || !matches!(node, Node::Entry(_)) {
+            return Err(not_supported(name));
+        }
+        let path = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| Error::NotFound(String::new()))?;
+        op(&path, OsStr::from_bytes(name)).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENODATA) => Error::NoAttribute,
+            _ => Error::io(&path, e),
+        })
     }
 
     /// Forgets cached knowledge after the library changed, and returns the (parent inode, name) dentries the
@@ -518,6 +703,21 @@ impl RealDir {
         };
         if rc == 0 { Ok(st) } else { Err(std::io::Error::last_os_error()) }
     }
+}
+
+fn not_supported(name: &[u8]) -> Error {
+    Error::NotSupported(format!("{} is not supported here", String::from_utf8_lossy(name)))
+}
+
+fn non_empty(text: String) -> Option<Vec<u8>> {
+    (!text.is_empty()).then(|| text.into_bytes())
+}
+
+/// Names spacefs answers itself, which a real file's own attributes of the same name do not show through.
+fn is_owned(name: &[u8]) -> bool {
+    [xattr::XDG_TAGS, xattr::XDG_COMMENT, xattr::LABELS, xattr::FAVORITE, xattr::HIDDEN, xattr::CAS_ID, xattr::UUID]
+        .iter()
+        .any(|n| n.as_bytes() == name)
 }
 
 /// Folders whose contents come from the library's metadata rather than a real folder.

@@ -58,6 +58,17 @@ fn errno(err: &Error) -> Errno {
     Errno::from_i32(err.errno())
 }
 
+/// A size probe (`size` 0) gets the length; a buffer too small gets ERANGE; otherwise the value.
+fn reply_xattr(reply: ReplyXattr, size: u32, value: &[u8]) {
+    if size == 0 {
+        reply.size(value.len() as u32);
+    } else if (size as usize) < value.len() {
+        reply.error(Errno::ERANGE);
+    } else {
+        reply.data(value);
+    }
+}
+
 fn file_type(kind: NodeKind) -> FileType {
     match kind {
         NodeKind::Dir => FileType::Directory,
@@ -264,35 +275,41 @@ impl Filesystem for FuseFs {
         reply.statfs(0, 0, 0, 0, 0, 4096, 255, 4096);
     }
 
-    fn getxattr(&self, _req: &Request, _ino: INodeNo, name: &OsStr, _size: u32, reply: ReplyXattr) {
-        // No security labels or ACLs here: ENOTSUP (not ENODATA) lets tools like ls remember that for the whole
-        // file system instead of asking again for every file.
-        if name.as_encoded_bytes().starts_with(b"user.") {
-            reply.error(Errno::NO_XATTR);
-        } else {
-            reply.error(Errno::from_i32(libc::EOPNOTSUPP));
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        match self.core.getxattr(ino.0, name) {
+            Ok(value) => reply_xattr(reply, size, &value),
+            Err(err) => reply.error(errno(&err)),
         }
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
-        if size == 0 { reply.size(0) } else { reply.data(&[]) }
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        match self.core.listxattr(ino.0) {
+            Ok(names) => reply_xattr(reply, size, &names),
+            Err(err) => reply.error(errno(&err)),
+        }
     }
 
     fn setxattr(
         &self,
         _req: &Request,
         ino: INodeNo,
-        _name: &OsStr,
-        _value: &[u8],
-        _flags: i32,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        reply.error(self.refusal(ino));
+        match self.core.setxattr(ino.0, name, value, flags) {
+            Ok(()) => reply.ok(),
+            Err(err) => reply.error(errno(&err)),
+        }
     }
 
-    fn removexattr(&self, _req: &Request, ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(self.refusal(ino));
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.core.removexattr(ino.0, name) {
+            Ok(()) => reply.ok(),
+            Err(err) => reply.error(errno(&err)),
+        }
     }
 
     fn setattr(

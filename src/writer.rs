@@ -47,6 +47,15 @@ pub enum WriteCmd {
     Label(Vec<EntryId>, LabelPath, Reply<u64>),
     SetFlag(Vec<EntryId>, Flag, bool, Reply<u64>),
     SetNotes(EntryId, Option<String>, Reply<()>),
+    /// Replace an entry's tag set (and set some tags' colours) in one step.
+    SetTags {
+        entry: EntryId,
+        tags: Vec<TagName>,
+        colors: Vec<(TagName, Option<String>)>,
+        reply: Reply<()>,
+    },
+    SetLabels(EntryId, Vec<LabelPath>, Reply<()>),
+    SetTagColor(TagName, Option<String>, Reply<()>),
     /// ANALYZE, PRAGMA optimize, a truncating WAL checkpoint and, when asked, VACUUM.
     Optimize {
         vacuum: bool,
@@ -129,6 +138,15 @@ impl Writer {
     }
     pub fn set_notes(&self, entry: EntryId, notes: Option<String>) -> Result<()> {
         self.call(|r| WriteCmd::SetNotes(entry, notes, r))
+    }
+    pub fn set_tags(&self, entry: EntryId, tags: Vec<TagName>, colors: Vec<(TagName, Option<String>)>) -> Result<()> {
+        self.call(|reply| WriteCmd::SetTags { entry, tags, colors, reply })
+    }
+    pub fn set_labels(&self, entry: EntryId, labels: Vec<LabelPath>) -> Result<()> {
+        self.call(|r| WriteCmd::SetLabels(entry, labels, r))
+    }
+    pub fn set_tag_color(&self, tag: TagName, color: Option<String>) -> Result<()> {
+        self.call(|r| WriteCmd::SetTagColor(tag, color, r))
     }
     pub fn optimize(&self, vacuum: bool) -> Result<()> {
         self.call(|reply| WriteCmd::Optimize { vacuum, reply })
@@ -231,6 +249,18 @@ fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
             write::set_notes(conn, *entry, notes.as_deref())?;
             Answer::Unit
         }
+        WriteCmd::SetTags { entry, tags, colors, .. } => {
+            write::set_tags(conn, *entry, tags, colors)?;
+            Answer::Unit
+        }
+        WriteCmd::SetLabels(entry, labels, _) => {
+            write::set_labels(conn, *entry, labels)?;
+            Answer::Unit
+        }
+        WriteCmd::SetTagColor(tag, color, _) => {
+            write::set_tag_color(conn, tag, color.as_deref())?;
+            Answer::Unit
+        }
         WriteCmd::Optimize { vacuum, .. } => {
             optimize(conn, *vacuum)?;
             Answer::Unit
@@ -258,7 +288,11 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
         | WriteCmd::Untag(_, _, r)
         | WriteCmd::Label(_, _, r)
         | WriteCmd::SetFlag(_, _, _, r) => send(r, outcome, |a| if let Answer::Count(v) = a { Some(v) } else { None }),
-        WriteCmd::SetNotes(_, _, r) | WriteCmd::Optimize { reply: r, .. } => {
+        WriteCmd::SetNotes(_, _, r)
+        | WriteCmd::SetTags { reply: r, .. }
+        | WriteCmd::SetLabels(_, _, r)
+        | WriteCmd::SetTagColor(_, _, r)
+        | WriteCmd::Optimize { reply: r, .. } => {
             send(r, outcome, |a| if let Answer::Unit = a { Some(()) } else { None })
         }
     }

@@ -16,7 +16,7 @@ pub mod write;
 
 pub use read::{DupeCopy, DupeGroup, LibraryStatus, Reader, VerifyCandidate};
 pub use types::*;
-pub use views::{Child, DupeMember, DupeSet, EntryInfo, FlatView};
+pub use views::{Child, DupeMember, DupeSet, EntryInfo, EntryMeta, FlatView};
 
 use crate::error::{Error, Result, shown};
 use crate::writer::Writer;

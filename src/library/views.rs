@@ -144,7 +144,72 @@ pub struct DupeMember {
 const IS_DUPE_GROUP: &str = "ci.full_hash IS NOT NULL AND ci.size > 0 AND \
      (SELECT count(DISTINCT e.device || ':' || e.inode) FROM entries e WHERE e.content_id = ci.id) >= 2";
 
+/// Everything the extended attributes of an entry show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryMeta {
+    pub uuid: String,
+    /// (name, colour), by name.
+    pub tags: Vec<(String, Option<String>)>,
+    /// Label paths like `work/2026`, sorted.
+    pub labels: Vec<String>,
+    pub notes: Option<String>,
+    pub favorite: bool,
+    pub hidden: bool,
+    pub cas_id: Option<String>,
+}
+
 impl Reader {
+    /// The metadata of an entry, in three indexed queries.
+    pub fn entry_meta(&self, id: EntryId) -> Result<Option<EntryMeta>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT e.uuid, m.notes, coalesce(m.favorite, 0), coalesce(m.hidden, 0), ci.cas_id, e.metadata_id \
+             FROM entries e LEFT JOIN user_metadata m ON m.id = e.metadata_id \
+             LEFT JOIN content_identity ci ON ci.id = e.content_id WHERE e.id = ?1",
+        )?;
+        let row = stmt
+            .query_row([id.0], |r| {
+                let uuid: Vec<u8> = r.get(0)?;
+                let meta = EntryMeta {
+                    uuid: uuid::Uuid::from_slice(&uuid).map(|u| u.to_string()).unwrap_or_default(),
+                    notes: r.get(1)?,
+                    favorite: r.get(2)?,
+                    hidden: r.get(3)?,
+                    cas_id: r.get(4)?,
+                    ..EntryMeta::default()
+                };
+                Ok((meta, r.get::<_, Option<i64>>(5)?))
+            })
+            .optional()?;
+        let Some((mut meta, metadata_id)) = row else { return Ok(None) };
+        if let Some(mid) = metadata_id {
+            let mut tags = self.conn().prepare_cached(
+                "SELECT t.name, t.color FROM metadata_tag mt JOIN tags t ON t.id = mt.tag_id \
+                 WHERE mt.metadata_id = ?1 ORDER BY t.name",
+            )?;
+            meta.tags = tags.query_map([mid], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+            let mut labels = self.conn().prepare_cached(
+                "WITH RECURSIVE up(start, id, path) AS ( \
+                     SELECT l.id, l.parent_id, l.name FROM metadata_label ml JOIN labels l ON l.id = ml.label_id \
+                     WHERE ml.metadata_id = ?1 \
+                     UNION ALL SELECT up.start, p.parent_id, p.name || '/' || up.path FROM up JOIN labels p ON p.id = up.id) \
+                 SELECT path FROM up WHERE id IS NULL ORDER BY path",
+            )?;
+            meta.labels = labels.query_map([mid], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        }
+        Ok(Some(meta))
+    }
+
+    pub fn entry_by_uuid(&self, uuid: &[u8]) -> Result<Option<EntryId>> {
+        let mut stmt = self.conn().prepare_cached("SELECT id FROM entries WHERE uuid = ?1")?;
+        Ok(stmt.query_row([uuid], |r| Ok(EntryId(r.get(0)?))).optional()?)
+    }
+
+    /// A tag's name and colour.
+    pub fn tag(&self, id: TagId) -> Result<Option<(String, Option<String>)>> {
+        let mut stmt = self.conn().prepare_cached("SELECT name, color FROM tags WHERE id = ?1")?;
+        Ok(stmt.query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+    }
+
     pub fn entry_info(&self, id: EntryId) -> Result<Option<EntryInfo>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT e.id, e.location_id, l.path, e.relative_path, e.name, e.kind FROM entries e \

@@ -511,3 +511,57 @@ pub fn set_notes(conn: &Connection, entry: EntryId, notes: Option<&str>) -> Resu
         .execute(params![metadata.0, notes, now])?;
     Ok(())
 }
+
+/// Makes the entry's tags exactly `tags` (adding and removing the difference, creating unknown tags), and sets the
+/// colours given in `colors`. One command, so a concurrent change is never half-applied or lost.
+pub fn set_tags(
+    conn: &Connection,
+    entry: EntryId,
+    tags: &[TagName],
+    colors: &[(TagName, Option<String>)],
+) -> Result<()> {
+    let now = now_ns();
+    let metadata = ensure_metadata(conn, entry, now)?;
+    let wanted: Vec<TagId> = tags.iter().map(|t| ensure_tag(conn, t, now)).collect::<Result<_>>()?;
+    let current: Vec<i64> = conn
+        .prepare_cached("SELECT tag_id FROM metadata_tag WHERE metadata_id = ?1")?
+        .query_map([metadata.0], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for old in current.iter().filter(|old| !wanted.iter().any(|w| w.0 == **old)) {
+        conn.prepare_cached("DELETE FROM metadata_tag WHERE metadata_id = ?1 AND tag_id = ?2")?
+            .execute(params![metadata.0, old])?;
+    }
+    for tag in wanted.iter().filter(|w| !current.contains(&w.0)) {
+        link_tag(conn, metadata, *tag, now)?;
+    }
+    for (tag, color) in colors {
+        let id = ensure_tag(conn, tag, now)?;
+        conn.prepare_cached("UPDATE tags SET color = ?2 WHERE id = ?1")?.execute(params![id.0, color])?;
+    }
+    Ok(())
+}
+
+/// Makes the entry's labels exactly `labels`, creating missing labels along each path.
+pub fn set_labels(conn: &Connection, entry: EntryId, labels: &[LabelPath]) -> Result<()> {
+    let now = now_ns();
+    let metadata = ensure_metadata(conn, entry, now)?;
+    let wanted: Vec<LabelId> = labels.iter().map(|l| ensure_label_path(conn, l, now)).collect::<Result<_>>()?;
+    conn.prepare_cached("DELETE FROM metadata_label WHERE metadata_id = ?1")?.execute([metadata.0])?;
+    for label in wanted {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO metadata_label (metadata_id, label_id, created_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![metadata.0, label.0, now])?;
+    }
+    Ok(())
+}
+
+/// Sets (or clears) a tag's colour; the tag must exist.
+pub fn set_tag_color(conn: &Connection, tag: &TagName, color: Option<&str>) -> Result<()> {
+    let changed =
+        conn.prepare_cached("UPDATE tags SET color = ?2 WHERE name = ?1")?.execute(params![tag.as_str(), color])?;
+    if changed == 0 {
+        return Err(Error::NotFound(format!("no tag named '{tag}' (see 'spacefs tags')")));
+    }
+    Ok(())
+}
