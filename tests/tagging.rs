@@ -1,0 +1,198 @@
+//! Tagging through the mount with extended attributes, as Dolphin, Finder and setfattr do it.
+
+mod common;
+
+use common::Fixture;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::Command;
+
+fn add(fx: &Fixture) {
+    let run = fx.run(["add".as_ref(), fx.files().as_os_str(), "--quiet".as_ref()]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+fn get(path: &Path, name: &str) -> Option<String> {
+    xattr::get(path, name).unwrap().map(|v| String::from_utf8(v).unwrap())
+}
+
+fn errno_of<T>(result: std::io::Result<T>) -> i32 {
+    result.err().and_then(|e| e.raw_os_error()).unwrap_or(0)
+}
+
+/// `getfattr -n NAME --only-values PATH` as a user would run it.
+fn getfattr(path: &Path, name: &str) -> String {
+    let out = Command::new("getfattr").args(["-n", name, "--only-values"]).arg(path).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn setfattr(path: &Path, name: &str, value: &str) -> std::process::Output {
+    Command::new("setfattr").args(["-n", name, "-v", value]).arg(path).output().unwrap()
+}
+
+#[test]
+fn every_attribute_reads_writes_and_removes() {
+    let fx = Fixture::new();
+    let real = fx.write("doc.txt", b"document");
+    fx.write("dir/inner.txt", b"inner");
+    add(&fx);
+    let mnt = fx.mount();
+    let file = mnt.join("locations/files/doc.txt");
+
+    // user.xdg.tags: set (trimmed, unknown tags created), read back sorted, the diff applied, removed.
+    assert!(setfattr(&file, "user.xdg.tags", " work , home").status.success());
+    assert_eq!(getfattr(&file, "user.xdg.tags"), "home,work");
+    assert_eq!(mnt.ls("tags"), ["home", "work"]);
+    assert_eq!(mnt.ls("tags/work"), ["doc.txt"]);
+    xattr::set(&file, "user.xdg.tags", b"work,urgent").unwrap();
+    assert_eq!(get(&mnt.join("tags/work/doc.txt"), "user.xdg.tags").as_deref(), Some("urgent,work"));
+    assert!(mnt.ls("tags/home").is_empty());
+    // user.xdg.comment
+    xattr::set(&file, "user.xdg.comment", "Quarterly figures".as_bytes()).unwrap();
+    assert_eq!(getfattr(&mnt.join("tags/urgent/doc.txt"), "user.xdg.comment"), "Quarterly figures");
+    xattr::remove(&file, "user.xdg.comment").unwrap();
+    assert_eq!(get(&file, "user.xdg.comment"), None);
+    // user.spacefs.labels: missing labels along a path are created.
+    xattr::set(&file, "user.spacefs.labels", b"work/2026/q1,home").unwrap();
+    assert_eq!(get(&file, "user.spacefs.labels").as_deref(), Some("home,work/2026/q1"));
+    assert_eq!(mnt.ls("labels/work/2026/q1"), ["doc.txt"]);
+    xattr::remove(&file, "user.spacefs.labels").unwrap();
+    assert!(mnt.ls("labels/work/2026/q1").is_empty());
+    // Favorite and hidden accept 1/true/yes and 0/false/no.
+    for (value, expected) in [("yes", "1"), ("0", "0"), ("TRUE", "1")] {
+        xattr::set(&file, "user.spacefs.favorite", value.as_bytes()).unwrap();
+        assert_eq!(get(&file, "user.spacefs.favorite").as_deref(), Some(expected), "{value}");
+    }
+    assert_eq!(mnt.ls("favorites"), ["doc.txt"]);
+    xattr::remove(&file, "user.spacefs.favorite").unwrap();
+    assert!(mnt.ls("favorites").is_empty());
+    xattr::set(&file, "user.spacefs.hidden", b"true").unwrap();
+    assert!(mnt.ls("tags/work").is_empty(), "hidden entries leave the flat views");
+    assert_eq!(get(&file, "user.spacefs.hidden").as_deref(), Some("1"));
+    xattr::remove(&file, "user.spacefs.hidden").unwrap();
+    assert_eq!(mnt.ls("tags/work"), ["doc.txt"]);
+    // Read-only attributes.
+    let cas = get(&file, "user.spacefs.cas_id").unwrap();
+    assert_eq!(cas.len(), 16);
+    let uuid = get(&file, "user.spacefs.uuid").unwrap();
+    assert_eq!(uuid.len(), 36);
+    assert_eq!(errno_of(xattr::set(&file, "user.spacefs.cas_id", b"x")), libc::EPERM);
+    assert_eq!(errno_of(xattr::remove(&file, "user.spacefs.uuid")), libc::EPERM);
+    // listxattr: the names with a value and the read-only ones.
+    let mut names: Vec<String> = xattr::list(&file).unwrap().map(|n| n.to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["com.apple.metadata:_kMDItemUserTags", "user.spacefs.cas_id", "user.spacefs.uuid", "user.xdg.tags"]
+    );
+    // Other user.* names pass through to the real file; the real file's own tags attribute is untouched.
+    xattr::set(&file, "user.mine", b"kept").unwrap();
+    assert_eq!(xattr::get(&real, "user.mine").unwrap().as_deref(), Some(&b"kept"[..]));
+    assert_eq!(xattr::get(&real, "user.xdg.tags").unwrap(), None);
+    assert_eq!(std::fs::read(&real).unwrap(), b"document");
+    // Removing all tags.
+    xattr::remove(&file, "user.xdg.tags").unwrap();
+    assert_eq!(get(&file, "user.xdg.tags"), None);
+    assert!(mnt.ls("tags/work").is_empty());
+    // A folder shown through a view has no attributes of its own but spacefs's.
+    xattr::set(mnt.join("locations/files/dir"), "user.xdg.tags", b"folders").unwrap();
+    assert_eq!(errno_of(xattr::set(mnt.join("tags/folders/dir"), "user.other", b"x")), libc::EOPNOTSUPP);
+    assert_eq!(get(&mnt.join("tags/folders/dir"), "user.xdg.tags").as_deref(), Some("folders"));
+    // A tag folder's colour.
+    xattr::set(mnt.join("tags/folders"), "user.spacefs.color", b"red").unwrap();
+    assert_eq!(getfattr(&mnt.join("tags/folders"), "user.spacefs.color"), "red");
+}
+
+#[test]
+fn finder_tags_round_trip_with_colours() {
+    let fx = Fixture::new();
+    fx.write("photo.jpg", b"jpeg");
+    add(&fx);
+    let mnt = fx.mount();
+    let file = mnt.join("locations/files/photo.jpg");
+    let items = vec![plist::Value::String("Rot\n6".into()), plist::Value::String("Ürlaub".into())];
+    let mut value = Vec::new();
+    plist::Value::Array(items).to_writer_binary(&mut value).unwrap();
+    xattr::set(&file, "com.apple.metadata:_kMDItemUserTags", &value).unwrap();
+    assert_eq!(get(&file, "user.xdg.tags").as_deref(), Some("Rot,Ürlaub"));
+    assert_eq!(get(&mnt.join("tags/Rot"), "user.spacefs.color").as_deref(), Some("red"));
+    let back = xattr::get(&file, "com.apple.metadata:_kMDItemUserTags").unwrap().unwrap();
+    let parsed: Vec<String> = plist::Value::from_reader(std::io::Cursor::new(back))
+        .unwrap()
+        .into_array()
+        .unwrap()
+        .into_iter()
+        .map(|v| v.into_string().unwrap())
+        .collect();
+    assert_eq!(parsed, ["Rot\n6", "Ürlaub"]);
+    xattr::remove(&file, "com.apple.metadata:_kMDItemUserTags").unwrap();
+    assert_eq!(get(&file, "user.xdg.tags"), None);
+}
+
+#[test]
+fn bad_values_change_nothing() {
+    let fx = Fixture::new();
+    fx.write("a.txt", b"a");
+    add(&fx);
+    let mnt = fx.mount();
+    let file = mnt.join("locations/files/a.txt");
+    xattr::set(&file, "user.xdg.tags", b"keep,these").unwrap();
+    let too_long = "x".repeat(256);
+    for bad in ["ok,a/b", "ok,bell\u{7}", too_long.as_str(), "ok,..", "\u{0}"] {
+        assert_eq!(errno_of(xattr::set(&file, "user.xdg.tags", bad.as_bytes())), libc::EINVAL, "{bad:?}");
+    }
+    assert_eq!(errno_of(xattr::set(&file, "user.xdg.tags", b"\xff\xfe")), libc::EINVAL);
+    assert_eq!(errno_of(xattr::set(&file, "com.apple.metadata:_kMDItemUserTags", b"not a plist")), libc::EINVAL);
+    assert_eq!(errno_of(xattr::set(&file, "user.spacefs.labels", b"a//b")), libc::EINVAL);
+    assert_eq!(errno_of(xattr::set(&file, "user.spacefs.favorite", b"maybe")), libc::EINVAL);
+    assert_eq!(errno_of(xattr::set(&file, "user.xdg.comment", &vec![b'x'; 65 * 1024])), libc::E2BIG);
+    assert_eq!(get(&file, "user.xdg.tags").as_deref(), Some("keep,these"), "the previous tags stay exactly");
+    assert_eq!(mnt.ls("tags"), ["keep", "these"]);
+
+    // Size probes and ERANGE, as the kernel expects.
+    let path = CString::new(file.as_os_str().as_bytes()).unwrap();
+    let name = CString::new("user.xdg.tags").unwrap();
+    // SAFETY: valid NUL-terminated strings; a null buffer with size 0 is a size probe.
+    let size = unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
+    assert_eq!(size, "keep,these".len() as isize);
+    let mut small = [0u8; 4];
+    // SAFETY: the buffer is valid for its length.
+    let rc = unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), small.as_mut_ptr().cast(), small.len()) };
+    assert_eq!((rc, std::io::Error::last_os_error().raw_os_error()), (-1, Some(libc::ERANGE)));
+
+    let ro = fx.mount_at("ro", &["--read-only"]);
+    assert_eq!(errno_of(xattr::set(ro.join("locations/files/a.txt"), "user.xdg.tags", b"x")), libc::EROFS);
+}
+
+#[test]
+fn four_threads_each_making_a_thousand_changes_lose_none() {
+    let fx = Fixture::new();
+    for t in 0..4 {
+        for i in 0..250 {
+            fx.write(format!("t{t}/f{i:03}"), format!("{t}-{i}").as_bytes());
+        }
+    }
+    add(&fx);
+    let mnt = fx.mount();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let mnt = &mnt;
+            s.spawn(move || {
+                for round in 0..4 {
+                    for i in 0..250 {
+                        let file = mnt.join(format!("locations/files/t{t}/f{i:03}"));
+                        let tags = format!("thread{t},round{round}");
+                        xattr::set(&file, "user.xdg.tags", tags.as_bytes()).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    for t in 0..4 {
+        assert_eq!(mnt.ls(format!("tags/thread{t}")).len(), 250, "thread {t}");
+    }
+    assert_eq!(mnt.ls("tags/round3").len(), 1000);
+    assert!(mnt.ls("tags/round0").is_empty(), "each set replaced the previous round's");
+}
