@@ -46,6 +46,28 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
         Command::Tag { tag, files } => ctx.tag(&tag, &files, true, out)?,
         Command::Untag { tag, files } => ctx.tag(&tag, &files, false, out)?,
         Command::Tags { file } => ctx.tags(file.as_deref(), out)?,
+        Command::Label { label, files } => ctx.label(&label, &files, true, out)?,
+        Command::Unlabel { label, files } => ctx.label(&label, &files, false, out)?,
+        Command::Favorite { files } => ctx.favorite(&files, true, out)?,
+        Command::Unfavorite { files } => ctx.favorite(&files, false, out)?,
+        Command::Note { file, text } => {
+            let entry = resolve_entries(&ctx.library.reader()?, &[file])?[0];
+            ctx.library.writer().set_notes(entry, (!text.is_empty()).then_some(text))?;
+        }
+        Command::TagRename { old, new } => {
+            let (old, new) = (TagName::parse(&old)?, TagName::parse(&new)?);
+            ctx.library.writer().rename_tag(old.clone(), new.clone())?;
+            ctx.say(out, &format!("renamed tag '{old}' to '{new}'"))?;
+        }
+        Command::MergeTags { from, into } => {
+            let (from, into) = (TagName::parse(&from)?, TagName::parse(&into)?);
+            let moved = ctx.library.writer().merge_tags(from.clone(), into.clone())?;
+            ctx.say(out, &format!("merged '{from}' into '{into}' ({moved} entries gained '{into}')"))?;
+        }
+        Command::TagColor { tag, color } => {
+            let tag = TagName::parse(&tag)?;
+            ctx.library.writer().set_tag_color(tag, crate::xattr::parse_color(&color)?)?;
+        }
         Command::Find { tags, label, favorite } => ctx.find(&tags, label.as_deref(), favorite, out)?,
         Command::Dupes => ctx.dupes(out)?,
         Command::Check => return ctx.check(out),
@@ -247,6 +269,34 @@ impl Ctx {
         Ok(())
     }
 
+    fn say(&self, out: &mut dyn Write, line: &str) -> Result<()> {
+        if !self.quiet {
+            writeln!(out, "{line}").map_err(write_err)?;
+        }
+        Ok(())
+    }
+
+    fn label(&self, label: &str, files: &[PathBuf], add: bool, out: &mut dyn Write) -> Result<()> {
+        let label = LabelPath::parse(label)?;
+        let entries = resolve_entries(&self.library.reader()?, files)?;
+        let count = entries.len();
+        if add {
+            let changed = self.library.writer().label(entries, label.clone())?;
+            self.say(out, &format!("labelled {changed} of {count} files with '{label}'"))
+        } else {
+            let changed = self.library.writer().unlabel(entries, label.clone())?;
+            self.say(out, &format!("unlabelled {changed} of {count} files from '{label}'"))
+        }
+    }
+
+    fn favorite(&self, files: &[PathBuf], on: bool, out: &mut dyn Write) -> Result<()> {
+        let entries = resolve_entries(&self.library.reader()?, files)?;
+        let count = entries.len();
+        let changed = self.library.writer().set_flag(entries, Flag::Favorite, on)?;
+        let verb = if on { "favorited" } else { "unfavorited" };
+        self.say(out, &format!("{verb} {changed} of {count} files"))
+    }
+
     fn tags(&self, file: Option<&Path>, out: &mut dyn Write) -> Result<()> {
         let reader = self.library.reader()?;
         match file {
@@ -426,6 +476,17 @@ pub fn resolve_entries(reader: &Reader, files: &[PathBuf]) -> Result<Vec<EntryId
 }
 
 fn resolve_entry(reader: &Reader, locations: &[Location], file: &Path) -> Result<EntryId> {
+    // A path inside a spacefs mount names its entry by uuid.
+    if let Ok(Some(uuid)) = ::xattr::get(file, crate::xattr::UUID)
+        && let Ok(uuid) = uuid::Uuid::try_parse_ascii(&uuid)
+    {
+        return reader.entry_by_uuid(uuid.as_bytes())?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "{} is in a mount of another library (use that library with --library)",
+                shown(file)
+            ))
+        });
+    }
     let absolute = absolute(file)?;
     if std::fs::symlink_metadata(&absolute).is_err() {
         return Err(Error::NotFound(format!("{} does not exist (check the path)", shown(file))));

@@ -100,6 +100,78 @@ pub enum Command {
         files: Vec<PathBuf>,
     },
 
+    /// Give files a label (a path like work/2026; missing labels along it are created).
+    #[command(after_help = "Example:\n  spacefs label work/clients/acme ~/Documents/acme/*.pdf")]
+    Label {
+        /// The label path: names joined by '/'.
+        label: String,
+        /// Files or folders inside a location (or inside the mount).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+
+    /// Take a label off files (labels below it stay).
+    #[command(after_help = "Example:\n  spacefs unlabel work/clients/acme ~/Documents/acme/old.pdf")]
+    Unlabel {
+        /// The label path.
+        label: String,
+        /// Files or folders inside a location (or inside the mount).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+
+    /// Mark files as favorites.
+    #[command(after_help = "Example:\n  spacefs favorite ~/Pictures/2026/beach.jpg")]
+    Favorite {
+        /// Files or folders inside a location (or inside the mount).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+
+    /// Unmark favorites.
+    #[command(after_help = "Example:\n  spacefs unfavorite ~/Pictures/2026/beach.jpg")]
+    Unfavorite {
+        /// Files or folders inside a location (or inside the mount).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+
+    /// Set a file's notes (an empty TEXT clears them); shown as user.xdg.comment.
+    #[command(after_help = "Example:\n  spacefs note ~/Documents/report.pdf \"sent to Anna on Monday\"")]
+    Note {
+        /// A file or folder inside a location (or inside the mount).
+        file: PathBuf,
+        /// The notes.
+        text: String,
+    },
+
+    /// Rename a tag everywhere (refused if NEW exists: use merge-tags).
+    #[command(after_help = "Example:\n  spacefs tag-rename holidays vacation")]
+    TagRename {
+        /// The tag's current name.
+        old: String,
+        /// Its new name.
+        new: String,
+    },
+
+    /// Move every entry of tag FROM to tag INTO, then delete FROM.
+    #[command(after_help = "Example:\n  spacefs merge-tags todo to-do")]
+    MergeTags {
+        /// The tag to merge away.
+        from: String,
+        /// The tag that remains.
+        into: String,
+    },
+
+    /// Set a tag's colour: none, gray, green, purple, blue, yellow, red, orange, or Finder's digit 0-7.
+    #[command(after_help = "Example:\n  spacefs tag-color urgent red")]
+    TagColor {
+        /// The tag.
+        tag: String,
+        /// The colour.
+        color: String,
+    },
+
     /// List all tags with how many entries carry each, or the tags of one file.
     #[command(after_help = "Examples:\n  spacefs tags\n  spacefs tags ~/Pictures/2026/beach.jpg")]
     Tags {

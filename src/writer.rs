@@ -56,6 +56,9 @@ pub enum WriteCmd {
     },
     SetLabels(EntryId, Vec<LabelPath>, Reply<()>),
     SetTagColor(TagName, Option<String>, Reply<()>),
+    Unlabel(Vec<EntryId>, LabelPath, Reply<u64>),
+    RenameTag(TagName, TagName, Reply<()>),
+    MergeTags(TagName, TagName, Reply<u64>),
     /// ANALYZE, PRAGMA optimize, a truncating WAL checkpoint and, when asked, VACUUM.
     Optimize {
         vacuum: bool,
@@ -147,6 +150,15 @@ impl Writer {
     }
     pub fn set_tag_color(&self, tag: TagName, color: Option<String>) -> Result<()> {
         self.call(|r| WriteCmd::SetTagColor(tag, color, r))
+    }
+    pub fn unlabel(&self, entries: Vec<EntryId>, path: LabelPath) -> Result<u64> {
+        self.call(|r| WriteCmd::Unlabel(entries, path, r))
+    }
+    pub fn rename_tag(&self, from: TagName, to: TagName) -> Result<()> {
+        self.call(|r| WriteCmd::RenameTag(from, to, r))
+    }
+    pub fn merge_tags(&self, from: TagName, into: TagName) -> Result<u64> {
+        self.call(|r| WriteCmd::MergeTags(from, into, r))
     }
     pub fn optimize(&self, vacuum: bool) -> Result<()> {
         self.call(|reply| WriteCmd::Optimize { vacuum, reply })
@@ -257,6 +269,12 @@ fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
             write::set_labels(conn, *entry, labels)?;
             Answer::Unit
         }
+        WriteCmd::Unlabel(entries, path, _) => Answer::Count(write::unlabel(conn, entries, path)?),
+        WriteCmd::RenameTag(from, to, _) => {
+            write::rename_tag(conn, from, to)?;
+            Answer::Unit
+        }
+        WriteCmd::MergeTags(from, into, _) => Answer::Count(write::merge_tags(conn, from, into)?),
         WriteCmd::SetTagColor(tag, color, _) => {
             write::set_tag_color(conn, tag, color.as_deref())?;
             Answer::Unit
@@ -287,11 +305,14 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
         | WriteCmd::Tag(_, _, r)
         | WriteCmd::Untag(_, _, r)
         | WriteCmd::Label(_, _, r)
-        | WriteCmd::SetFlag(_, _, _, r) => send(r, outcome, |a| if let Answer::Count(v) = a { Some(v) } else { None }),
+        | WriteCmd::SetFlag(_, _, _, r)
+        | WriteCmd::Unlabel(_, _, r)
+        | WriteCmd::MergeTags(_, _, r) => send(r, outcome, |a| if let Answer::Count(v) = a { Some(v) } else { None }),
         WriteCmd::SetNotes(_, _, r)
         | WriteCmd::SetTags { reply: r, .. }
         | WriteCmd::SetLabels(_, _, r)
         | WriteCmd::SetTagColor(_, _, r)
+        | WriteCmd::RenameTag(_, _, r)
         | WriteCmd::Optimize { reply: r, .. } => {
             send(r, outcome, |a| if let Answer::Unit = a { Some(()) } else { None })
         }

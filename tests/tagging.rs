@@ -196,3 +196,41 @@ fn four_threads_each_making_a_thousand_changes_lose_none() {
     assert_eq!(mnt.ls("tags/round3").len(), 1000);
     assert!(mnt.ls("tags/round0").is_empty(), "each set replaced the previous round's");
 }
+
+#[test]
+fn cli_commands_work_with_real_and_mount_paths_while_mounted() {
+    let fx = Fixture::new();
+    let a = fx.write("a.txt", b"a");
+    let b = fx.write("b.txt", b"b");
+    add(&fx);
+    let mnt = fx.mount();
+    let in_mount = mnt.join("locations/files/b.txt");
+    fx.run(["tag".as_ref(), "todo".as_ref(), a.as_os_str(), in_mount.as_os_str()]).ok();
+    assert_eq!(mnt.ls("tags/todo"), ["a.txt", "b.txt"]);
+    let run = fx.run(["label".as_ref(), "work/2026".as_ref(), a.as_os_str(), in_mount.as_os_str()]);
+    assert_eq!(run.ok(), "labelled 2 of 2 files with 'work/2026'\n");
+    assert_eq!(mnt.ls("labels/work/2026"), ["a.txt", "b.txt"]);
+    fx.run(["unlabel".as_ref(), "work/2026".as_ref(), in_mount.as_os_str()]).ok();
+    assert_eq!(mnt.ls("labels/work/2026"), ["a.txt"]);
+    fx.run(["unlabel".as_ref(), "nope".as_ref(), a.as_os_str()]).fails_with("no label 'nope'");
+    fx.run(["favorite".as_ref(), mnt.join("tags/todo/a.txt").as_os_str()]).ok();
+    assert_eq!(mnt.ls("favorites"), ["a.txt"]);
+    fx.run(["unfavorite".as_ref(), a.as_os_str()]).ok();
+    assert!(mnt.ls("favorites").is_empty());
+    fx.run(["note".as_ref(), b.as_os_str(), "call Anna".as_ref()]).ok();
+    assert_eq!(get(&in_mount, "user.xdg.comment").as_deref(), Some("call Anna"));
+    fx.run(["tag-color", "todo", "orange"]).ok();
+    assert_eq!(get(&mnt.join("tags/todo"), "user.spacefs.color").as_deref(), Some("orange"));
+    fx.run(["tag-color", "todo", "mauve"]).fails_with("unknown colour \"mauve\"");
+    fx.run(["tag".as_ref(), "to-do".as_ref(), a.as_os_str()]).ok();
+    fx.run(["tag-rename", "todo", "to-do"]).fails_with("a tag named 'to-do' exists already");
+    assert_eq!(mnt.ls("tags/todo"), ["a.txt", "b.txt"], "a refused rename changes nothing");
+    let run = fx.run(["merge-tags", "todo", "to-do"]);
+    assert_eq!(run.ok(), "merged 'todo' into 'to-do' (1 entries gained 'to-do')\n");
+    assert_eq!(mnt.ls("tags"), ["to-do"]);
+    assert_eq!(mnt.ls("tags/to-do"), ["a.txt", "b.txt"]);
+    fx.run(["tag-rename", "to-do", "done"]).ok();
+    assert_eq!(mnt.ls("tags"), ["done"]);
+    fx.run(["tag-rename", "nope", "x"]).fails_with("no tag named 'nope'");
+    assert_eq!(std::fs::read(&a).unwrap(), b"a");
+}

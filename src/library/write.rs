@@ -565,3 +565,67 @@ pub fn set_tag_color(conn: &Connection, tag: &TagName, color: Option<&str>) -> R
     }
     Ok(())
 }
+
+/// Takes the label at `path` (not its sub-labels) off each entry; returns how many assignments were removed.
+pub fn unlabel(conn: &Connection, entries: &[EntryId], path: &LabelPath) -> Result<u64> {
+    let mut parent: Option<i64> = None;
+    for part in path.parts() {
+        let id: Option<i64> = conn
+            .prepare_cached("SELECT id FROM labels WHERE coalesce(parent_id, 0) = coalesce(?1, 0) AND name = ?2")?
+            .query_row(params![parent, part], |r| r.get(0))
+            .optional()?;
+        parent = Some(id.ok_or_else(|| Error::NotFound(format!("no label '{path}' (see 'spacefs find --label')")))?);
+    }
+    let mut removed = 0;
+    for entry in entries {
+        removed += conn
+            .prepare_cached(
+                "DELETE FROM metadata_label WHERE label_id = ?2 \
+                 AND metadata_id = (SELECT metadata_id FROM entries WHERE id = ?1)",
+            )?
+            .execute(params![entry.0, parent])? as u64;
+    }
+    Ok(removed)
+}
+
+fn tag_id(conn: &Connection, tag: &TagName) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM tags WHERE name = ?1")?
+        .query_row([tag.as_str()], |r| r.get(0))
+        .optional()?)
+}
+
+/// Renames a tag. A tag already named `to` is refused (merging is `merge_tags`).
+pub fn rename_tag(conn: &Connection, from: &TagName, to: &TagName) -> Result<()> {
+    let id =
+        tag_id(conn, from)?.ok_or_else(|| Error::NotFound(format!("no tag named '{from}' (see 'spacefs tags')")))?;
+    if from == to {
+        return Ok(());
+    }
+    if tag_id(conn, to)?.is_some() {
+        return Err(Error::AlreadyExists(format!(
+            "a tag named '{to}' exists already (to combine the two, use 'spacefs merge-tags {from} {to}')"
+        )));
+    }
+    conn.prepare_cached("UPDATE tags SET name = ?2 WHERE id = ?1")?.execute(params![id, to.as_str()])?;
+    Ok(())
+}
+
+/// Gives every entry tagged `from` the tag `into` (created if needed), then deletes `from`. Returns how many
+/// entries gained `into`.
+pub fn merge_tags(conn: &Connection, from: &TagName, into: &TagName) -> Result<u64> {
+    let from_id =
+        tag_id(conn, from)?.ok_or_else(|| Error::NotFound(format!("no tag named '{from}' (see 'spacefs tags')")))?;
+    if from == into {
+        return Err(Error::Invalid("a tag cannot be merged into itself".into()));
+    }
+    let into_id = ensure_tag(conn, into, now_ns())?;
+    let moved = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO metadata_tag (metadata_id, tag_id, created_at) \
+             SELECT metadata_id, ?2, created_at FROM metadata_tag WHERE tag_id = ?1",
+        )?
+        .execute(params![from_id, into_id.0])? as u64;
+    conn.prepare_cached("DELETE FROM tags WHERE id = ?1")?.execute([from_id])?;
+    Ok(moved)
+}
