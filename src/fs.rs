@@ -216,16 +216,7 @@ impl SpaceFs {
     }
 
     fn real_attr(&self, ino: u64, meta: &Metadata) -> Attr {
-        let ft = meta.file_type();
-        let kind = if ft.is_dir() {
-            NodeKind::Dir
-        } else if ft.is_file() {
-            NodeKind::File
-        } else if ft.is_symlink() {
-            NodeKind::Symlink
-        } else {
-            NodeKind::Other
-        };
+        let kind = NodeKind::of_entry(EntryKind::from_file_type(meta.file_type()));
         let time = system_time;
         Attr {
             ino,
@@ -377,7 +368,7 @@ impl SpaceFs {
                     if let Some(place) = &child.place
                         && let Node::Entry(id) | Node::ViewDir { entry: id, .. } = child.node
                     {
-                        self.prime(reader, id, &child, place)?;
+                        self.prime(reader, id, place)?;
                     }
                     match self.attr_of(reader, child.node) {
                         Ok(attr) => Some(attr),
@@ -409,7 +400,7 @@ impl SpaceFs {
     }
 
     /// Puts what a listing row says about a real entry into the cache, so stating it needs no query.
-    fn prime(&self, reader: &Reader, id: EntryId, child: &Listed, place: &Place) -> Result<()> {
+    fn prime(&self, reader: &Reader, id: EntryId, place: &Place) -> Result<()> {
         if self.cache.get(id).is_some() {
             return Ok(());
         }
@@ -422,19 +413,13 @@ impl SpaceFs {
                 location.path
             }
         };
-        let kind = match child.kind {
-            NodeKind::Dir => EntryKind::Dir,
-            NodeKind::File => EntryKind::File,
-            NodeKind::Symlink => EntryKind::Symlink,
-            NodeKind::Other => EntryKind::Other,
-        };
         self.cache.put(Arc::new(EntryInfo {
             id,
             location: place.location,
             root,
             relative_path: place.relative_path.clone(),
             name: place.name.clone(),
-            kind,
+            kind: place.kind,
         }));
         Ok(())
     }

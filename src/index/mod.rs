@@ -284,16 +284,7 @@ fn plan(mut entry: ScannedEntry, path: PathBuf, previous: Option<&EntryStamp>, m
 }
 
 fn scanned(rel: &[u8], name: Vec<u8>, path: &Path, meta: &Metadata) -> ScannedEntry {
-    let ft = meta.file_type();
-    let kind = if ft.is_file() {
-        EntryKind::File
-    } else if ft.is_dir() {
-        EntryKind::Dir
-    } else if ft.is_symlink() {
-        EntryKind::Symlink
-    } else {
-        EntryKind::Other
-    };
+    let kind = EntryKind::from_file_type(meta.file_type());
     let symlink_target =
         if kind == EntryKind::Symlink { fs::read_link(path).ok().map(|t| t.into_os_string().into_vec()) } else { None };
     ScannedEntry {

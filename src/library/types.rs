@@ -22,6 +22,19 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
+    /// The kind of a file as `lstat` reports it.
+    pub fn from_file_type(ft: std::fs::FileType) -> EntryKind {
+        if ft.is_file() {
+            EntryKind::File
+        } else if ft.is_dir() {
+            EntryKind::Dir
+        } else if ft.is_symlink() {
+            EntryKind::Symlink
+        } else {
+            EntryKind::Other
+        }
+    }
+
     pub fn from_i64(v: i64) -> EntryKind {
         match v {
             0 => EntryKind::File,

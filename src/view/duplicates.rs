@@ -66,7 +66,12 @@ pub fn list_members(r: &Resolver<'_>, content: ContentId, cookie: u64) -> Result
             node: Node::Entry(m.id),
             kind: NodeKind::File,
             cookie: m.id.0 as u64,
-            place: Some(Place { location: m.location, relative_path: m.relative_path, name: m.name }),
+            place: Some(Place {
+                location: m.location,
+                relative_path: m.relative_path,
+                name: m.name,
+                kind: crate::library::EntryKind::File,
+            }),
         })
         .collect())
 }

@@ -54,7 +54,7 @@ pub fn listed_entry(c: Child, name: Vec<u8>, node: Node) -> Listed {
         node,
         kind: NodeKind::of_entry(c.kind),
         cookie: c.cookie as u64,
-        place: Some(Place { location: c.location, relative_path: c.relative_path, name: c.name }),
+        place: Some(Place { location: c.location, relative_path: c.relative_path, name: c.name, kind: c.kind }),
         name,
     }
 }

@@ -81,6 +81,7 @@ pub struct Place {
     pub location: LocationId,
     pub relative_path: Vec<u8>,
     pub name: Vec<u8>,
+    pub kind: EntryKind,
 }
 
 impl Listed {
