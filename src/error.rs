@@ -34,6 +34,9 @@ pub enum Error {
     /// The operation is not allowed on that thing (as opposed to a permission the user lacks).
     #[error("{0}")]
     NotPermitted(String),
+    /// A folder (tag, label) that still holds something.
+    #[error("{0}")]
+    NotEmpty(String),
     /// A value larger than spacefs accepts.
     #[error("{0}")]
     TooBig(String),
@@ -76,6 +79,7 @@ impl Error {
             Error::NotSupported(_) => libc::EOPNOTSUPP,
             Error::NotPermitted(_) => libc::EPERM,
             Error::TooBig(_) => libc::E2BIG,
+            Error::NotEmpty(_) => libc::ENOTEMPTY,
             Error::OutsideLocations(_) => libc::EXDEV,
             Error::ReadOnly(_) => libc::EROFS,
             Error::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),

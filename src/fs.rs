@@ -11,7 +11,7 @@
 use crate::cache::EntryCache;
 use crate::error::{Error, Result};
 use crate::inode::Inodes;
-use crate::library::write::Flag;
+use crate::library::write::{Flag, Membership};
 use crate::library::{EntryId, EntryInfo, EntryKind, Library, LocationId, Reader};
 use crate::names::TagName;
 use crate::view::{Listed, Node, NodeKind, Place, Resolver};
@@ -82,6 +82,7 @@ pub struct SpaceFs {
     version_reader: Mutex<Option<Reader>>,
     /// For each folder the kernel listed, the `data_version` at that listing.
     listed_at: Mutex<HashMap<u64, i64>>,
+    mountpoint: Option<PathBuf>,
 }
 
 /// Where a listing through one folder handle stands: the offset the kernel will ask for next, and rows read
@@ -104,6 +105,11 @@ impl DirCursor {
 }
 
 impl SpaceFs {
+    /// Where the file system is mounted, so links into the mount itself are recognised.
+    pub fn set_mountpoint(&mut self, mountpoint: PathBuf) {
+        self.mountpoint = Some(mountpoint);
+    }
+
     pub fn new(library: Library, options: FsOptions) -> SpaceFs {
         // SAFETY: getuid/getgid cannot fail and touch no memory.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
@@ -122,6 +128,7 @@ impl SpaceFs {
             roots: Mutex::new(HashMap::new()),
             version_reader: Mutex::new(None),
             listed_at: Mutex::new(HashMap::new()),
+            mountpoint: None,
         }
     }
 
@@ -620,6 +627,167 @@ impl SpaceFs {
             }
             _ => self.real_xattr(node, bytes, |path, n| ::xattr::remove(path, n)),
         }
+    }
+
+    /// The membership a flat-view folder stands for.
+    fn membership_of(node: Node) -> Option<Membership> {
+        match node {
+            Node::Tag(t) => Some(Membership::Tag(t)),
+            Node::Label(l) => Some(Membership::Label(l)),
+            Node::Favorites => Some(Membership::Favorite),
+            _ => None,
+        }
+    }
+
+    /// Resolves `name` in `parent` to a node, or ENOENT.
+    fn child(&self, parent: Node, name: &[u8]) -> Result<Node> {
+        self.with_reader(|reader| {
+            let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
+            Ok(resolver.lookup(parent, name)?.map(|(node, _)| node))
+        })?
+        .ok_or_else(|| Error::NotFound(String::new()))
+    }
+
+    /// Whether `node` is a real folder shown through a view. Removing what is inside one succeeds and does nothing:
+    /// views never delete real files, and this is what lets `rm -rf tags/T` finish — it then untags the folder
+    /// itself (rmdir of the listed folder) and deletes the tag.
+    fn inside_view_folder(node: Node) -> bool {
+        matches!(node, Node::ViewDir { .. })
+    }
+
+    /// The entry an item of a flat view stands for: a file, or a folder the view lists itself.
+    fn member_entry(node: Node) -> Option<EntryId> {
+        match node {
+            Node::Entry(id) => Some(id),
+            Node::ViewDir { top, entry, .. } if top == entry => Some(entry),
+            _ => None,
+        }
+    }
+
+    fn tag_name(&self, tag: crate::library::TagId) -> Result<TagName> {
+        let (name, _) = self.with_reader(|r| r.tag(tag))?.ok_or_else(|| Error::NotFound(String::new()))?;
+        TagName::parse(&name)
+    }
+
+    fn text(name: &[u8]) -> Result<&str> {
+        std::str::from_utf8(name).map_err(|_| Error::InvalidName("tag and label names must be UTF-8".into()))
+    }
+
+    /// mkdir: `tags/T` creates tag T; `labels/…/L` creates label L there.
+    pub fn mkdir(&self, parent: u64, name: &OsStr) -> Result<Attr> {
+        let node = self.node(parent)?;
+        self.check_writable(node)?;
+        let name = name.as_bytes();
+        let writer = self.library.writer();
+        let created = match node {
+            Node::Tags => Node::Tag(writer.create_tag(TagName::parse(Self::text(name)?)?)?),
+            Node::Labels => Node::Label(writer.create_label(None, Self::text(name)?.to_owned())?),
+            Node::Label(label) => Node::Label(writer.create_label(Some(label), Self::text(name)?.to_owned())?),
+            _ => return Err(self.refuse_write(node)),
+        };
+        self.with_reader(|r| self.attr_of(r, created))
+    }
+
+    /// rmdir: deletes an empty tag or label, or takes a folder out of a flat view (untag, unlabel, unfavorite).
+    pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
+        let node = self.node(parent)?;
+        self.check_writable(node)?;
+        if Self::inside_view_folder(node) {
+            return Ok(());
+        }
+        let child = self.child(node, name.as_bytes())?;
+        let writer = self.library.writer();
+        match (node, child) {
+            (Node::Tags, Node::Tag(tag)) => writer.delete_tag(self.tag_name(tag)?),
+            (Node::Labels | Node::Label(_), Node::Label(label)) => writer.delete_label(label),
+            (view, folder) => match (Self::membership_of(view), Self::member_entry(folder)) {
+                (Some(m), Some(entry)) => writer.change_membership(entry, Some(m), None),
+                _ => Err(self.refuse_write(view)),
+            },
+        }
+    }
+
+    /// unlink in a flat view takes the entry out of it (the real file is never touched).
+    pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
+        let node = self.node(parent)?;
+        self.check_writable(node)?;
+        if Self::inside_view_folder(node) {
+            return Ok(());
+        }
+        let Some(membership) = Self::membership_of(node) else { return Err(self.refuse_write(node)) };
+        match Self::member_entry(self.child(node, name.as_bytes())?) {
+            Some(entry) => self.library.writer().change_membership(entry, Some(membership), None),
+            None => Err(self.refuse_write(node)),
+        }
+    }
+
+    /// rename: a tag or label folder is renamed (or moved, for labels); an entry moved between flat views changes
+    /// membership and keeps its own name. The real file is never touched.
+    pub fn rename(&self, parent: u64, name: &OsStr, new_parent: u64, new_name: &OsStr) -> Result<()> {
+        let (from, to) = (self.node(parent)?, self.node(new_parent)?);
+        self.check_writable(from)?;
+        self.check_writable(to)?;
+        let child = self.child(from, name.as_bytes())?;
+        let writer = self.library.writer();
+        let new_text = || Self::text(new_name.as_bytes());
+        match (from, child, to) {
+            (Node::Tags, Node::Tag(tag), Node::Tags) => {
+                writer.move_tag(self.tag_name(tag)?, TagName::parse(new_text()?)?)
+            }
+            (Node::Labels | Node::Label(_), Node::Label(label), Node::Labels) => {
+                writer.move_label(label, None, new_text()?.to_owned())
+            }
+            (Node::Labels | Node::Label(_), Node::Label(label), Node::Label(target)) => {
+                writer.move_label(label, Some(target), new_text()?.to_owned())
+            }
+            (_, item, _) => match (Self::membership_of(from), Self::member_entry(item), Self::membership_of(to)) {
+                (Some(old), Some(entry), Some(new)) if old != new => {
+                    self.remember_view_dentry(new_parent, new_name.as_bytes());
+                    writer.change_membership(entry, Some(old), Some(new))
+                }
+                _ => Err(self.refuse_write(from)),
+            },
+        }
+    }
+
+    /// link (`ln FILE <mnt>/tags/T/`) puts the entry into the flat view; it shows under its own name.
+    pub fn link(&self, ino: u64, new_parent: u64, new_name: &OsStr) -> Result<Attr> {
+        let (node, to) = (self.node(ino)?, self.node(new_parent)?);
+        self.check_writable(to)?;
+        let (Some(entry), Some(membership)) = (Self::member_entry(node), Self::membership_of(to)) else {
+            return Err(self.refuse_write(to));
+        };
+        self.library.writer().change_membership(entry, None, Some(membership))?;
+        self.remember_view_dentry(new_parent, new_name.as_bytes());
+        self.with_reader(|r| self.attr_of(r, node))
+    }
+
+    /// symlink (`ln -s REALPATH <mnt>/tags/T/`) puts the entry at REALPATH (inside a location) into the view.
+    /// The kernel wants a link back, so the answer is a short-lived stand-in that the next invalidation replaces
+    /// with the entry itself, under its own name.
+    pub fn symlink(&self, parent: u64, name: &OsStr, target: &std::path::Path) -> Result<Attr> {
+        let to = self.node(parent)?;
+        self.check_writable(to)?;
+        let Some(membership) = Self::membership_of(to) else { return Err(self.refuse_write(to)) };
+        if self.mountpoint.as_deref().is_some_and(|m| target.starts_with(m)) {
+            return Err(Error::OutsideLocations(format!(
+                "link to the real file ({}), or use ln without -s for paths inside the mount",
+                crate::error::shown(target)
+            )));
+        }
+        let entry = self.with_reader(|r| crate::app::resolve_entries(r, &[target.to_path_buf()]))?[0];
+        self.library.writer().change_membership(entry, None, Some(membership))?;
+        self.remember_view_dentry(parent, name.as_bytes());
+        let mut attr = self.virtual_dir_attr(crate::inode::stand_in(entry), to);
+        attr.kind = NodeKind::Symlink;
+        attr.perm = 0o777;
+        attr.nlink = 1;
+        attr.size = target.as_os_str().len() as u64;
+        Ok(attr)
+    }
+
+    fn remember_view_dentry(&self, parent: u64, name: &[u8]) {
+        self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert((parent, name.to_vec()));
     }
 
     /// Other `user.*` attributes of a real file pass through to it; folders seen through views have none.

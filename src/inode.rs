@@ -20,6 +20,13 @@ const LOCATION: u64 = 2;
 const TAG: u64 = 3;
 const LABEL: u64 = 4;
 const DUPE_SET: u64 = 5;
+/// Numbers of the stand-ins answered to `ln -s` into a view; they resolve to nothing.
+const STAND_IN: u64 = 6;
+
+/// The inode number of the stand-in for an entry linked into a view with `ln -s`.
+pub fn stand_in(entry: EntryId) -> u64 {
+    (STAND_IN << CLASS_SHIFT) | (entry.0 as u64 & ID_MASK)
+}
 
 #[derive(Default)]
 pub struct Inodes {

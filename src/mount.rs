@@ -238,7 +238,9 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     let lib = Library::open(library)?;
     let options =
         FsOptions { read_only: args.read_only, show_hidden: args.show_hidden, cache_entries: args.cache_entries };
-    let core = Arc::new(SpaceFs::new(lib, options));
+    let mut core = SpaceFs::new(lib, options);
+    core.set_mountpoint(mountpoint.to_path_buf());
+    let core = Arc::new(core);
     let mut config = Config::default();
     config.mount_options = vec![
         MountOption::FSName(library.display().to_string()),

@@ -13,9 +13,9 @@
 
 use crate::error::{Error, Result};
 use crate::library::write::{
-    self, ContentHash, Flag, LocationTotals, NewLocation, RemovedLocation, ScanApplied, ScanItem,
+    self, ContentHash, Flag, LocationTotals, Membership, NewLocation, RemovedLocation, ScanApplied, ScanItem,
 };
-use crate::library::{EntryId, JobId, LocationId};
+use crate::library::{EntryId, JobId, LabelId, LocationId, TagId};
 use crate::names::{LabelPath, TagName};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rusqlite::Connection;
@@ -59,6 +59,23 @@ pub enum WriteCmd {
     Unlabel(Vec<EntryId>, LabelPath, Reply<u64>),
     RenameTag(TagName, TagName, Reply<()>),
     MergeTags(TagName, TagName, Reply<u64>),
+    ChangeMembership {
+        entry: EntryId,
+        remove: Option<Membership>,
+        add: Option<Membership>,
+        reply: Reply<()>,
+    },
+    CreateTag(TagName, Reply<TagId>),
+    DeleteTag(TagName, Reply<()>),
+    MoveTag(TagName, TagName, Reply<()>),
+    CreateLabel(Option<LabelId>, String, Reply<LabelId>),
+    DeleteLabel(LabelId, Reply<()>),
+    MoveLabel {
+        label: LabelId,
+        parent: Option<LabelId>,
+        name: String,
+        reply: Reply<()>,
+    },
     /// ANALYZE, PRAGMA optimize, a truncating WAL checkpoint and, when asked, VACUUM.
     Optimize {
         vacuum: bool,
@@ -160,6 +177,27 @@ impl Writer {
     pub fn merge_tags(&self, from: TagName, into: TagName) -> Result<u64> {
         self.call(|r| WriteCmd::MergeTags(from, into, r))
     }
+    pub fn change_membership(&self, entry: EntryId, remove: Option<Membership>, add: Option<Membership>) -> Result<()> {
+        self.call(|reply| WriteCmd::ChangeMembership { entry, remove, add, reply })
+    }
+    pub fn create_tag(&self, tag: TagName) -> Result<TagId> {
+        self.call(|r| WriteCmd::CreateTag(tag, r))
+    }
+    pub fn delete_tag(&self, tag: TagName) -> Result<()> {
+        self.call(|r| WriteCmd::DeleteTag(tag, r))
+    }
+    pub fn move_tag(&self, from: TagName, to: TagName) -> Result<()> {
+        self.call(|r| WriteCmd::MoveTag(from, to, r))
+    }
+    pub fn create_label(&self, parent: Option<LabelId>, name: String) -> Result<LabelId> {
+        self.call(|r| WriteCmd::CreateLabel(parent, name, r))
+    }
+    pub fn delete_label(&self, label: LabelId) -> Result<()> {
+        self.call(|r| WriteCmd::DeleteLabel(label, r))
+    }
+    pub fn move_label(&self, label: LabelId, parent: Option<LabelId>, name: String) -> Result<()> {
+        self.call(|reply| WriteCmd::MoveLabel { label, parent, name, reply })
+    }
     pub fn optimize(&self, vacuum: bool) -> Result<()> {
         self.call(|reply| WriteCmd::Optimize { vacuum, reply })
     }
@@ -173,6 +211,8 @@ enum Answer {
     Scan(ScanApplied),
     Count(u64),
     Totals(LocationTotals),
+    Tag(TagId),
+    Label(LabelId),
     Unit,
 }
 
@@ -275,6 +315,28 @@ fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
             Answer::Unit
         }
         WriteCmd::MergeTags(from, into, _) => Answer::Count(write::merge_tags(conn, from, into)?),
+        WriteCmd::ChangeMembership { entry, remove, add, .. } => {
+            write::change_membership(conn, *entry, *remove, *add)?;
+            Answer::Unit
+        }
+        WriteCmd::CreateTag(tag, _) => Answer::Tag(write::create_tag(conn, tag)?),
+        WriteCmd::DeleteTag(tag, _) => {
+            write::delete_tag(conn, tag)?;
+            Answer::Unit
+        }
+        WriteCmd::MoveTag(from, to, _) => {
+            write::move_tag(conn, from, to)?;
+            Answer::Unit
+        }
+        WriteCmd::CreateLabel(parent, name, _) => Answer::Label(write::create_label(conn, *parent, name)?),
+        WriteCmd::DeleteLabel(label, _) => {
+            write::delete_label(conn, *label)?;
+            Answer::Unit
+        }
+        WriteCmd::MoveLabel { label, parent, name, .. } => {
+            write::move_label(conn, *label, *parent, name)?;
+            Answer::Unit
+        }
         WriteCmd::SetTagColor(tag, color, _) => {
             write::set_tag_color(conn, tag, color.as_deref())?;
             Answer::Unit
@@ -297,6 +359,8 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
         WriteCmd::AddLocation(_, r) => send(r, outcome, |a| if let Answer::Location(v) = a { Some(v) } else { None }),
         WriteCmd::RemoveLocation(_, r) => send(r, outcome, |a| if let Answer::Removed(v) = a { Some(v) } else { None }),
         WriteCmd::StartScan(_, r) => send(r, outcome, |a| if let Answer::Job(v) = a { Some(v) } else { None }),
+        WriteCmd::CreateTag(_, r) => send(r, outcome, |a| if let Answer::Tag(v) = a { Some(v) } else { None }),
+        WriteCmd::CreateLabel(_, _, r) => send(r, outcome, |a| if let Answer::Label(v) = a { Some(v) } else { None }),
         WriteCmd::ApplyScan(_, _, r) => send(r, outcome, |a| if let Answer::Scan(v) = a { Some(v) } else { None }),
         WriteCmd::FinishScan { reply, .. } => {
             send(reply, outcome, |a| if let Answer::Totals(v) = a { Some(v) } else { None })
@@ -313,6 +377,11 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
         | WriteCmd::SetLabels(_, _, r)
         | WriteCmd::SetTagColor(_, _, r)
         | WriteCmd::RenameTag(_, _, r)
+        | WriteCmd::ChangeMembership { reply: r, .. }
+        | WriteCmd::DeleteTag(_, r)
+        | WriteCmd::MoveTag(_, _, r)
+        | WriteCmd::DeleteLabel(_, r)
+        | WriteCmd::MoveLabel { reply: r, .. }
         | WriteCmd::Optimize { reply: r, .. } => {
             send(r, outcome, |a| if let Answer::Unit = a { Some(()) } else { None })
         }

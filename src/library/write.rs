@@ -629,3 +629,175 @@ pub fn merge_tags(conn: &Connection, from: &TagName, into: &TagName) -> Result<u
     conn.prepare_cached("DELETE FROM tags WHERE id = ?1")?.execute([from_id])?;
     Ok(moved)
 }
+
+/// What putting an entry into a flat view means: carrying a tag or a label, or being a favorite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    Tag(TagId),
+    Label(LabelId),
+    Favorite,
+}
+
+fn add_membership(conn: &Connection, entry: EntryId, m: Membership, now: i64) -> Result<()> {
+    let metadata = ensure_metadata(conn, entry, now)?;
+    match m {
+        Membership::Tag(tag) => {
+            link_tag(conn, metadata, tag, now)?;
+        }
+        Membership::Label(label) => {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO metadata_label (metadata_id, label_id, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![metadata.0, label.0, now])?;
+        }
+        Membership::Favorite => {
+            conn.prepare_cached("UPDATE user_metadata SET favorite = 1, updated_at = ?2 WHERE id = ?1")?
+                .execute(params![metadata.0, now])?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_membership(conn: &Connection, entry: EntryId, m: Membership, now: i64) -> Result<()> {
+    let metadata = ensure_metadata(conn, entry, now)?;
+    let removed = match m {
+        Membership::Tag(tag) => conn
+            .prepare_cached("DELETE FROM metadata_tag WHERE metadata_id = ?1 AND tag_id = ?2")?
+            .execute(params![metadata.0, tag.0])?,
+        Membership::Label(label) => conn
+            .prepare_cached("DELETE FROM metadata_label WHERE metadata_id = ?1 AND label_id = ?2")?
+            .execute(params![metadata.0, label.0])?,
+        Membership::Favorite => conn
+            .prepare_cached("UPDATE user_metadata SET favorite = 0, updated_at = ?2 WHERE id = ?1 AND favorite = 1")?
+            .execute(params![metadata.0, now])?,
+    };
+    if removed == 0 {
+        return Err(Error::NotFound("the entry is not in that folder".into()));
+    }
+    Ok(())
+}
+
+/// Adds and/or removes an entry's memberships in one step (ln, rm and mv inside the views).
+pub fn change_membership(
+    conn: &Connection,
+    entry: EntryId,
+    remove: Option<Membership>,
+    add: Option<Membership>,
+) -> Result<()> {
+    let now = now_ns();
+    if let Some(m) = remove {
+        remove_membership(conn, entry, m, now)?;
+    }
+    if let Some(m) = add {
+        add_membership(conn, entry, m, now)?;
+    }
+    Ok(())
+}
+
+/// Creates a tag; an existing one is EEXIST.
+pub fn create_tag(conn: &Connection, tag: &TagName) -> Result<TagId> {
+    if tag_id(conn, tag)?.is_some() {
+        return Err(Error::AlreadyExists(format!("tag '{tag}' exists already")));
+    }
+    ensure_tag(conn, tag, now_ns())
+}
+
+/// How many entries (live or orphaned) carry a tag.
+fn tag_uses(conn: &Connection, tag: i64) -> Result<i64> {
+    Ok(conn.prepare_cached("SELECT count(*) FROM metadata_tag WHERE tag_id = ?1")?.query_row([tag], |r| r.get(0))?)
+}
+
+/// Deletes a tag that no entry carries (ENOTEMPTY otherwise; metadata kept for vanished files counts too).
+pub fn delete_tag(conn: &Connection, tag: &TagName) -> Result<()> {
+    let id = tag_id(conn, tag)?.ok_or_else(|| Error::NotFound(format!("no tag named '{tag}'")))?;
+    if tag_uses(conn, id)? > 0 {
+        return Err(Error::NotEmpty(format!("tag '{tag}' still carries entries")));
+    }
+    conn.prepare_cached("DELETE FROM tags WHERE id = ?1")?.execute([id])?;
+    Ok(())
+}
+
+/// rename(2) of a tag folder: a target that exists is replaced only if it carries nothing (ENOTEMPTY otherwise).
+pub fn move_tag(conn: &Connection, from: &TagName, to: &TagName) -> Result<()> {
+    if from == to {
+        return Ok(());
+    }
+    if let Some(target) = tag_id(conn, to)? {
+        if tag_uses(conn, target)? > 0 {
+            return Err(Error::NotEmpty(format!("tag '{to}' carries entries (merge with 'spacefs merge-tags')")));
+        }
+        conn.prepare_cached("DELETE FROM tags WHERE id = ?1")?.execute([target])?;
+    }
+    rename_tag(conn, from, to)
+}
+
+/// Creates the label `name` below `parent` (top level for `None`); an existing one is EEXIST.
+pub fn create_label(conn: &Connection, parent: Option<LabelId>, name: &str) -> Result<LabelId> {
+    crate::names::LabelPath::parse(name)?;
+    if name.contains('/') {
+        return Err(Error::InvalidName(format!("invalid label name {name:?}: '/' separates labels")));
+    }
+    let exists: Option<i64> = conn
+        .prepare_cached("SELECT id FROM labels WHERE coalesce(parent_id, 0) = coalesce(?1, 0) AND name = ?2")?
+        .query_row(params![parent.map(|p| p.0), name], |r| r.get(0))
+        .optional()?;
+    if exists.is_some() {
+        return Err(Error::AlreadyExists(format!("label '{name}' exists already")));
+    }
+    conn.prepare_cached("INSERT INTO labels (uuid, name, parent_id, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![uuid::Uuid::now_v7().as_bytes(), name, parent.map(|p| p.0), now_ns()])?;
+    Ok(LabelId(conn.last_insert_rowid()))
+}
+
+fn label_is_empty(conn: &Connection, label: LabelId) -> Result<bool> {
+    let used: i64 = conn
+        .prepare_cached(
+            "SELECT (SELECT count(*) FROM labels WHERE parent_id = ?1) + \
+                    (SELECT count(*) FROM metadata_label WHERE label_id = ?1)",
+        )?
+        .query_row([label.0], |r| r.get(0))?;
+    Ok(used == 0)
+}
+
+/// Deletes a label that has no child labels and no entries (ENOTEMPTY otherwise).
+pub fn delete_label(conn: &Connection, label: LabelId) -> Result<()> {
+    if !label_is_empty(conn, label)? {
+        return Err(Error::NotEmpty("the label still has labels or entries in it".into()));
+    }
+    conn.prepare_cached("DELETE FROM labels WHERE id = ?1")?.execute([label.0])?;
+    Ok(())
+}
+
+/// rename(2) of a label folder: moves it below `parent` as `name`. An existing empty target is replaced; a
+/// non-empty one is ENOTEMPTY; moving a label below itself is EINVAL.
+pub fn move_label(conn: &Connection, label: LabelId, parent: Option<LabelId>, name: &str) -> Result<()> {
+    crate::names::LabelPath::parse(name)?;
+    if name.contains('/') {
+        return Err(Error::InvalidName(format!("invalid label name {name:?}: '/' separates labels")));
+    }
+    let mut ancestor = parent;
+    while let Some(a) = ancestor {
+        if a == label {
+            return Err(Error::Invalid("a label cannot be moved below itself".into()));
+        }
+        ancestor = conn
+            .prepare_cached("SELECT parent_id FROM labels WHERE id = ?1")?
+            .query_row([a.0], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+            .flatten()
+            .map(LabelId);
+    }
+    let target: Option<i64> = conn
+        .prepare_cached("SELECT id FROM labels WHERE coalesce(parent_id, 0) = coalesce(?1, 0) AND name = ?2")?
+        .query_row(params![parent.map(|p| p.0), name], |r| r.get(0))
+        .optional()?;
+    if let Some(target) = target.filter(|t| *t != label.0) {
+        delete_label(conn, LabelId(target))?;
+    }
+    conn.prepare_cached("UPDATE labels SET parent_id = ?2, name = ?3 WHERE id = ?1")?.execute(params![
+        label.0,
+        parent.map(|p| p.0),
+        name
+    ])?;
+    Ok(())
+}
