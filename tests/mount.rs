@@ -245,7 +245,6 @@ fn changes_through_views_are_refused_and_real_files_stay() {
         tag(&lib, "t", &[&file]);
     }
     let mnt = fx.mount();
-    assert_eq!(errno_of(std::fs::remove_file(mnt.join("tags/t/a.txt"))), libc::EPERM);
     assert_eq!(errno_of(std::fs::write(mnt.join("tags/t/new.txt"), b"x")), libc::EPERM);
     assert_eq!(errno_of(std::fs::write(mnt.join("tags/t/a.txt"), b"x")), libc::EPERM);
     assert_eq!(errno_of(std::fs::read_dir(mnt.join("tags/t/a.txt"))), libc::ENOTDIR);
@@ -253,6 +252,11 @@ fn changes_through_views_are_refused_and_real_files_stay() {
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
     let ro = fx.mount_at("ro", &["--read-only"]);
     assert_eq!(errno_of(std::fs::remove_file(ro.join("tags/t/a.txt"))), libc::EROFS);
+    assert_eq!(ro.ls("tags/t"), ["a.txt"]);
+    // In a writable mount, rm in a tag folder untags; the real file stays.
+    std::fs::remove_file(mnt.join("tags/t/a.txt")).unwrap();
+    assert!(mnt.ls("tags/t").is_empty());
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
     // A real file deleted behind the library's back: ENOENT, not a crash.
     std::fs::remove_file(&file).unwrap();
     assert_eq!(errno_of(std::fs::File::open(mnt.join("locations/files/a.txt"))), libc::ENOENT);
