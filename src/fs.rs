@@ -83,6 +83,7 @@ pub struct SpaceFs {
     /// For each folder the kernel listed, the `data_version` at that listing.
     listed_at: Mutex<HashMap<u64, i64>>,
     mountpoint: Option<PathBuf>,
+    touched_inodes: Mutex<HashSet<u64>>,
 }
 
 /// Where a listing through one folder handle stands: the offset the kernel will ask for next, and rows read
@@ -129,6 +130,7 @@ impl SpaceFs {
             version_reader: Mutex::new(None),
             listed_at: Mutex::new(HashMap::new()),
             mountpoint: None,
+            touched_inodes: Mutex::new(HashSet::new()),
         }
     }
 
@@ -234,7 +236,7 @@ impl SpaceFs {
             mtime: time(meta.mtime(), meta.mtime_nsec()),
             ctime: time(meta.ctime(), meta.ctime_nsec()),
             perm: (meta.mode() & 0o7777) as u16,
-            nlink: meta.nlink() as u32,
+            nlink: shown_nlink(kind, meta.nlink()),
             uid: meta.uid(),
             gid: meta.gid(),
             rdev: meta.rdev() as u32,
@@ -258,7 +260,7 @@ impl SpaceFs {
             mtime: system_time(st.st_mtime, st.st_mtime_nsec),
             ctime: system_time(st.st_ctime, st.st_ctime_nsec),
             perm: (st.st_mode & 0o7777) as u16,
-            nlink: st.st_nlink as u32,
+            nlink: shown_nlink(kind, st.st_nlink),
             uid: st.st_uid,
             gid: st.st_gid,
             rdev: st.st_rdev as u32,
@@ -715,8 +717,12 @@ impl SpaceFs {
             return Ok(());
         }
         let Some(membership) = Self::membership_of(node) else { return Err(self.refuse_write(node)) };
-        match Self::member_entry(self.child(node, name.as_bytes())?) {
-            Some(entry) => self.library.writer().change_membership(entry, Some(membership), None),
+        let child = self.child(node, name.as_bytes())?;
+        match Self::member_entry(child) {
+            Some(entry) => {
+                self.touched(child);
+                self.library.writer().change_membership(entry, Some(membership), None)
+            }
             None => Err(self.refuse_write(node)),
         }
     }
@@ -743,6 +749,7 @@ impl SpaceFs {
             (_, item, _) => match (Self::membership_of(from), Self::member_entry(item), Self::membership_of(to)) {
                 (Some(old), Some(entry), Some(new)) if old != new => {
                     self.remember_view_dentry(new_parent, new_name.as_bytes());
+                    self.touched(item);
                     writer.change_membership(entry, Some(old), Some(new))
                 }
                 _ => Err(self.refuse_write(from)),
@@ -786,6 +793,18 @@ impl SpaceFs {
         Ok(attr)
     }
 
+    /// Notes an inode whose cached attributes (its link count) the kernel changed by itself during a view
+    /// operation; the invalidator refreshes them.
+    fn touched(&self, node: Node) {
+        let ino = self.inodes.ino_of(node);
+        self.touched_inodes.lock().unwrap_or_else(|p| p.into_inner()).insert(ino);
+    }
+
+    /// The inodes to refresh after the library changed.
+    pub fn take_touched_inodes(&self) -> Vec<u64> {
+        self.touched_inodes.lock().unwrap_or_else(|p| p.into_inner()).drain().collect()
+    }
+
     fn remember_view_dentry(&self, parent: u64, name: &[u8]) {
         self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert((parent, name.to_vec()));
     }
@@ -826,6 +845,14 @@ impl SpaceFs {
 }
 
 use std::os::unix::ffi::OsStringExt;
+
+/// A file's link count as the mount shows it: its links on disk plus one for its place in the library. The kernel
+/// takes one off for every `rm` in a view and would consider a file with none left gone (a later `ln` of it would
+/// fail with ENOENT), though on disk it is untouched.
+fn shown_nlink(kind: NodeKind, on_disk: u64) -> u32 {
+    let extra = u64::from(kind == NodeKind::File);
+    (on_disk + extra).min(u64::from(u32::MAX)) as u32
+}
 
 fn system_time(secs: i64, nsecs: i64) -> SystemTime {
     if secs >= 0 {

@@ -317,7 +317,7 @@ fn start_invalidator(
                 for (parent, name) in core.library_changed() {
                     let _ = notifier.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::from_bytes(&name));
                 }
-                for folder in core.view_folders() {
+                for folder in core.view_folders().into_iter().chain(core.take_touched_inodes()) {
                     let _ = notifier.inval_inode(fuser::INodeNo(folder), 0, 0);
                 }
             }

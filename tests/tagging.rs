@@ -234,3 +234,118 @@ fn cli_commands_work_with_real_and_mount_paths_while_mounted() {
     fx.run(["tag-rename", "nope", "x"]).fails_with("no tag named 'nope'");
     assert_eq!(std::fs::read(&a).unwrap(), b"a");
 }
+
+/// Content and mtime of every real file below `dir`, to check that nothing in a view touched them.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn folder_operations_in_tags_change_tags_and_never_files() {
+    let fx = Fixture::new();
+    let a = fx.write("a.txt", b"a");
+    fx.write("b.txt", b"b");
+    fx.write("sub/deep/c.txt", b"c");
+    add(&fx);
+    let before = snapshot(&fx.files());
+    let mnt = fx.mount();
+    std::fs::create_dir(mnt.join("tags/work")).unwrap();
+    assert_eq!(errno_of(std::fs::create_dir(mnt.join("tags/work"))), libc::EEXIST);
+    assert_eq!(errno_of(std::fs::create_dir(mnt.join("tags/bad,name"))), libc::EINVAL);
+    std::fs::hard_link(mnt.join("locations/files/a.txt"), mnt.join("tags/work/a.txt")).unwrap();
+    std::os::unix::fs::symlink(fx.files().join("sub"), mnt.join("tags/work/sub")).unwrap();
+    std::os::unix::fs::symlink(fx.files().join("b.txt"), mnt.join("tags/work/any-name")).unwrap();
+    assert_eq!(mnt.ls("tags/work"), ["a.txt", "b.txt", "sub"], "entries show under their own names");
+    assert!(mnt.join("tags/work/sub/deep/c.txt").is_file());
+    // ln -s of something outside every location changes nothing.
+    let outside = fx.dir.path().join("outside.txt");
+    std::fs::write(&outside, b"o").unwrap();
+    assert_ne!(errno_of(std::os::unix::fs::symlink(&outside, mnt.join("tags/work/outside.txt"))), 0);
+    assert_eq!(mnt.ls("tags/work"), ["a.txt", "b.txt", "sub"]);
+    // rmdir of a tag that carries entries: ENOTEMPTY; mv onto such a tag: ENOTEMPTY, nothing changes.
+    assert_eq!(errno_of(std::fs::remove_dir(mnt.join("tags/work"))), libc::ENOTEMPTY);
+    std::fs::create_dir(mnt.join("tags/home")).unwrap();
+    std::fs::hard_link(mnt.join("locations/files/b.txt"), mnt.join("tags/home/b.txt")).unwrap();
+    assert_eq!(errno_of(std::fs::rename(mnt.join("tags/work"), mnt.join("tags/home"))), libc::ENOTEMPTY);
+    assert_eq!(mnt.ls("tags/home"), ["b.txt"]);
+    // mv of an entry moves the tag; rm untags; mv of a tag renames it.
+    std::fs::rename(mnt.join("tags/work/a.txt"), mnt.join("tags/home/a.txt")).unwrap();
+    assert_eq!(mnt.ls("tags/home"), ["a.txt", "b.txt"]);
+    assert_eq!(mnt.ls("tags/work"), ["b.txt", "sub"]);
+    assert_eq!(get(&a, "user.xdg.tags"), None, "the real file's own attributes are not touched");
+    std::fs::remove_file(mnt.join("tags/home/b.txt")).unwrap();
+    assert_eq!(mnt.ls("tags/home"), ["a.txt"]);
+    std::fs::rename(mnt.join("tags/home"), mnt.join("tags/house")).unwrap();
+    assert_eq!(mnt.ls("tags"), ["house", "work"]);
+    // Creating a file in a view is refused; duplicates/ is read-only.
+    assert_eq!(errno_of(std::fs::write(mnt.join("tags/work/new.txt"), b"x")), libc::EPERM);
+    assert_eq!(errno_of(std::fs::create_dir(mnt.join("duplicates/x"))), libc::EROFS);
+    // rm -rf of a tag untags everything under it and deletes it; rm -rf of tags/ leaves every real file.
+    let status = Command::new("rm").arg("-rf").arg(mnt.join("tags/work")).status().unwrap();
+    assert!(status.success());
+    assert_eq!(mnt.ls("tags"), ["house"]);
+    let _ = Command::new("rm").arg("-rf").arg(mnt.join("tags")).status().unwrap();
+    assert!(mnt.ls("tags").is_empty());
+    assert!(mnt.join("tags").is_dir());
+    assert_eq!(snapshot(&fx.files()), before, "no real file changed");
+    // Everything survives a remount.
+    std::fs::create_dir(mnt.join("tags/kept")).unwrap();
+    std::fs::hard_link(mnt.join("locations/files/a.txt"), mnt.join("tags/kept/a.txt")).unwrap();
+    mnt.unmount();
+    let again = fx.mount_at("again", &[]);
+    assert_eq!(again.ls("tags/kept"), ["a.txt"]);
+}
+
+#[test]
+fn folder_operations_in_labels_and_favorites() {
+    let fx = Fixture::new();
+    fx.write("a.txt", b"a");
+    fx.write("b.txt", b"b");
+    add(&fx);
+    let before = snapshot(&fx.files());
+    let mnt = fx.mount();
+    std::fs::create_dir_all(mnt.join("labels/work/2026/q1")).unwrap();
+    assert_eq!(mnt.ls("labels/work/2026"), ["q1"]);
+    std::fs::hard_link(mnt.join("locations/files/a.txt"), mnt.join("labels/work/2026/q1/a.txt")).unwrap();
+    std::fs::hard_link(mnt.join("locations/files/b.txt"), mnt.join("labels/work/b.txt")).unwrap();
+    assert_eq!(get(&mnt.join("locations/files/a.txt"), "user.spacefs.labels").as_deref(), Some("work/2026/q1"));
+    assert_eq!(errno_of(std::fs::remove_dir(mnt.join("labels/work/2026/q1"))), libc::ENOTEMPTY);
+    // mv re-parents a label, with everything in it.
+    std::fs::create_dir(mnt.join("labels/archive")).unwrap();
+    std::fs::rename(mnt.join("labels/work/2026"), mnt.join("labels/archive/2026")).unwrap();
+    assert_eq!(mnt.ls("labels/archive/2026/q1"), ["a.txt"]);
+    assert_eq!(mnt.ls("labels/work"), ["b.txt"]);
+    assert_eq!(
+        errno_of(std::fs::rename(mnt.join("labels/archive"), mnt.join("labels/archive/2026/inside"))),
+        libc::EINVAL
+    );
+    // mv of an entry between labels; rm unlabels; an empty label goes with rmdir.
+    std::fs::rename(mnt.join("labels/work/b.txt"), mnt.join("labels/archive/b.txt")).unwrap();
+    assert_eq!(mnt.ls("labels/archive"), ["2026", "b.txt"]);
+    std::fs::remove_file(mnt.join("labels/archive/2026/q1/a.txt")).unwrap();
+    std::fs::remove_dir(mnt.join("labels/archive/2026/q1")).unwrap();
+    std::fs::remove_dir(mnt.join("labels/work")).unwrap();
+    assert_eq!(mnt.ls("labels"), ["archive"]);
+    // Favorites: ln favorites, rm unfavorites.
+    std::fs::hard_link(mnt.join("locations/files/a.txt"), mnt.join("favorites/a.txt")).unwrap();
+    assert_eq!(mnt.ls("favorites"), ["a.txt"]);
+    assert_eq!(get(&mnt.join("locations/files/a.txt"), "user.spacefs.favorite").as_deref(), Some("1"));
+    std::fs::remove_file(mnt.join("favorites/a.txt")).unwrap();
+    assert!(mnt.ls("favorites").is_empty());
+    assert_eq!(snapshot(&fx.files()), before, "no real file changed");
+}
