@@ -16,7 +16,12 @@ use std::path::{Component, Path, PathBuf};
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Demo { mountpoint } => return demo(mountpoint, cli.library, quiet, out),
+        Command::Demo { mountpoint } => {
+            // The demo keeps to its own library unless --library names one; $SPACEFS_LIBRARY is the user's own.
+            let from_env = std::env::var_os("SPACEFS_LIBRARY").map(PathBuf::from);
+            let library = cli.library.filter(|l| Some(l) != from_env.as_ref());
+            return demo(mountpoint, library, quiet, out);
+        }
         Command::Unmount { mountpoint } => {
             crate::mount::unmount(&mountpoint)?;
             return Ok(true);
