@@ -179,7 +179,9 @@ impl SpaceFs {
 
     fn real_path_of(&self, reader: &Reader, node: Node) -> Result<Option<PathBuf>> {
         Ok(match node {
-            Node::Entry(id) | Node::ViewDir { entry: id, .. } => Some(self.entry_info(reader, id)?.real_path()),
+            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) => {
+                Some(self.entry_info(reader, id)?.real_path())
+            }
             Node::Location(id) => reader.location_by_id(id)?.map(|l| l.path),
             _ => None,
         })
@@ -206,7 +208,8 @@ impl SpaceFs {
         let node = self.node(ino)?;
         self.with_reader(|reader| {
             let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
-            if !matches!(node, Node::Entry(_) | Node::ViewDir { .. } | Node::Location(_)) && !resolver.exists(node)? {
+            let real = matches!(node, Node::Entry(_) | Node::ViewDir { .. } | Node::Location(_) | Node::DupeCopy(_));
+            if !real && !resolver.exists(node)? {
                 return Err(Error::NotFound(String::new()));
             }
             self.attr_of(reader, node)
@@ -375,7 +378,7 @@ impl SpaceFs {
                     }
                 } else if plus {
                     if let Some(place) = &child.place
-                        && let Node::Entry(id) | Node::ViewDir { entry: id, .. } = child.node
+                        && let Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) = child.node
                     {
                         self.prime(reader, id, place)?;
                     }
@@ -433,22 +436,81 @@ impl SpaceFs {
         Ok(())
     }
 
-    /// Opens the real file behind `ino`. Writing is refused until writes through the mount are supported.
-    pub fn open(&self, ino: u64, flags: i32) -> Result<File> {
+    /// Opens the real file behind `ino`; returns it and whether it is open for writing. Writes go to the real
+    /// file (from any view but duplicates/, which is read-only); `record_change` brings the library up to date.
+    pub fn open(&self, ino: u64, flags: i32) -> Result<(File, bool)> {
         let node = self.node(ino)?;
         let access = flags & libc::O_ACCMODE;
-        if access != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
-            return Err(self.refuse_write(node));
+        let writing = access != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+        if writing {
+            self.check_writable(node)?;
+            if !matches!(node, Node::Entry(_)) {
+                return Err(self.refuse_write(node));
+            }
         }
         let path = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| Error::Io {
             context: "open".into(),
             source: std::io::Error::from_raw_os_error(libc::EISDIR),
         })?;
-        File::options()
-            .read(true)
-            .custom_flags(flags & (libc::O_NOATIME | libc::O_DIRECT | libc::O_NONBLOCK) | libc::O_NOFOLLOW)
+        let passed = libc::O_NOATIME
+            | libc::O_DIRECT
+            | libc::O_NONBLOCK
+            | libc::O_APPEND
+            | libc::O_TRUNC
+            | libc::O_SYNC
+            | libc::O_DSYNC;
+        let file = File::options()
+            .read(access != libc::O_WRONLY)
+            .write(writing)
+            .custom_flags(flags & passed | libc::O_NOFOLLOW)
             .open(&path)
-            .map_err(|e| Error::io(&path, e))
+            .map_err(|e| Error::io(&path, e))?;
+        Ok((file, writing))
+    }
+
+    /// Records in the library what a real entry is now, after a change made through the mount.
+    pub fn record_change(&self, ino: u64) -> Result<()> {
+        let Some(id) = self.node(ino).ok().and_then(Self::entry_of) else { return Ok(()) };
+        let (info, location) = self.with_reader(|r| {
+            let info = r.entry_info(id)?.ok_or_else(|| Error::NotFound(String::new()))?;
+            let location = r.location_by_id(info.location)?.ok_or_else(|| Error::NotFound(String::new()))?;
+            Ok((info, location))
+        })?;
+        crate::index::refresh_entry(&self.library, &location, &info.relative_path, &info.name)
+    }
+
+    /// chmod, chown, truncate and utimens of a real file or folder (not through duplicates/ or a folder seen
+    /// through a view). Permission checks are the kernel's (default_permissions) against the real modes.
+    pub fn setattr(&self, ino: u64, change: &AttrChange, open_file: Option<&File>) -> Result<Attr> {
+        let node = self.node(ino)?;
+        self.check_writable(node)?;
+        if !matches!(node, Node::Entry(_)) {
+            return Err(self.refuse_write(node));
+        }
+        let path = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| Error::NotFound(String::new()))?;
+        let io = |e| Error::io(&path, e);
+        if let Some(size) = change.size {
+            match open_file {
+                Some(file) => file.set_len(size).map_err(io)?,
+                None => File::options()
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&path)
+                    .and_then(|f| f.set_len(size))
+                    .map_err(io)?,
+            }
+        }
+        if let Some(mode) = change.mode {
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777)).map_err(io)?;
+        }
+        if change.uid.is_some() || change.gid.is_some() {
+            std::os::unix::fs::lchown(&path, change.uid, change.gid).map_err(io)?;
+        }
+        if change.atime.is_some() || change.mtime.is_some() {
+            set_times(&path, change.atime, change.mtime).map_err(io)?;
+        }
+        self.record_change(ino)?;
+        self.getattr(ino)
     }
 
     pub fn readlink(&self, ino: u64) -> Result<Vec<u8>> {
@@ -459,7 +521,7 @@ impl SpaceFs {
 
     /// The error for a change this mount does not make (yet): read-only mounts and duplicates/ say EROFS.
     pub fn refuse_write(&self, node: Node) -> Error {
-        if self.options.read_only || matches!(node, Node::Duplicates | Node::DupeSet(_)) {
+        if self.options.read_only || matches!(node, Node::Duplicates | Node::DupeSet(_) | Node::DupeCopy(_)) {
             Error::ReadOnly("read-only".into())
         } else {
             Error::NotPermitted("not supported through the mount yet".into())
@@ -470,7 +532,9 @@ impl SpaceFs {
     fn check_writable(&self, node: Node) -> Result<()> {
         if self.options.read_only { Err(Error::ReadOnly("the mount is read-only".into())) } else { Ok(()) }.and_then(
             |()| match node {
-                Node::Duplicates | Node::DupeSet(_) => Err(Error::ReadOnly("duplicates/ is read-only".into())),
+                Node::Duplicates | Node::DupeSet(_) | Node::DupeCopy(_) => {
+                    Err(Error::ReadOnly("duplicates/ is read-only".into()))
+                }
                 _ => Ok(()),
             },
         )
@@ -479,7 +543,7 @@ impl SpaceFs {
     /// The entry behind a node, for the nodes that carry metadata.
     fn entry_of(node: Node) -> Option<EntryId> {
         match node {
-            Node::Entry(id) | Node::ViewDir { entry: id, .. } => Some(id),
+            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) => Some(id),
             _ => None,
         }
     }
@@ -660,7 +724,7 @@ impl SpaceFs {
     /// The entry an item of a flat view stands for: a file, or a folder the view lists itself.
     fn member_entry(node: Node) -> Option<EntryId> {
         match node {
-            Node::Entry(id) => Some(id),
+            Node::Entry(id) | Node::DupeCopy(id) => Some(id),
             Node::ViewDir { top, entry, .. } if top == entry => Some(entry),
             _ => None,
         }
@@ -852,6 +916,40 @@ use std::os::unix::ffi::OsStringExt;
 fn shown_nlink(kind: NodeKind, on_disk: u64) -> u32 {
     let extra = u64::from(kind == NodeKind::File);
     (on_disk + extra).min(u64::from(u32::MAX)) as u32
+}
+
+/// What a setattr asks to change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttrChange {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<SetTime>,
+    pub mtime: Option<SetTime>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum SetTime {
+    Now,
+    At(SystemTime),
+}
+
+fn set_times(path: &std::path::Path, atime: Option<SetTime>, mtime: Option<SetTime>) -> std::io::Result<()> {
+    let spec = |t: Option<SetTime>| match t {
+        None => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
+        Some(SetTime::Now) => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW },
+        Some(SetTime::At(at)) => {
+            let d = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+            libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as libc::c_long }
+        }
+    };
+    let times = [spec(atime), spec(mtime)];
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: a valid NUL-terminated path and two timespecs, as utimensat expects.
+    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 fn system_time(secs: i64, nsecs: i64) -> SystemTime {

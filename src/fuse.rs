@@ -5,7 +5,7 @@
 //! file kept per handle, and a log line says so once.
 
 use crate::error::Error;
-use crate::fs::{Attr, DirSink, SpaceFs};
+use crate::fs::{Attr, AttrChange, DirSink, SetTime, SpaceFs};
 use crate::view::NodeKind;
 use fuser::{
     BackingId, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
@@ -32,12 +32,14 @@ pub struct FuseFs {
 #[derive(Default)]
 struct Handles {
     next: u64,
-    backing: HashMap<u64, Weak<BackingId>>,
+    /// By (inode, opened for writing): a read-only backing file cannot serve writes.
+    backing: HashMap<(u64, bool), Weak<BackingId>>,
     open: HashMap<u64, Open>,
 }
 
 struct Open {
     file: File,
+    writable: bool,
     _backing: Option<Arc<BackingId>>,
 }
 
@@ -154,19 +156,20 @@ impl Filesystem for FuseFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let file = match self.core.open(ino.0, flags.0) {
-            Ok(file) => file,
+        let (file, writable) = match self.core.open(ino.0, flags.0) {
+            Ok(opened) => opened,
             Err(err) => return reply.error(errno(&err)),
         };
+        let key = (ino.0, writable);
         let mut backing = None;
         if self.passthrough.load(Ordering::Relaxed) {
-            let existing = self.handles().backing.get(&ino.0).and_then(Weak::upgrade);
+            let existing = self.handles().backing.get(&key).and_then(Weak::upgrade);
             backing = match existing {
                 Some(id) => Some(id),
                 None => match reply.open_backing(&file) {
                     Ok(id) => {
                         let id = Arc::new(id);
-                        self.handles().backing.insert(ino.0, Arc::downgrade(&id));
+                        self.handles().backing.insert(key, Arc::downgrade(&id));
                         Some(id)
                     }
                     Err(err) => {
@@ -183,10 +186,10 @@ impl Filesystem for FuseFs {
         match backing {
             Some(id) => {
                 reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
-                handles.open.insert(fh, Open { file, _backing: Some(id) });
+                handles.open.insert(fh, Open { file, writable, _backing: Some(id) });
             }
             None => {
-                handles.open.insert(fh, Open { file, _backing: None });
+                handles.open.insert(fh, Open { file, writable, _backing: None });
                 reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
             }
         }
@@ -231,15 +234,62 @@ impl Filesystem for FuseFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let mut handles = self.handles();
-        handles.open.remove(&fh.0);
-        if handles.backing.get(&ino.0).is_some_and(|w| w.strong_count() == 0) {
-            handles.backing.remove(&ino.0);
+        let closed = {
+            let mut handles = self.handles();
+            let closed = handles.open.remove(&fh.0);
+            handles.backing.retain(|(i, _), w| *i != ino.0 || w.strong_count() > 0);
+            closed
+        };
+        if closed.is_some_and(|c| c.writable)
+            && let Err(err) = self.core.record_change(ino.0)
+        {
+            log::warn!("could not record a change made through the mount: {err}");
         }
         reply.ok();
     }
 
-    fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: fuser::WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: fuser::ReplyWrite,
+    ) {
+        let file = match self.handles().open.get(&fh.0).filter(|o| o.writable).map(|o| o.file.try_clone()) {
+            Some(Ok(file)) => file,
+            Some(Err(err)) => return reply.error(Errno::from(err)),
+            None => return reply.error(Errno::EBADF),
+        };
+        match file.write_all_at(data, offset) {
+            Ok(()) => reply.written(data.len() as u32),
+            Err(err) => reply.error(Errno::from(err)),
+        }
+    }
+
+    fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        let file = match self.handles().open.get(&fh.0).map(|o| o.file.try_clone()) {
+            Some(Ok(file)) => file,
+            Some(Err(err)) => return reply.error(Errno::from(err)),
+            None => return reply.error(Errno::EBADF),
+        };
+        match if datasync { file.sync_data() } else { file.sync_all() } {
+            Ok(()) => reply.ok(),
+            Err(err) => reply.error(Errno::from(err)),
+        }
+    }
+
+    /// Every close(2) flushes, synchronously: recording the change here means the library is up to date when
+    /// close returns (release comes later, asynchronously, and covers writes through mmap).
+    fn flush(&self, _req: &Request, ino: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+        let writable = self.handles().open.get(&fh.0).is_some_and(|o| o.writable);
+        if writable && let Err(err) = self.core.record_change(ino.0) {
+            log::warn!("could not record a change made through the mount: {err}");
+        }
         reply.ok();
     }
 
@@ -316,21 +366,33 @@ impl Filesystem for FuseFs {
         &self,
         _req: &Request,
         ino: INodeNo,
-        _mode: Option<u32>,
-        _uid: Option<u32>,
-        _gid: Option<u32>,
-        _size: Option<u64>,
-        _atime: Option<fuser::TimeOrNow>,
-        _mtime: Option<fuser::TimeOrNow>,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<fuser::TimeOrNow>,
+        mtime: Option<fuser::TimeOrNow>,
         _ctime: Option<std::time::SystemTime>,
-        _fh: Option<FileHandle>,
+        fh: Option<FileHandle>,
         _crtime: Option<std::time::SystemTime>,
         _chgtime: Option<std::time::SystemTime>,
         _bkuptime: Option<std::time::SystemTime>,
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        reply.error(self.refusal(ino));
+        let time = |t: Option<fuser::TimeOrNow>| {
+            t.map(|t| match t {
+                fuser::TimeOrNow::Now => SetTime::Now,
+                fuser::TimeOrNow::SpecificTime(at) => SetTime::At(at),
+            })
+        };
+        let change = AttrChange { mode, uid, gid, size, atime: time(atime), mtime: time(mtime) };
+        let file = fh
+            .and_then(|fh| self.handles().open.get(&fh.0).filter(|o| o.writable).and_then(|o| o.file.try_clone().ok()));
+        match self.core.setattr(ino.0, &change, file.as_ref()) {
+            Ok(attr) => reply.attr(&TTL, &file_attr(&attr)),
+            Err(err) => reply.error(errno(&err)),
+        }
     }
 
     fn mknod(

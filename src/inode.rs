@@ -22,6 +22,7 @@ const LABEL: u64 = 4;
 const DUPE_SET: u64 = 5;
 /// Numbers of the stand-ins answered to `ln -s` into a view; they resolve to nothing.
 const STAND_IN: u64 = 6;
+const DUPE_COPY: u64 = 7;
 
 /// The inode number of the stand-in for an entry linked into a view with `ln -s`.
 pub fn stand_in(entry: EntryId) -> u64 {
@@ -48,6 +49,7 @@ impl Inodes {
             Node::Tag(TagId(id)) => class(TAG, id),
             Node::Label(LabelId(id)) => class(LABEL, id),
             Node::DupeSet(ContentId(id)) => class(DUPE_SET, id),
+            Node::DupeCopy(EntryId(id)) => class(DUPE_COPY, id),
             Node::ViewDir { view, top, entry } => {
                 let ino = view_dir_ino(view, top, entry);
                 self.view_dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(ino, node);
@@ -74,6 +76,7 @@ impl Inodes {
             (TAG, _) => Node::Tag(TagId(id)),
             (LABEL, _) => Node::Label(LabelId(id)),
             (DUPE_SET, _) => Node::DupeSet(ContentId(id)),
+            (DUPE_COPY, _) => Node::DupeCopy(EntryId(id)),
             _ => return None,
         })
     }
@@ -117,6 +120,7 @@ mod tests {
             Node::Tag(TagId(7)),
             Node::Label(LabelId(7)),
             Node::DupeSet(ContentId(7)),
+            Node::DupeCopy(EntryId(7)),
             Node::ViewDir { view, top: EntryId(7), entry: EntryId(7) },
             Node::ViewDir { view, top: EntryId(7), entry: EntryId(8) },
             Node::ViewDir { view, top: EntryId(8), entry: EntryId(8) },

@@ -349,3 +349,42 @@ fn folder_operations_in_labels_and_favorites() {
     assert!(mnt.ls("favorites").is_empty());
     assert_eq!(snapshot(&fx.files()), before, "no real file changed");
 }
+
+#[test]
+fn writes_through_views_go_to_the_real_file_and_the_library_follows() {
+    use std::io::Write;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let fx = Fixture::new();
+    let real = fx.write("notes.txt", b"first line\n");
+    add(&fx);
+    fx.run(["tag".as_ref(), "t".as_ref(), real.as_os_str()]).ok();
+    let mnt = fx.mount();
+    let via_tag = mnt.join("tags/t/notes.txt");
+    let cas_before = get(&via_tag, "user.spacefs.cas_id").unwrap();
+    {
+        let mut f = std::fs::OpenOptions::new().append(true).open(&via_tag).unwrap();
+        f.write_all(b"second line\n").unwrap();
+        f.sync_all().unwrap();
+    }
+    assert_eq!(std::fs::read(&real).unwrap(), b"first line\nsecond line\n");
+    let cas_after = get(&mnt.join("locations/files/notes.txt"), "user.spacefs.cas_id").unwrap();
+    assert_ne!(cas_before, cas_after, "the content id follows the new content");
+    assert_eq!(mnt.ls("tags/t"), ["notes.txt"], "the tag stays");
+    // Truncate, chmod and times through a view reach the real file.
+    std::fs::OpenOptions::new().write(true).open(&via_tag).unwrap().set_len(5).unwrap();
+    assert_eq!(std::fs::read(&real).unwrap(), b"first");
+    std::fs::set_permissions(&via_tag, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_eq!(std::fs::metadata(&real).unwrap().mode() & 0o777, 0o640);
+    let status = Command::new("touch").args(["-d", "2020-02-02 02:02:02"]).arg(&via_tag).status().unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::metadata(&real).unwrap().mtime(), std::fs::metadata(&via_tag).unwrap().mtime());
+    let status = fx.run(["status"]);
+    assert!(
+        status.ok().contains("1 files, 0 folders, 0 symlinks, 5 B"),
+        "the library records the new size: {status:?}"
+    );
+    // Read-only mounts refuse writes.
+    let ro = fx.mount_at("ro", &["--read-only"]);
+    assert_eq!(errno_of(std::fs::OpenOptions::new().write(true).open(ro.join("tags/t/notes.txt"))), libc::EROFS);
+    assert_eq!(std::fs::read(&real).unwrap(), b"first");
+}

@@ -370,6 +370,26 @@ fn read_xdg(entry: &mut ScannedEntry, get: impl Fn(&str) -> std::io::Result<Opti
     }
 }
 
+/// Records what one entry is now on disk (after a change through the mount): its stamp and, for files, a fresh
+/// content id. Its tags, labels and notes stay; it is not re-imported from its xattrs.
+pub fn refresh_entry(library: &Library, location: &Location, relative_path: &[u8], name: &[u8]) -> Result<()> {
+    let path = crate::library::real_path(&location.path, relative_path, name);
+    let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+    let mut entry = scanned(relative_path, name.to_vec(), &path, &meta);
+    if entry.kind == EntryKind::File && location.index_mode != IndexMode::Metadata {
+        let file = File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let content = hash_file(&file, &entry, location.index_mode).map_err(|e| Error::io(&path, e))?;
+        entry.size = content.size;
+        entry.content = ContentUpdate::Set(content);
+    }
+    library.writer().apply_scan(location.id, vec![ScanItem::Upsert(Box::new(entry))])?;
+    Ok(())
+}
+
 /// Gives a full hash to every file that shares a `cas_id` with another distinct file, in parallel, and links it to
 /// the content identity of that hash. Returns how many files were verified.
 fn verify_duplicates(library: &Library, shared: &Shared) -> Result<u64> {

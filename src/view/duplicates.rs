@@ -53,7 +53,7 @@ pub fn lookup_member(r: &Resolver<'_>, content: ContentId, name: &[u8]) -> Resul
         .dupe_members(content, r.show_hidden)?
         .into_iter()
         .find(|m| member_name(m) == name)
-        .map(|m| (Node::Entry(m.id), NodeKind::File)))
+        .map(|m| (Node::DupeCopy(m.id), NodeKind::File)))
 }
 
 pub fn list_members(r: &Resolver<'_>, content: ContentId, cookie: u64) -> Result<Vec<Listed>> {
@@ -63,7 +63,7 @@ pub fn list_members(r: &Resolver<'_>, content: ContentId, cookie: u64) -> Result
         .filter(|m| m.id.0 as u64 > cookie)
         .map(|m| Listed {
             name: member_name(&m),
-            node: Node::Entry(m.id),
+            node: Node::DupeCopy(m.id),
             kind: NodeKind::File,
             cookie: m.id.0 as u64,
             place: Some(Place {

@@ -35,6 +35,8 @@ pub enum Node {
     Label(LabelId),
     /// `duplicates/<group>`.
     DupeSet(ContentId),
+    /// A file shown in a duplicates group: the real file, read-only there (its own inode, so writes can be refused).
+    DupeCopy(EntryId),
     /// A real folder seen through a flat view: `entry`, found at or below `top`, the folder the view lists.
     /// A folder gets one of these per place it is shown, so no folder has two parents with one inode.
     ViewDir {
@@ -124,6 +126,7 @@ impl Resolver<'_> {
             Node::Favorites => flat::lookup(self, FlatView::Favorites, name),
             Node::Duplicates => duplicates::lookup_set(self.reader, name),
             Node::DupeSet(content) => duplicates::lookup_member(self, content, name),
+            Node::DupeCopy(_) => Ok(None),
             Node::ViewDir { view, top, entry } => flat::lookup_below(self.reader, view, top, entry, name),
         }
     }
@@ -146,6 +149,7 @@ impl Resolver<'_> {
             Node::Favorites => flat::list(self, FlatView::Favorites, cookie),
             Node::Duplicates => duplicates::list_sets(self.reader, cookie),
             Node::DupeSet(content) => duplicates::list_members(self, content, cookie),
+            Node::DupeCopy(_) => Ok(Vec::new()),
             Node::ViewDir { view, top, entry } => flat::list_below(self.reader, view, top, entry, cookie),
         }
     }
@@ -155,7 +159,9 @@ impl Resolver<'_> {
         Ok(match node {
             Node::Root | Node::Locations | Node::Tags | Node::Labels | Node::Favorites | Node::Duplicates => true,
             Node::Location(id) => self.reader.location_by_id(id)?.is_some(),
-            Node::Entry(id) | Node::ViewDir { entry: id, .. } => self.reader.entry_info(id)?.is_some(),
+            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) => {
+                self.reader.entry_info(id)?.is_some()
+            }
             Node::Tag(id) => self.reader.tag_exists(id)?,
             Node::Label(id) => self.reader.label_exists(id)?,
             Node::DupeSet(id) => self.reader.dupe_set(id)?.is_some(),
