@@ -179,7 +179,7 @@ impl SpaceFs {
 
     fn real_path_of(&self, reader: &Reader, node: Node) -> Result<Option<PathBuf>> {
         Ok(match node {
-            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) => {
+            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) => {
                 Some(self.entry_info(reader, id)?.real_path())
             }
             Node::Location(id) => reader.location_by_id(id)?.map(|l| l.path),
@@ -208,7 +208,10 @@ impl SpaceFs {
         let node = self.node(ino)?;
         self.with_reader(|reader| {
             let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
-            let real = matches!(node, Node::Entry(_) | Node::ViewDir { .. } | Node::Location(_) | Node::DupeCopy(_));
+            let real = matches!(
+                node,
+                Node::Entry(_) | Node::ViewDir { .. } | Node::Location(_) | Node::DupeCopy(_) | Node::ViewFile(_)
+            );
             if !real && !resolver.exists(node)? {
                 return Err(Error::NotFound(String::new()));
             }
@@ -378,7 +381,10 @@ impl SpaceFs {
                     }
                 } else if plus {
                     if let Some(place) = &child.place
-                        && let Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) = child.node
+                        && let Node::Entry(id)
+                        | Node::ViewDir { entry: id, .. }
+                        | Node::DupeCopy(id)
+                        | Node::ViewFile(id) = child.node
                     {
                         self.prime(reader, id, place)?;
                     }
@@ -444,7 +450,7 @@ impl SpaceFs {
         let writing = access != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         if writing {
             self.check_writable(node)?;
-            if !matches!(node, Node::Entry(_)) {
+            if !matches!(node, Node::Entry(_) | Node::ViewFile(_)) {
                 return Err(self.refuse_write(node));
             }
         }
@@ -484,7 +490,7 @@ impl SpaceFs {
     pub fn setattr(&self, ino: u64, change: &AttrChange, open_file: Option<&File>) -> Result<Attr> {
         let node = self.node(ino)?;
         self.check_writable(node)?;
-        if !matches!(node, Node::Entry(_)) {
+        if !matches!(node, Node::Entry(_) | Node::ViewFile(_)) {
             return Err(self.refuse_write(node));
         }
         let path = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| Error::NotFound(String::new()))?;
@@ -543,7 +549,7 @@ impl SpaceFs {
     /// The entry behind a node, for the nodes that carry metadata.
     fn entry_of(node: Node) -> Option<EntryId> {
         match node {
-            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) => Some(id),
+            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) => Some(id),
             _ => None,
         }
     }
@@ -724,7 +730,7 @@ impl SpaceFs {
     /// The entry an item of a flat view stands for: a file, or a folder the view lists itself.
     fn member_entry(node: Node) -> Option<EntryId> {
         match node {
-            Node::Entry(id) | Node::DupeCopy(id) => Some(id),
+            Node::Entry(id) | Node::DupeCopy(id) | Node::ViewFile(id) => Some(id),
             Node::ViewDir { top, entry, .. } if top == entry => Some(entry),
             _ => None,
         }

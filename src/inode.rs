@@ -23,6 +23,7 @@ const DUPE_SET: u64 = 5;
 /// Numbers of the stand-ins answered to `ln -s` into a view; they resolve to nothing.
 const STAND_IN: u64 = 6;
 const DUPE_COPY: u64 = 7;
+const VIEW_FILE: u64 = 8;
 
 /// The inode number of the stand-in for an entry linked into a view with `ln -s`.
 pub fn stand_in(entry: EntryId) -> u64 {
@@ -50,6 +51,7 @@ impl Inodes {
             Node::Label(LabelId(id)) => class(LABEL, id),
             Node::DupeSet(ContentId(id)) => class(DUPE_SET, id),
             Node::DupeCopy(EntryId(id)) => class(DUPE_COPY, id),
+            Node::ViewFile(EntryId(id)) => class(VIEW_FILE, id),
             Node::ViewDir { view, top, entry } => {
                 let ino = view_dir_ino(view, top, entry);
                 self.view_dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(ino, node);
@@ -77,6 +79,7 @@ impl Inodes {
             (LABEL, _) => Node::Label(LabelId(id)),
             (DUPE_SET, _) => Node::DupeSet(ContentId(id)),
             (DUPE_COPY, _) => Node::DupeCopy(EntryId(id)),
+            (VIEW_FILE, _) => Node::ViewFile(EntryId(id)),
             _ => return None,
         })
     }
@@ -121,6 +124,7 @@ mod tests {
             Node::Label(LabelId(7)),
             Node::DupeSet(ContentId(7)),
             Node::DupeCopy(EntryId(7)),
+            Node::ViewFile(EntryId(7)),
             Node::ViewDir { view, top: EntryId(7), entry: EntryId(7) },
             Node::ViewDir { view, top: EntryId(7), entry: EntryId(8) },
             Node::ViewDir { view, top: EntryId(8), entry: EntryId(8) },

@@ -90,6 +90,10 @@ fn every_attribute_reads_writes_and_removes() {
     // Other user.* names pass through to the real file; the real file's own tags attribute is untouched.
     xattr::set(&file, "user.mine", b"kept").unwrap();
     assert_eq!(xattr::get(&real, "user.mine").unwrap().as_deref(), Some(&b"kept"[..]));
+    // ... but not in the virtual views.
+    xattr::set(&file, "user.xdg.tags", b"work").unwrap();
+    assert_eq!(errno_of(xattr::get(mnt.join("tags/work/doc.txt"), "user.mine")), libc::EOPNOTSUPP);
+    assert_eq!(errno_of(xattr::set(mnt.join("tags/work/doc.txt"), "user.mine", b"x")), libc::EOPNOTSUPP);
     assert_eq!(xattr::get(&real, "user.xdg.tags").unwrap(), None);
     assert_eq!(std::fs::read(&real).unwrap(), b"document");
     // Removing all tags.

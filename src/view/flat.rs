@@ -37,7 +37,7 @@ fn shown_name(c: &Child) -> Vec<u8> {
 
 /// How an entry of a flat view is represented: folders get a node of their own per place they are shown.
 fn node_in_view(view: FlatView, c: &Child) -> Node {
-    if c.kind == EntryKind::Dir { Node::ViewDir { view, top: c.id, entry: c.id } } else { Node::Entry(c.id) }
+    if c.kind == EntryKind::Dir { Node::ViewDir { view, top: c.id, entry: c.id } } else { Node::ViewFile(c.id) }
 }
 
 pub fn lookup(r: &Resolver<'_>, view: FlatView, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
@@ -75,7 +75,8 @@ pub fn lookup_below(
 ) -> Result<Option<(Node, NodeKind)>> {
     let Some(info) = reader.entry_info(entry)? else { return Ok(None) };
     Ok(reader.folder_child(info.location, &info.own_path(), name)?.map(|c| {
-        let node = if c.kind == EntryKind::Dir { Node::ViewDir { view, top, entry: c.id } } else { Node::Entry(c.id) };
+        let node =
+            if c.kind == EntryKind::Dir { Node::ViewDir { view, top, entry: c.id } } else { Node::ViewFile(c.id) };
         (node, NodeKind::of_entry(c.kind))
     }))
 }
@@ -87,7 +88,7 @@ pub fn list_below(reader: &Reader, view: FlatView, top: EntryId, entry: EntryId,
         .into_iter()
         .map(|c| {
             let node =
-                if c.kind == EntryKind::Dir { Node::ViewDir { view, top, entry: c.id } } else { Node::Entry(c.id) };
+                if c.kind == EntryKind::Dir { Node::ViewDir { view, top, entry: c.id } } else { Node::ViewFile(c.id) };
             let name = c.name.clone();
             listed_entry(c, name, node)
         })

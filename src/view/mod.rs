@@ -27,8 +27,11 @@ pub enum Node {
     Duplicates,
     /// `locations/<name>`.
     Location(LocationId),
-    /// A real file or folder: every node below `locations/`, and files (and links) wherever they are shown.
+    /// A real file or folder below `locations/`.
     Entry(EntryId),
+    /// A real file (or link) shown in a flat view or below a folder shown there: the same file as its `Entry`,
+    /// under an inode of its own, so what comes through a view can be told from what comes through `locations/`.
+    ViewFile(EntryId),
     /// `tags/<tag>`.
     Tag(TagId),
     /// `labels/…/<label>`.
@@ -126,7 +129,7 @@ impl Resolver<'_> {
             Node::Favorites => flat::lookup(self, FlatView::Favorites, name),
             Node::Duplicates => duplicates::lookup_set(self.reader, name),
             Node::DupeSet(content) => duplicates::lookup_member(self, content, name),
-            Node::DupeCopy(_) => Ok(None),
+            Node::DupeCopy(_) | Node::ViewFile(_) => Ok(None),
             Node::ViewDir { view, top, entry } => flat::lookup_below(self.reader, view, top, entry, name),
         }
     }
@@ -149,7 +152,7 @@ impl Resolver<'_> {
             Node::Favorites => flat::list(self, FlatView::Favorites, cookie),
             Node::Duplicates => duplicates::list_sets(self.reader, cookie),
             Node::DupeSet(content) => duplicates::list_members(self, content, cookie),
-            Node::DupeCopy(_) => Ok(Vec::new()),
+            Node::DupeCopy(_) | Node::ViewFile(_) => Ok(Vec::new()),
             Node::ViewDir { view, top, entry } => flat::list_below(self.reader, view, top, entry, cookie),
         }
     }
@@ -159,7 +162,7 @@ impl Resolver<'_> {
         Ok(match node {
             Node::Root | Node::Locations | Node::Tags | Node::Labels | Node::Favorites | Node::Duplicates => true,
             Node::Location(id) => self.reader.location_by_id(id)?.is_some(),
-            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) => {
+            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) => {
                 self.reader.entry_info(id)?.is_some()
             }
             Node::Tag(id) => self.reader.tag_exists(id)?,
