@@ -11,8 +11,9 @@
 use crate::cache::EntryCache;
 use crate::error::{Error, Result};
 use crate::inode::Inodes;
+use crate::library::write::ScanItem;
 use crate::library::write::{Flag, Membership};
-use crate::library::{EntryId, EntryInfo, EntryKind, Library, LocationId, Reader};
+use crate::library::{EntryId, EntryInfo, EntryKind, Library, Location, LocationId, Reader};
 use crate::names::TagName;
 use crate::view::{Listed, Node, NodeKind, Place, Resolver};
 use crate::xattr;
@@ -20,6 +21,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -745,10 +747,86 @@ impl SpaceFs {
         std::str::from_utf8(name).map_err(|_| Error::InvalidName("tag and label names must be UTF-8".into()))
     }
 
-    /// mkdir: `tags/T` creates tag T; `labels/…/L` creates label L there.
-    pub fn mkdir(&self, parent: u64, name: &OsStr) -> Result<Attr> {
+    /// The real folder behind a `locations/` node: its location and its path inside it.
+    fn real_folder(&self, node: Node) -> Result<Option<(Location, Vec<u8>)>> {
+        let (location, path) = match node {
+            Node::Location(id) => (id, Vec::new()),
+            Node::Entry(id) => {
+                let info = self.with_reader(|r| self.entry_info(r, id))?;
+                if info.kind != EntryKind::Dir {
+                    return Ok(None);
+                }
+                (info.location, info.own_path())
+            }
+            _ => return Ok(None),
+        };
+        let location =
+            self.with_reader(|r| r.location_by_id(location))?.ok_or_else(|| Error::NotFound(String::new()))?;
+        Ok(Some((location, path)))
+    }
+
+    /// After something was created on disk: make it the caller's, index it, and return its attributes.
+    fn created(&self, location: &Location, dir: &[u8], name: &[u8], caller: Caller) -> Result<Attr> {
+        let path = crate::library::real_path(&location.path, dir, name);
+        give_to_caller(&path, caller).map_err(|e| Error::io(&path, e))?;
+        crate::index::refresh_entry(&self.library, location, dir, name)?;
+        let child = self.with_reader(|r| r.folder_child(location.id, dir, name))?;
+        let id = child.ok_or_else(|| Error::NotFound(String::new()))?.id;
+        self.with_reader(|r| self.attr_of(r, Node::Entry(id)))
+    }
+
+    /// Records that `name` in a real folder is gone from disk (its metadata is kept as an orphan).
+    fn vanished(&self, location: &Location, dir: &[u8], name: &[u8]) -> Result<()> {
+        let Some(child) = self.with_reader(|r| r.folder_child(location.id, dir, name))? else { return Ok(()) };
+        let dir_path = (child.kind == EntryKind::Dir).then(|| crate::library::child_path(dir, name));
+        self.library.writer().apply_scan(location.id, vec![ScanItem::Remove { id: child.id, dir_path }])?;
+        Ok(())
+    }
+
+    /// create(2) in `locations/`: a new real file, opened, owned by the caller, and indexed.
+    pub fn create(&self, parent: u64, name: &OsStr, mode: u32, flags: i32, caller: Caller) -> Result<(Attr, File)> {
         let node = self.node(parent)?;
         self.check_writable(node)?;
+        let Some((location, dir)) = self.real_folder(node)? else { return Err(self.refuse_write(node)) };
+        let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
+        let access = flags & libc::O_ACCMODE;
+        let mut options = File::options();
+        options.read(access != libc::O_WRONLY).write(true).mode(mode & 0o7777);
+        if flags & libc::O_EXCL != 0 {
+            options.create_new(true)
+        } else {
+            options.create(true)
+        };
+        let passed = libc::O_APPEND | libc::O_TRUNC | libc::O_SYNC | libc::O_DSYNC | libc::O_NOATIME | libc::O_DIRECT;
+        let file =
+            options.custom_flags(flags & passed | libc::O_NOFOLLOW).open(&path).map_err(|e| Error::io(&path, e))?;
+        let attr = self.created(&location, &dir, name.as_bytes(), caller)?;
+        Ok((attr, file))
+    }
+
+    /// symlink(2) in `locations/`.
+    fn location_symlink(
+        &self,
+        node: Node,
+        name: &[u8],
+        target: &std::path::Path,
+        caller: Caller,
+    ) -> Result<Option<Attr>> {
+        let Some((location, dir)) = self.real_folder(node)? else { return Ok(None) };
+        let path = crate::library::real_path(&location.path, &dir, name);
+        std::os::unix::fs::symlink(target, &path).map_err(|e| Error::io(&path, e))?;
+        self.created(&location, &dir, name, caller).map(Some)
+    }
+
+    /// mkdir: `tags/T` creates tag T; `labels/…/L` creates label L there; in `locations/`, a real folder.
+    pub fn mkdir(&self, parent: u64, name: &OsStr, mode: u32, caller: Caller) -> Result<Attr> {
+        let node = self.node(parent)?;
+        self.check_writable(node)?;
+        if let Some((location, dir)) = self.real_folder(node)? {
+            let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
+            std::fs::DirBuilder::new().mode(mode & 0o7777).create(&path).map_err(|e| Error::io(&path, e))?;
+            return self.created(&location, &dir, name.as_bytes(), caller);
+        }
         let name = name.as_bytes();
         let writer = self.library.writer();
         let created = match node {
@@ -760,10 +838,16 @@ impl SpaceFs {
         self.with_reader(|r| self.attr_of(r, created))
     }
 
-    /// rmdir: deletes an empty tag or label, or takes a folder out of a flat view (untag, unlabel, unfavorite).
+    /// rmdir: deletes an empty tag or label, or takes a folder out of a flat view (untag, unlabel, unfavorite);
+    /// in `locations/`, removes the real (empty) folder.
     pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
         let node = self.node(parent)?;
         self.check_writable(node)?;
+        if let Some((location, dir)) = self.real_folder(node)? {
+            let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
+            std::fs::remove_dir(&path).map_err(|e| Error::io(&path, e))?;
+            return self.vanished(&location, &dir, name.as_bytes());
+        }
         if Self::inside_view_folder(node) {
             return Ok(());
         }
@@ -779,10 +863,16 @@ impl SpaceFs {
         }
     }
 
-    /// unlink in a flat view takes the entry out of it (the real file is never touched).
+    /// unlink in a flat view takes the entry out of it (the real file is never touched); in `locations/` it
+    /// deletes the real file, keeping its tags as an orphan for a file that comes back.
     pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
         let node = self.node(parent)?;
         self.check_writable(node)?;
+        if let Some((location, dir)) = self.real_folder(node)? {
+            let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            return self.vanished(&location, &dir, name.as_bytes());
+        }
         if Self::inside_view_folder(node) {
             return Ok(());
         }
@@ -799,10 +889,37 @@ impl SpaceFs {
 
     /// rename: a tag or label folder is renamed (or moved, for labels); an entry moved between flat views changes
     /// membership and keeps its own name. The real file is never touched.
-    pub fn rename(&self, parent: u64, name: &OsStr, new_parent: u64, new_name: &OsStr) -> Result<()> {
+    pub fn rename(&self, parent: u64, name: &OsStr, new_parent: u64, new_name: &OsStr, flags: u32) -> Result<()> {
         let (from, to) = (self.node(parent)?, self.node(new_parent)?);
         self.check_writable(from)?;
         self.check_writable(to)?;
+        if let (Some((loc_a, dir_a)), Some((loc_b, dir_b))) = (self.real_folder(from)?, self.real_folder(to)?) {
+            if loc_a.id != loc_b.id {
+                return Err(Error::Io {
+                    context: "rename across locations".into(),
+                    source: std::io::Error::from_raw_os_error(libc::EXDEV),
+                });
+            }
+            let old = crate::library::real_path(&loc_a.path, &dir_a, name.as_bytes());
+            let new = crate::library::real_path(&loc_b.path, &dir_b, new_name.as_bytes());
+            if flags & !libc::RENAME_NOREPLACE != 0 {
+                return Err(Error::Invalid("only RENAME_NOREPLACE is supported".into()));
+            }
+            rename_at(&old, &new, flags).map_err(|e| Error::io(&old, e))?;
+            let entry = self.with_reader(|r| r.folder_child(loc_a.id, &dir_a, name.as_bytes()))?;
+            return match entry {
+                Some(child) => {
+                    self.library.writer().rename_entry(child.id, dir_b.clone(), new_name.as_bytes().to_vec())?;
+                    self.cache.clear();
+                    Ok(())
+                }
+                // Not indexed yet: index it where it is now.
+                None => crate::index::refresh_entry(&self.library, &loc_b, &dir_b, new_name.as_bytes()),
+            };
+        }
+        if flags != 0 {
+            return Err(Error::Invalid("rename flags are not supported in the views".into()));
+        }
         let child = self.child(from, name.as_bytes())?;
         let writer = self.library.writer();
         let new_text = || Self::text(new_name.as_bytes());
@@ -827,10 +944,17 @@ impl SpaceFs {
         }
     }
 
-    /// link (`ln FILE <mnt>/tags/T/`) puts the entry into the flat view; it shows under its own name.
+    /// link (`ln FILE <mnt>/tags/T/`) puts the entry into the flat view; it shows under its own name. In
+    /// `locations/` it makes a real hard link.
     pub fn link(&self, ino: u64, new_parent: u64, new_name: &OsStr) -> Result<Attr> {
         let (node, to) = (self.node(ino)?, self.node(new_parent)?);
         self.check_writable(to)?;
+        if let Some((location, dir)) = self.real_folder(to)? {
+            let source = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| self.refuse_write(node))?;
+            let path = crate::library::real_path(&location.path, &dir, new_name.as_bytes());
+            std::fs::hard_link(&source, &path).map_err(|e| Error::io(&path, e))?;
+            return self.created(&location, &dir, new_name.as_bytes(), Caller::KEEP);
+        }
         let (Some(entry), Some(membership)) = (Self::member_entry(node), Self::membership_of(to)) else {
             return Err(self.refuse_write(to));
         };
@@ -842,9 +966,12 @@ impl SpaceFs {
     /// symlink (`ln -s REALPATH <mnt>/tags/T/`) puts the entry at REALPATH (inside a location) into the view.
     /// The kernel wants a link back, so the answer is a short-lived stand-in that the next invalidation replaces
     /// with the entry itself, under its own name.
-    pub fn symlink(&self, parent: u64, name: &OsStr, target: &std::path::Path) -> Result<Attr> {
+    pub fn symlink(&self, parent: u64, name: &OsStr, target: &std::path::Path, caller: Caller) -> Result<Attr> {
         let to = self.node(parent)?;
         self.check_writable(to)?;
+        if let Some(attr) = self.location_symlink(to, name.as_bytes(), target, caller)? {
+            return Ok(attr);
+        }
         let Some(membership) = Self::membership_of(to) else { return Err(self.refuse_write(to)) };
         if self.mountpoint.as_deref().is_some_and(|m| target.starts_with(m)) {
             return Err(Error::OutsideLocations(format!(
@@ -922,6 +1049,41 @@ use std::os::unix::ffi::OsStringExt;
 fn shown_nlink(kind: NodeKind, on_disk: u64) -> u32 {
     let extra = u64::from(kind == NodeKind::File);
     (on_disk + extra).min(u64::from(u32::MAX)) as u32
+}
+
+/// Who asked for an operation, so that what they create through the mount is theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Caller {
+    /// Leave ownership as the file system made it (hard links share their file's owner).
+    pub const KEEP: Caller = Caller { uid: u32::MAX, gid: u32::MAX };
+}
+
+/// The daemon usually runs as root: what it creates for a caller is given to the caller (the group stays the
+/// folder's when the folder is setgid, as the kernel would do).
+fn give_to_caller(path: &std::path::Path, caller: Caller) -> std::io::Result<()> {
+    // SAFETY: geteuid cannot fail.
+    if caller == Caller::KEEP || unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let setgid_parent =
+        path.parent().and_then(|p| std::fs::metadata(p).ok()).is_some_and(|m| m.mode() & libc::S_ISGID != 0);
+    let gid = if setgid_parent { None } else { Some(caller.gid) };
+    std::os::unix::fs::lchown(path, Some(caller.uid), gid)
+}
+
+fn rename_at(old: &std::path::Path, new: &std::path::Path, flags: u32) -> std::io::Result<()> {
+    let c = |p: &std::path::Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+    };
+    let (old, new) = (c(old)?, c(new)?);
+    // SAFETY: two valid NUL-terminated paths.
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, old.as_ptr(), libc::AT_FDCWD, new.as_ptr(), flags) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 /// What a setattr asks to change.

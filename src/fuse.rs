@@ -5,7 +5,7 @@
 //! file kept per handle, and a log line says so once.
 
 use crate::error::Error;
-use crate::fs::{Attr, AttrChange, DirSink, SetTime, SpaceFs};
+use crate::fs::{Attr, AttrChange, Caller, DirSink, SetTime, SpaceFs};
 use crate::view::NodeKind;
 use fuser::{
     BackingId, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
@@ -51,6 +51,11 @@ impl FuseFs {
     fn handles(&self) -> std::sync::MutexGuard<'_, Handles> {
         self.handles.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Who is asking, for the ownership of what they create.
+fn caller(req: &Request) -> Caller {
+    Caller { uid: req.uid(), gid: req.gid() }
 }
 
 fn errno(err: &Error) -> Errno {
@@ -408,8 +413,8 @@ impl Filesystem for FuseFs {
         reply.error(self.refusal(parent));
     }
 
-    fn mkdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32, reply: ReplyEntry) {
-        match self.core.mkdir(parent.0, name) {
+    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, _umask: u32, reply: ReplyEntry) {
+        match self.core.mkdir(parent.0, name, mode, caller(req)) {
             Ok(attr) => reply.entry(&TTL, &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
@@ -429,10 +434,13 @@ impl Filesystem for FuseFs {
         }
     }
 
-    fn symlink(&self, _req: &Request, parent: INodeNo, link_name: &OsStr, target: &std::path::Path, reply: ReplyEntry) {
-        match self.core.symlink(parent.0, link_name, target) {
-            // A stand-in: the kernel must not keep it beyond the next look.
-            Ok(attr) => reply.entry(&Duration::ZERO, &file_attr(&attr), Generation(0)),
+    fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &std::path::Path, reply: ReplyEntry) {
+        match self.core.symlink(parent.0, link_name, target, caller(req)) {
+            // In a view the answer is a stand-in: the kernel must not keep it beyond the next look.
+            Ok(attr) if crate::inode::is_stand_in(attr.ino) => {
+                reply.entry(&Duration::ZERO, &file_attr(&attr), Generation(0))
+            }
+            Ok(attr) => reply.entry(&TTL, &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
     }
@@ -447,10 +455,7 @@ impl Filesystem for FuseFs {
         flags: fuser::RenameFlags,
         reply: ReplyEmpty,
     ) {
-        if !flags.is_empty() {
-            return reply.error(Errno::EINVAL);
-        }
-        match self.core.rename(parent.0, name, newparent.0, newname) {
+        match self.core.rename(parent.0, name, newparent.0, newname, flags.bits()) {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
         }
@@ -465,15 +470,46 @@ impl Filesystem for FuseFs {
 
     fn create(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
-        _name: &OsStr,
-        _mode: u32,
+        name: &OsStr,
+        mode: u32,
         _umask: u32,
-        _flags: i32,
+        flags: i32,
         reply: fuser::ReplyCreate,
     ) {
-        reply.error(self.refusal(parent));
+        let (attr, file) = match self.core.create(parent.0, name, mode, flags, caller(req)) {
+            Ok(created) => created,
+            Err(err) => return reply.error(errno(&err)),
+        };
+        let mut backing = None;
+        if self.passthrough.load(Ordering::Relaxed) {
+            match reply.open_backing(&file) {
+                Ok(id) => {
+                    let id = Arc::new(id);
+                    self.handles().backing.insert((attr.ino, true), Arc::downgrade(&id));
+                    backing = Some(id);
+                }
+                Err(err) => {
+                    log::warn!("kernel refused passthrough ({err}): reads go through spacefs from now on");
+                    self.passthrough.store(false, Ordering::Relaxed);
+                }
+            }
+        }
+        let mut handles = self.handles();
+        handles.next += 1;
+        let fh = handles.next;
+        let shown = file_attr(&attr);
+        match backing {
+            Some(id) => {
+                reply.created_passthrough(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty(), &id);
+                handles.open.insert(fh, Open { file, writable: true, _backing: Some(id) });
+            }
+            None => {
+                handles.open.insert(fh, Open { file, writable: true, _backing: None });
+                reply.created(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty());
+            }
+        }
     }
 }
 

@@ -30,6 +30,10 @@ pub fn stand_in(entry: EntryId) -> u64 {
     (STAND_IN << CLASS_SHIFT) | (entry.0 as u64 & ID_MASK)
 }
 
+pub fn is_stand_in(ino: u64) -> bool {
+    ino & HASHED == 0 && ino >> CLASS_SHIFT == STAND_IN
+}
+
 #[derive(Default)]
 pub struct Inodes {
     view_dirs: Mutex<HashMap<u64, Node>>,

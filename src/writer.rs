@@ -76,6 +76,13 @@ pub enum WriteCmd {
         name: String,
         reply: Reply<()>,
     },
+    /// A rename done on disk: the entry keeps its identity and metadata.
+    RenameEntry {
+        entry: EntryId,
+        relative_path: Vec<u8>,
+        name: Vec<u8>,
+        reply: Reply<()>,
+    },
     /// ANALYZE, PRAGMA optimize, a truncating WAL checkpoint and, when asked, VACUUM.
     Optimize {
         vacuum: bool,
@@ -197,6 +204,9 @@ impl Writer {
     }
     pub fn move_label(&self, label: LabelId, parent: Option<LabelId>, name: String) -> Result<()> {
         self.call(|reply| WriteCmd::MoveLabel { label, parent, name, reply })
+    }
+    pub fn rename_entry(&self, entry: EntryId, relative_path: Vec<u8>, name: Vec<u8>) -> Result<()> {
+        self.call(|reply| WriteCmd::RenameEntry { entry, relative_path, name, reply })
     }
     pub fn optimize(&self, vacuum: bool) -> Result<()> {
         self.call(|reply| WriteCmd::Optimize { vacuum, reply })
@@ -337,6 +347,10 @@ fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
             write::move_label(conn, *label, *parent, name)?;
             Answer::Unit
         }
+        WriteCmd::RenameEntry { entry, relative_path, name, .. } => {
+            write::rename_entry(conn, *entry, relative_path, name)?;
+            Answer::Unit
+        }
         WriteCmd::SetTagColor(tag, color, _) => {
             write::set_tag_color(conn, tag, color.as_deref())?;
             Answer::Unit
@@ -382,6 +396,7 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
         | WriteCmd::MoveTag(_, _, r)
         | WriteCmd::DeleteLabel(_, r)
         | WriteCmd::MoveLabel { reply: r, .. }
+        | WriteCmd::RenameEntry { reply: r, .. }
         | WriteCmd::Optimize { reply: r, .. } => {
             send(r, outcome, |a| if let Answer::Unit = a { Some(()) } else { None })
         }

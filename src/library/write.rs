@@ -801,3 +801,40 @@ pub fn move_label(conn: &Connection, label: LabelId, parent: Option<LabelId>, na
     ])?;
     Ok(())
 }
+
+/// Records a rename made on disk: the entry keeps its id, uuid, tags, labels and notes; a folder's descendants get
+/// their new materialized paths in the same transaction. An entry that was at the target is replaced (its metadata
+/// kept as an orphan, as for any file that vanished).
+pub fn rename_entry(conn: &Connection, entry: EntryId, new_relative_path: &[u8], new_name: &[u8]) -> Result<()> {
+    let now = now_ns();
+    let (location, old_rel, old_name, kind): (i64, Vec<u8>, Vec<u8>, i64) = conn
+        .prepare_cached("SELECT location_id, relative_path, name, kind FROM entries WHERE id = ?1")?
+        .query_row([entry.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("entry {} is gone", entry.0)))?;
+    let replaced: Option<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT id, kind FROM entries WHERE location_id = ?1 AND relative_path = ?2 AND name = ?3 AND id != ?4",
+        )?
+        .query_row(params![location, new_relative_path, new_name, entry.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((id, replaced_kind)) = replaced {
+        let dir_path = (replaced_kind == EntryKind::Dir as i64).then(|| child_path(new_relative_path, new_name));
+        apply_scan(conn, LocationId(location), &[ScanItem::Remove { id: EntryId(id), dir_path }])?;
+    }
+    conn.prepare_cached("UPDATE entries SET relative_path = ?2, name = ?3, extension = ?4 WHERE id = ?1")?
+        .execute(params![entry.0, new_relative_path, new_name, extension_of(new_name)])?;
+    if kind == EntryKind::Dir as i64 {
+        let old_path = child_path(&old_rel, &old_name);
+        let new_path = child_path(new_relative_path, new_name);
+        let (low, high) = descendant_range(&old_path);
+        // Children: relative_path = old_path; deeper: old_path/… ; both get the new prefix.
+        conn.prepare_cached(
+            "UPDATE entries SET relative_path = CAST(?3 || substr(relative_path, ?4) AS BLOB) \
+             WHERE location_id = ?1 AND (relative_path = ?2 OR (relative_path >= ?5 AND relative_path < ?6))",
+        )?
+        .execute(params![location, old_path, new_path, old_path.len() as i64 + 1, low, high])?;
+    }
+    let _ = now;
+    Ok(())
+}
