@@ -10,6 +10,8 @@
 -- * `entries.relative_path` is the path of the parent directory relative to the location root, without leading or
 --   trailing '/', '' for entries directly in the root. The entry's own path is relative_path || '/' || name.
 -- * Times are integer nanoseconds since the Unix epoch.
+-- * Ids that become inode numbers (locations, content_identity, entries, tags, labels) are AUTOINCREMENT: a
+--   number is never reused for something else.
 -- * `entries.kind`: 0 = regular file, 1 = directory, 2 = symbolic link, 3 = other (fifo, socket, device).
 
 CREATE TABLE devices (
@@ -22,7 +24,7 @@ CREATE TABLE devices (
 );
 
 CREATE TABLE locations (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid         BLOB    NOT NULL UNIQUE,
     device_id    INTEGER NOT NULL REFERENCES devices(id),
     name         TEXT    NOT NULL UNIQUE,
@@ -37,7 +39,7 @@ CREATE TABLE locations (
 );
 
 CREATE TABLE content_identity (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid          BLOB    NOT NULL UNIQUE,
     -- Spacedrive's sampled content id: 16 hex characters. 64 bits can collide, so it alone proves nothing.
     cas_id        TEXT    NOT NULL,
@@ -76,7 +78,7 @@ CREATE INDEX user_metadata_orphans ON user_metadata (orphan_location_id, orphan_
 CREATE INDEX user_metadata_orphan_content ON user_metadata (orphan_content_id) WHERE orphan_content_id IS NOT NULL;
 
 CREATE TABLE entries (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid           BLOB    NOT NULL UNIQUE,
     location_id    INTEGER NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
     relative_path  BLOB    NOT NULL,
@@ -107,7 +109,7 @@ CREATE INDEX entries_children ON entries (location_id, relative_path, id);
 CREATE INDEX entries_name ON entries (name);
 
 CREATE TABLE tags (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid       BLOB    NOT NULL UNIQUE,
     name       TEXT    NOT NULL UNIQUE,
     color      TEXT,
@@ -116,7 +118,7 @@ CREATE TABLE tags (
 );
 
 CREATE TABLE labels (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid       BLOB    NOT NULL UNIQUE,
     name       TEXT    NOT NULL,
     parent_id  INTEGER REFERENCES labels(id) ON DELETE CASCADE,

@@ -26,6 +26,10 @@ impl EntryCache {
         self.lock().put(info.id, info);
     }
 
+    pub fn remove(&self, id: EntryId) {
+        self.lock().pop(&id);
+    }
+
     pub fn clear(&self) {
         self.lock().clear();
     }

@@ -780,6 +780,12 @@ impl SpaceFs {
         let Some(child) = self.with_reader(|r| r.folder_child(location.id, dir, name))? else { return Ok(()) };
         let dir_path = (child.kind == EntryKind::Dir).then(|| crate::library::child_path(dir, name));
         self.library.writer().apply_scan(location.id, vec![ScanItem::Remove { id: child.id, dir_path }])?;
+        // Below a removed folder, cached paths are gone too.
+        if child.kind == EntryKind::Dir {
+            self.cache.clear()
+        } else {
+            self.cache.remove(child.id)
+        }
         Ok(())
     }
 

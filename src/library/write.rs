@@ -806,7 +806,6 @@ pub fn move_label(conn: &Connection, label: LabelId, parent: Option<LabelId>, na
 /// their new materialized paths in the same transaction. An entry that was at the target is replaced (its metadata
 /// kept as an orphan, as for any file that vanished).
 pub fn rename_entry(conn: &Connection, entry: EntryId, new_relative_path: &[u8], new_name: &[u8]) -> Result<()> {
-    let now = now_ns();
     let (location, old_rel, old_name, kind): (i64, Vec<u8>, Vec<u8>, i64) = conn
         .prepare_cached("SELECT location_id, relative_path, name, kind FROM entries WHERE id = ?1")?
         .query_row([entry.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -819,6 +818,16 @@ pub fn rename_entry(conn: &Connection, entry: EntryId, new_relative_path: &[u8],
         .query_row(params![location, new_relative_path, new_name, entry.0], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some((id, replaced_kind)) = replaced {
+        // An editor's save-by-rename (write f.tmp, rename it over f): f's tags, labels and notes stay on f, unless
+        // the file renamed over it carries metadata of its own.
+        let metadata_of = |id: i64| -> Result<Option<i64>> {
+            Ok(conn.prepare_cached("SELECT metadata_id FROM entries WHERE id = ?1")?.query_row([id], |r| r.get(0))?)
+        };
+        if let (None, Some(kept)) = (metadata_of(entry.0)?, metadata_of(id)?) {
+            conn.prepare_cached("UPDATE entries SET metadata_id = NULL WHERE id = ?1")?.execute([id])?;
+            conn.prepare_cached("UPDATE entries SET metadata_id = ?2 WHERE id = ?1")?
+                .execute(params![entry.0, kept])?;
+        }
         let dir_path = (replaced_kind == EntryKind::Dir as i64).then(|| child_path(new_relative_path, new_name));
         apply_scan(conn, LocationId(location), &[ScanItem::Remove { id: EntryId(id), dir_path }])?;
     }
@@ -835,6 +844,5 @@ pub fn rename_entry(conn: &Connection, entry: EntryId, new_relative_path: &[u8],
         )?
         .execute(params![location, old_path, new_path, old_path.len() as i64 + 1, low, high])?;
     }
-    let _ = now;
     Ok(())
 }

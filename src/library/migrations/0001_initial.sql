@@ -9,7 +9,7 @@ CREATE TABLE devices (
 );
 
 CREATE TABLE locations (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid         BLOB    NOT NULL UNIQUE,
     device_id    INTEGER NOT NULL REFERENCES devices(id),
     name         TEXT    NOT NULL UNIQUE,
@@ -24,7 +24,7 @@ CREATE TABLE locations (
 );
 
 CREATE TABLE content_identity (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid          BLOB    NOT NULL UNIQUE,
     -- Spacedrive's sampled content id: 16 hex characters. 64 bits can collide, so it alone proves nothing.
     cas_id        TEXT    NOT NULL,
@@ -63,7 +63,7 @@ CREATE INDEX user_metadata_orphans ON user_metadata (orphan_location_id, orphan_
 CREATE INDEX user_metadata_orphan_content ON user_metadata (orphan_content_id) WHERE orphan_content_id IS NOT NULL;
 
 CREATE TABLE entries (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid           BLOB    NOT NULL UNIQUE,
     location_id    INTEGER NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
     relative_path  BLOB    NOT NULL,
@@ -94,7 +94,7 @@ CREATE INDEX entries_children ON entries (location_id, relative_path, id);
 CREATE INDEX entries_name ON entries (name);
 
 CREATE TABLE tags (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid       BLOB    NOT NULL UNIQUE,
     name       TEXT    NOT NULL UNIQUE,
     color      TEXT,
@@ -103,7 +103,7 @@ CREATE TABLE tags (
 );
 
 CREATE TABLE labels (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid       BLOB    NOT NULL UNIQUE,
     name       TEXT    NOT NULL,
     parent_id  INTEGER REFERENCES labels(id) ON DELETE CASCADE,
