@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 /// The environment variable through which a daemon learns the pipe to report readiness on.
 const READY_FD: &str = "SPACEFS_READY_FD";
 /// How often the daemon checks whether another connection changed the library.
-const POLL: Duration = Duration::from_millis(100);
+const POLL: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Clone)]
 pub struct MountArgs {
