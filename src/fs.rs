@@ -107,6 +107,12 @@ impl DirCursor {
     }
 }
 
+impl AsRef<Library> for SpaceFs {
+    fn as_ref(&self) -> &Library {
+        &self.library
+    }
+}
+
 impl SpaceFs {
     /// Where the file system is mounted, so links into the mount itself are recognised.
     pub fn set_mountpoint(&mut self, mountpoint: PathBuf) {
@@ -138,6 +144,29 @@ impl SpaceFs {
 
     pub fn library(&self) -> &Library {
         &self.library
+    }
+
+    /// The inode number of a node, as the kernel knows it.
+    pub fn ino_of(&self, node: Node) -> u64 {
+        self.inodes.ino_of(node)
+    }
+
+    /// The inode of folder `dir` of a location (the location's own folder for an empty path), if indexed.
+    pub fn folder_ino(&self, location: LocationId, dir: &[u8]) -> Result<Option<u64>> {
+        if dir.is_empty() {
+            return Ok(Some(self.ino_of(Node::Location(location))));
+        }
+        let (parent, name) = match dir.iter().rposition(|&b| b == b'/') {
+            Some(at) => (&dir[..at], &dir[at + 1..]),
+            None => (&b""[..], dir),
+        };
+        let child = self.with_reader(|r| r.folder_child(location, parent, name))?;
+        Ok(child.map(|c| self.ino_of(Node::Entry(c.id))))
+    }
+
+    /// Forgets what the cache knows of an entry (after it changed on disk).
+    pub fn forget_entry(&self, id: EntryId) {
+        self.cache.remove(id);
     }
 
     pub fn options(&self) -> FsOptions {

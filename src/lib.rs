@@ -15,6 +15,7 @@ pub mod library;
 pub mod mount;
 pub mod names;
 pub mod view;
+pub mod watch;
 pub mod writer;
 pub mod xattr;
 

@@ -273,6 +273,8 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
         let _ = std::fs::create_dir_all(parent);
     }
     let _ = std::fs::write(&pid_file, std::process::id().to_string());
+    // Watch before saying ready: a change made right after `spacefs mount` returns must not be missed.
+    let watching = start_watcher(&core, library, notifier.clone())?;
     if let Some(mut pipe) = ready.take() {
         let _ = writeln!(pipe, "ready");
     }
@@ -285,6 +287,7 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     }
     stop.store(true, Ordering::Relaxed);
     let _ = watcher.join();
+    drop(watching);
     // Unmounted from outside (spacefs unmount, fusermount3 -u): only the session is left to finish.
     let result = if is_mounted(mountpoint) { background.umount_and_join() } else { background.join() };
     let _ = std::fs::remove_file(&pid_file);
@@ -323,6 +326,37 @@ fn start_invalidator(
             }
         })
         .expect("the system refused to start a thread")
+}
+
+/// Watches the locations for changes made outside the mount, records them, and makes the kernel forget what it
+/// cached of the changed entries.
+fn start_watcher(core: &Arc<SpaceFs>, library: &Path, notifier: fuser::Notifier) -> Result<crate::watch::Watching> {
+    let locations = core.library().reader()?.locations()?;
+    let ignore = vec![library.canonicalize().unwrap_or_else(|_| library.to_path_buf())];
+    let weak = Arc::downgrade(core);
+    crate::watch::start(Arc::downgrade(core), locations, ignore, move |changes| {
+        let Some(core) = weak.upgrade() else { return };
+        for change in changes {
+            match change {
+                crate::watch::Changed::Gone { location, dir, name } => {
+                    if let Ok(Some(parent)) = core.folder_ino(location, &dir) {
+                        let _ = notifier.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::from_bytes(&name));
+                    }
+                }
+                crate::watch::Changed::Modified(id) => {
+                    core.forget_entry(id);
+                    for node in [crate::view::Node::Entry(id), crate::view::Node::ViewFile(id)] {
+                        let _ = notifier.inval_inode(fuser::INodeNo(core.ino_of(node)), 0, 0);
+                    }
+                }
+                crate::watch::Changed::Everything => {
+                    for (parent, name) in core.library_changed() {
+                        let _ = notifier.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::from_bytes(&name));
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Where the daemon serving `mountpoint` records its pid.

@@ -144,3 +144,119 @@ fn programs_work_through_the_mount_as_on_the_real_folder() {
     let diff = Command::new("diff").arg("-r").arg(&source).arg(fx.file("untar")).output().unwrap();
     assert!(diff.status.success(), "{diff:?}");
 }
+
+/// Waits (up to 20 s) until `check` holds, polling.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Every indexed path of a library, sorted.
+fn indexed(library: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open_with_flags(library, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT CAST(relative_path AS TEXT) || '/' || CAST(name AS TEXT), kind, size FROM entries")
+        .unwrap();
+    let mut rows: Vec<String> = stmt
+        .query_map([], |r| Ok(format!("{} {} {}", r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn changes_outside_the_mount_show_and_tags_follow() {
+    let fx = Fixture::new();
+    fx.write("inbox/report.txt", b"report");
+    fx.write("projects/alpha/plan.txt", b"plan");
+    add(&fx);
+    fx.run([
+        "tag".as_ref(),
+        "keep".as_ref(),
+        fx.file("inbox/report.txt").as_os_str(),
+        fx.file("projects/alpha").as_os_str(),
+    ])
+    .ok();
+    let mnt = fx.mount();
+    let root = mnt.join("locations/files");
+    // Created outside: shows in locations/ within a second.
+    std::fs::write(fx.file("inbox/new.txt"), b"new").unwrap();
+    std::fs::create_dir_all(fx.file("inbox/folder/deeper")).unwrap();
+    std::fs::write(fx.file("inbox/folder/deeper/x.txt"), b"x").unwrap();
+    eventually("new files show", || {
+        root.join("inbox/folder/deeper/x.txt").exists() && root.join("inbox/new.txt").exists()
+    });
+    // Renamed and moved outside: the tag follows.
+    std::fs::rename(fx.file("inbox/report.txt"), fx.file("projects/report-final.txt")).unwrap();
+    eventually("the rename is seen", || mnt.ls("tags/keep").contains(&"report-final.txt".to_string()));
+    assert_eq!(tags_of(&root.join("projects/report-final.txt")).as_deref(), Some("keep"));
+    // A whole tagged folder moved: still tagged, with its contents.
+    std::fs::rename(fx.file("projects/alpha"), fx.file("inbox/alpha-moved")).unwrap();
+    eventually("the folder move is seen", || mnt.ls("tags/keep").contains(&"alpha-moved".to_string()));
+    assert_eq!(std::fs::read(mnt.join("tags/keep/alpha-moved/plan.txt")).unwrap(), b"plan");
+    // Deleted outside: gone from every view.
+    std::fs::remove_file(fx.file("inbox/new.txt")).unwrap();
+    eventually("the deletion is seen", || !mnt.ls("locations/files/inbox").contains(&"new.txt".to_string()));
+    // Changed outside: the mount shows the new content and size.
+    std::fs::write(fx.file("projects/report-final.txt"), b"report, second edition").unwrap();
+    eventually("the new size is seen", || {
+        std::fs::metadata(root.join("projects/report-final.txt")).map(|m| m.len()).unwrap_or(0) == 22
+    });
+    assert_eq!(std::fs::read(mnt.join("tags/keep/report-final.txt")).unwrap(), b"report, second edition");
+}
+
+#[test]
+fn a_burst_of_outside_changes_ends_equal_to_a_fresh_rescan() {
+    let fx = Fixture::new();
+    fx.write("keep/tagged.txt", b"tagged");
+    add(&fx);
+    fx.run(["tag".as_ref(), "survivor".as_ref(), fx.file("keep/tagged.txt").as_os_str()]).ok();
+    let mnt = fx.mount();
+    let burst = fx.file("burst");
+    std::fs::create_dir(&burst).unwrap();
+    for i in 0..10_000 {
+        std::fs::write(burst.join(format!("f{i:05}")), format!("{i}")).unwrap();
+    }
+    for i in 0..10_000 {
+        std::fs::rename(burst.join(format!("f{i:05}")), burst.join(format!("g{i:05}"))).unwrap();
+    }
+    for i in 0..10_000 {
+        if i % 2 == 0 {
+            std::fs::remove_file(burst.join(format!("g{i:05}"))).unwrap();
+        }
+    }
+    std::fs::rename(fx.file("keep/tagged.txt"), fx.file("keep/renamed.txt")).unwrap();
+    // A second library, scanned fresh, is the reference.
+    let reference = fx.dir.path().join("reference.db");
+    let run = common::Run::from(
+        common::spacefs()
+            .arg("--library")
+            .arg(&reference)
+            .args(["add", "--quiet", "--name", "files"])
+            .arg(fx.files())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let expected = indexed(&reference);
+    assert_eq!(expected.len(), 5_000 + 3, "5,000 files, burst/, keep/ and keep/renamed.txt");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = indexed(&fx.library());
+        if now == expected {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let missing: Vec<_> = expected.iter().filter(|e| !now.contains(e)).take(5).collect();
+            let extra: Vec<_> = now.iter().filter(|e| !expected.contains(e)).take(5).collect();
+            panic!("the watcher never caught up: {} entries, missing {missing:?}, extra {extra:?}", now.len());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(mnt.ls("tags/survivor"), ["renamed.txt"], "no tag on a surviving file is lost");
+}

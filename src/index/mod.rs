@@ -120,7 +120,7 @@ pub fn scan(library: &Library, location: &Location, options: ScanOptions) -> Res
     });
     let progress = Progress::start(options.progress, &location.name, Arc::clone(&shared.counters));
 
-    let walked = walk_and_apply(library, location, &shared);
+    let walked = walk_and_apply(library, location, &shared, b"");
     let verified = walked.as_ref().ok().map(|_| verify_duplicates(library, &shared));
     progress.finish();
 
@@ -157,7 +157,18 @@ fn threads() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
 
-fn walk_and_apply(library: &Library, location: &Location, shared: &Arc<Shared>) -> Result<ScanApplied> {
+/// Indexes one folder of a location and everything below it (a folder that appeared, or was moved in, while the
+/// library was watching). The folder itself must be indexed already.
+pub fn scan_folder(library: &Library, location: &Location, folder: &[u8]) -> Result<ScanApplied> {
+    let shared = Arc::new(Shared {
+        counters: Arc::default(),
+        unreadable: Mutex::new((0, Vec::new())),
+        mode: location.index_mode,
+    });
+    walk_and_apply(library, location, &shared, folder)
+}
+
+fn walk_and_apply(library: &Library, location: &Location, shared: &Arc<Shared>, start: &[u8]) -> Result<ScanApplied> {
     let (job_tx, job_rx) = bounded::<Job>(BATCH);
     let (item_tx, item_rx) = bounded::<ScanItem>(BATCH * 2);
     std::thread::scope(|scope| {
@@ -168,7 +179,7 @@ fn walk_and_apply(library: &Library, location: &Location, shared: &Arc<Shared>) 
         }
         drop(job_rx);
         let collector = scope.spawn(|| collect(library, location, item_rx));
-        let walked = walk(library, location, shared, job_tx, item_tx);
+        let walked = walk(library, location, shared, start, job_tx, item_tx);
         let applied = collector.join().unwrap_or_else(|_| Err(Error::WriterGone));
         // A writer failure stops the walk early (its channels close); report the cause, not the symptom.
         match (walked, applied) {
@@ -205,11 +216,12 @@ fn walk(
     library: &Library,
     location: &Location,
     shared: &Shared,
+    start: &[u8],
     jobs: Sender<Job>,
     items: Sender<ScanItem>,
 ) -> Result<()> {
     let reader = library.reader()?;
-    let mut pending: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut pending: Vec<Vec<u8>> = vec![start.to_vec()];
     let closed = || Error::WriterGone;
     while let Some(rel) = pending.pop() {
         let dir = if rel.is_empty() { location.path.clone() } else { location.path.join(OsStr::from_bytes(&rel)) };
@@ -370,11 +382,15 @@ fn read_xdg(entry: &mut ScannedEntry, get: impl Fn(&str) -> std::io::Result<Opti
     }
 }
 
-/// Records what one entry is now on disk (after a change through the mount): its stamp and, for files, a fresh
-/// content id. Its tags, labels and notes stay; it is not re-imported from its xattrs.
-pub fn refresh_entry(library: &Library, location: &Location, relative_path: &[u8], name: &[u8]) -> Result<()> {
+/// What one entry is now on disk, as a scan item: its stamp and, for files, a fresh content id. Applying it keeps
+/// the entry's tags, labels and notes (it is not re-imported from its xattrs). `None` when it is not there.
+pub fn entry_now(location: &Location, relative_path: &[u8], name: &[u8]) -> Result<Option<ScanItem>> {
     let path = crate::library::real_path(&location.path, relative_path, name);
-    let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+    let meta = match fs::symlink_metadata(&path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
     let mut entry = scanned(relative_path, name.to_vec(), &path, &meta);
     if entry.kind == EntryKind::File && location.index_mode != IndexMode::Metadata {
         let file = File::options()
@@ -386,7 +402,15 @@ pub fn refresh_entry(library: &Library, location: &Location, relative_path: &[u8
         entry.size = content.size;
         entry.content = ContentUpdate::Set(content);
     }
-    library.writer().apply_scan(location.id, vec![ScanItem::Upsert(Box::new(entry))])?;
+    Ok(Some(ScanItem::Upsert(Box::new(entry))))
+}
+
+/// Records what one entry is now on disk (after a change through the mount).
+pub fn refresh_entry(library: &Library, location: &Location, relative_path: &[u8], name: &[u8]) -> Result<()> {
+    let path = crate::library::real_path(&location.path, relative_path, name);
+    let item = entry_now(location, relative_path, name)?
+        .ok_or_else(|| Error::io(&path, std::io::Error::from(std::io::ErrorKind::NotFound)))?;
+    library.writer().apply_scan(location.id, vec![item])?;
     Ok(())
 }
 

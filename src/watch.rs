@@ -1,0 +1,231 @@
+//! Keeps the library in step with changes made to the locations outside the mount, while it is mounted.
+//!
+//! A `notify` watcher (inotify on Linux) feeds a thread that gathers events until they pause (`QUIET`), then
+//! applies them: new or changed files are re-read, new folders indexed with everything in them, deletions
+//! recorded (metadata kept as orphans), and renames recorded as renames, so a file keeps its entry, tags and notes.
+//! inotify reports a rename as From, To and a paired Both event; only an unpaired From means the file left.
+//! A queue overflow rescans every location. The library's own files are ignored (a library inside a location
+//! would otherwise react to its own writes forever).
+
+use crate::error::Result;
+use crate::index::{self, ScanOptions};
+use crate::library::write::ScanItem;
+use crate::library::{EntryId, EntryKind, Library, Location, LocationId, child_path};
+use notify::event::{EventKind, ModifyKind, RenameMode};
+use notify::{Event, RecursiveMode, Watcher as _};
+use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long events must pause before a batch is applied.
+const QUIET: Duration = Duration::from_millis(30);
+/// The most events applied in one batch.
+const MAX_BATCH: usize = 10_000;
+
+/// What changed on disk, for whoever caches what the library said (the mount's kernel caches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// `name` in folder `dir` of `location` is gone or renamed away.
+    Gone { location: LocationId, dir: Vec<u8>, name: Vec<u8> },
+    /// The entry's file changed (content, size, times or mode).
+    Modified(EntryId),
+    /// Too much changed to say: forget everything.
+    Everything,
+}
+
+/// A running watcher; dropping it stops watching.
+pub struct Watching {
+    _watcher: notify::RecommendedWatcher,
+}
+
+/// Starts watching `locations`. Each applied batch reports what changed through `changed`. Errors applying a batch
+/// are logged: the next rescan repairs what they left.
+pub fn start(
+    library: std::sync::Weak<impl AsRef<Library> + Send + Sync + 'static>,
+    locations: Vec<Location>,
+    ignore: Vec<PathBuf>,
+    changed: impl Fn(Vec<Changed>) + Send + 'static,
+) -> Result<Watching> {
+    let (tx, rx) = crossbeam_channel::unbounded::<notify::Result<Event>>();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        let _ = tx.send(event);
+    })
+    .map_err(|e| crate::error::Error::Invalid(format!("cannot watch the locations: {e}")))?;
+    for location in &locations {
+        if let Err(err) = watcher.watch(&location.path, RecursiveMode::Recursive) {
+            log::warn!("cannot watch {} ({err}); changes there show after 'spacefs rescan'", location.path.display());
+        }
+    }
+    std::thread::Builder::new()
+        .name("spacefs-watch".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.recv_timeout(QUIET) {
+                        Ok(event) => batch.push(event),
+                        Err(_) => break,
+                    }
+                }
+                let Some(owner) = library.upgrade() else { return };
+                let library = (*owner).as_ref();
+                match apply(library, &locations, &ignore, batch) {
+                    Ok(done) if !done.is_empty() => changed(done),
+                    Ok(_) => {}
+                    Err(err) => log::warn!("could not apply changes seen on disk: {err}"),
+                }
+            }
+        })
+        .map_err(|e| crate::error::Error::io_ctx("cannot start the watcher", e))?;
+    Ok(Watching { _watcher: watcher })
+}
+
+/// Where a path is: its location, its folder's path in it, and its name.
+fn place<'a>(locations: &'a [Location], path: &Path) -> Option<(&'a Location, Vec<u8>, Vec<u8>)> {
+    let location = locations.iter().filter(|l| path.starts_with(&l.path)).max_by_key(|l| l.path.as_os_str().len())?;
+    let rel = path.strip_prefix(&location.path).ok()?;
+    let name = rel.file_name()?.as_bytes().to_vec();
+    let dir = rel.parent().map(|p| p.as_os_str().as_bytes().to_vec()).unwrap_or_default();
+    Some((location, dir, name))
+}
+
+/// Applies one batch of events to the library and says what changed.
+pub fn apply(
+    library: &Library,
+    locations: &[Location],
+    ignore: &[PathBuf],
+    events: Vec<notify::Result<Event>>,
+) -> Result<Vec<Changed>> {
+    let events: Vec<Event> = events.into_iter().filter_map(|e| e.ok()).collect();
+    if events.iter().any(|e| e.need_rescan()) {
+        for location in locations {
+            index::scan(library, location, ScanOptions::default())?;
+        }
+        return Ok(vec![Changed::Everything]);
+    }
+    let paired: HashSet<usize> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Modify(ModifyKind::Name(RenameMode::Both)))
+        .filter_map(|e| e.tracker())
+        .collect();
+    let mut batch = Batch { library, locations, reader: library.reader()?, upserts: Vec::new(), changed: Vec::new() };
+    let mut touched_folders: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
+    // By bytes, so `library.db` also covers `library.db-wal` and `library.db-shm`.
+    let ignored = |p: &PathBuf| ignore.iter().any(|i| p.as_os_str().as_bytes().starts_with(i.as_os_str().as_bytes()));
+    for event in &events {
+        if event.paths.iter().any(ignored) {
+            continue;
+        }
+        let is_paired = event.tracker().is_some_and(|t| paired.contains(&t));
+        match event.kind {
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) if event.paths.len() == 2 => {
+                batch.renamed(&event.paths[0], &event.paths[1])?;
+            }
+            EventKind::Modify(ModifyKind::Name(RenameMode::From | RenameMode::To)) if is_paired => {}
+            EventKind::Modify(ModifyKind::Name(RenameMode::From)) | EventKind::Remove(_) => {
+                for path in &event.paths {
+                    batch.gone(path)?;
+                }
+            }
+            EventKind::Create(_) | EventKind::Modify(_) => {
+                let appeared = matches!(event.kind, EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_)));
+                for path in &event.paths {
+                    batch.present(path, appeared)?;
+                }
+            }
+            EventKind::Access(_) | EventKind::Any | EventKind::Other => {}
+        }
+        for path in &event.paths {
+            if let Some(parent) = path.parent() {
+                touched_folders.insert(parent.to_path_buf());
+            }
+        }
+    }
+    // A folder's own size and times change with its children, and inotify does not say so.
+    for folder in touched_folders {
+        batch.present(&folder, false)?;
+    }
+    batch.flush()?;
+    Ok(batch.changed)
+}
+
+/// One batch being applied: upserts are gathered and sent to the writer together, before anything that depends
+/// on them (a rename, a removal, indexing a new folder's contents).
+struct Batch<'a> {
+    library: &'a Library,
+    locations: &'a [Location],
+    reader: crate::library::Reader,
+    upserts: Vec<(LocationId, ScanItem)>,
+    changed: Vec<Changed>,
+}
+
+impl Batch<'_> {
+    fn flush(&mut self) -> Result<()> {
+        let mut upserts = std::mem::take(&mut self.upserts);
+        while let Some((location, _)) = upserts.first() {
+            let location = *location;
+            let (same, rest): (Vec<_>, Vec<_>) = upserts.into_iter().partition(|(l, _)| *l == location);
+            self.library.writer().apply_scan(location, same.into_iter().map(|(_, item)| item).collect())?;
+            upserts = rest;
+        }
+        Ok(())
+    }
+
+    /// A path that exists now: record it (and, for a folder that appeared, everything in it).
+    fn present(&mut self, path: &Path, appeared: bool) -> Result<()> {
+        let Some((location, dir, name)) = place(self.locations, path) else { return Ok(()) };
+        let Some(item) = index::entry_now(location, &dir, &name)? else { return Ok(()) };
+        let is_dir = matches!(&item, ScanItem::Upsert(e) if e.kind == EntryKind::Dir);
+        if let Some(known) = self.reader.folder_child(location.id, &dir, &name)? {
+            self.changed.push(Changed::Modified(known.id));
+        }
+        self.upserts.push((location.id, item));
+        if appeared && is_dir {
+            self.flush()?;
+            index::scan_folder(self.library, location, &child_path(&dir, &name))?;
+        }
+        Ok(())
+    }
+
+    /// A path that is gone: forget it (its metadata is kept as an orphan).
+    fn gone(&mut self, path: &Path) -> Result<()> {
+        if std::fs::symlink_metadata(path).is_ok() {
+            // Gone and back already (an editor's save): what is there now is what counts.
+            return self.present(path, true);
+        }
+        let Some((location, dir, name)) = place(self.locations, path) else { return Ok(()) };
+        self.flush()?;
+        let Some(child) = self.reader.folder_child(location.id, &dir, &name)? else { return Ok(()) };
+        let dir_path = (child.kind == EntryKind::Dir).then(|| child_path(&dir, &name));
+        self.library.writer().apply_scan(location.id, vec![ScanItem::Remove { id: child.id, dir_path }])?;
+        self.changed.push(Changed::Gone { location: location.id, dir, name });
+        Ok(())
+    }
+
+    /// A rename seen whole: inside one location the entry keeps its identity and metadata; otherwise it is a
+    /// removal here and an arrival there.
+    fn renamed(&mut self, from: &Path, to: &Path) -> Result<()> {
+        let (Some((from_loc, from_dir, from_name)), Some((to_loc, to_dir, to_name))) =
+            (place(self.locations, from), place(self.locations, to))
+        else {
+            self.gone(from)?;
+            return self.present(to, true);
+        };
+        self.flush()?;
+        let entry = self.reader.folder_child(from_loc.id, &from_dir, &from_name)?;
+        match entry {
+            Some(child) if from_loc.id == to_loc.id => {
+                self.library.writer().rename_entry(child.id, to_dir.clone(), to_name.clone())?;
+                self.changed.push(Changed::Gone { location: from_loc.id, dir: from_dir, name: from_name });
+                self.changed.push(Changed::Gone { location: to_loc.id, dir: to_dir, name: to_name });
+                // The file may also have changed on the way (an editor writing then renaming).
+                self.present(to, false)
+            }
+            _ => {
+                self.gone(from)?;
+                self.present(to, true)
+            }
+        }
+    }
+}
