@@ -463,6 +463,14 @@ fn print_report(r: &ScanReport, out: &mut dyn Write) -> Result<()> {
     if r.tags_imported > 0 {
         writeln!(out, "imported {} tags from user.xdg.tags", r.tags_imported).map_err(write_err)?;
     }
+    if r.totals.relinked > 0 {
+        writeln!(
+            out,
+            "re-linked the tags, labels and notes of {} files that came back (same inode, or same verified content)",
+            r.totals.relinked
+        )
+        .map_err(write_err)?;
+    }
     if r.orphaned > 0 {
         writeln!(
             out,

@@ -147,6 +147,11 @@ pub fn apply(
         batch.present(&folder, false)?;
     }
     batch.flush()?;
+    for location in locations {
+        if library.writer().relink_orphans(location.id)? > 0 {
+            batch.changed.push(Changed::Everything);
+        }
+    }
     Ok(batch.changed)
 }
 

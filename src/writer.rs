@@ -76,6 +76,8 @@ pub enum WriteCmd {
         name: String,
         reply: Reply<()>,
     },
+    /// Give orphaned metadata back to files that came back.
+    RelinkOrphans(LocationId, Reply<u64>),
     /// A rename done on disk: the entry keeps its identity and metadata.
     RenameEntry {
         entry: EntryId,
@@ -204,6 +206,9 @@ impl Writer {
     }
     pub fn move_label(&self, label: LabelId, parent: Option<LabelId>, name: String) -> Result<()> {
         self.call(|reply| WriteCmd::MoveLabel { label, parent, name, reply })
+    }
+    pub fn relink_orphans(&self, location: LocationId) -> Result<u64> {
+        self.call(|r| WriteCmd::RelinkOrphans(location, r))
     }
     pub fn rename_entry(&self, entry: EntryId, relative_path: Vec<u8>, name: Vec<u8>) -> Result<()> {
         self.call(|reply| WriteCmd::RenameEntry { entry, relative_path, name, reply })
@@ -347,6 +352,7 @@ fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
             write::move_label(conn, *label, *parent, name)?;
             Answer::Unit
         }
+        WriteCmd::RelinkOrphans(location, _) => Answer::Count(write::relink_orphans(conn, *location)?),
         WriteCmd::RenameEntry { entry, relative_path, name, .. } => {
             write::rename_entry(conn, *entry, relative_path, name)?;
             Answer::Unit
@@ -385,7 +391,8 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
         | WriteCmd::Label(_, _, r)
         | WriteCmd::SetFlag(_, _, _, r)
         | WriteCmd::Unlabel(_, _, r)
-        | WriteCmd::MergeTags(_, _, r) => send(r, outcome, |a| if let Answer::Count(v) = a { Some(v) } else { None }),
+        | WriteCmd::MergeTags(_, _, r)
+        | WriteCmd::RelinkOrphans(_, r) => send(r, outcome, |a| if let Answer::Count(v) = a { Some(v) } else { None }),
         WriteCmd::SetNotes(_, _, r)
         | WriteCmd::SetTags { reply: r, .. }
         | WriteCmd::SetLabels(_, _, r)

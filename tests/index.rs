@@ -390,3 +390,79 @@ fn a_failing_command_spoils_no_other_in_its_batch() {
         }
     }
 }
+
+#[test]
+fn orphaned_tags_come_back_with_their_file_and_never_by_guess() {
+    use spacefs::library::write::{ContentUpdate, ScanItem, ScannedEntry};
+    let fx = Fixture::new();
+    fx.write("a.txt", b"a");
+    let lib = Library::open(&fx.library()).unwrap();
+    let (loc, _) = add(&lib, &fx.files(), "files", IndexMode::Content);
+    let a = entry(&lib, &loc, b"", b"a.txt");
+    lib.writer().tag(vec![a], tag(&["kept"])).unwrap();
+    let stamp = lib.reader().unwrap().children_stamps(loc.id, b"").unwrap().remove(0);
+    // The file vanishes (its tags become an orphan) and comes back under the same inode and name.
+    lib.writer().apply_scan(loc.id, vec![ScanItem::Remove { id: a, dir_path: None }]).unwrap();
+    assert_eq!(lib.reader().unwrap().status().unwrap().orphans, 1);
+    let device = std::os::unix::fs::MetadataExt::dev(&std::fs::metadata(fx.file("a.txt")).unwrap()) as i64;
+    let back = ScannedEntry {
+        relative_path: Vec::new(),
+        name: b"a.txt".to_vec(),
+        kind: EntryKind::File,
+        size: 1,
+        mode: 0o100644,
+        created_at: None,
+        modified_at: stamp.modified_at,
+        changed_at: stamp.changed_at,
+        accessed_at: None,
+        inode: stamp.inode,
+        device,
+        symlink_target: None,
+        content: ContentUpdate::Clear,
+        xdg_tags: Vec::new(),
+        xdg_comment: None,
+    };
+    lib.writer().apply_scan(loc.id, vec![ScanItem::Upsert(Box::new(back.clone()))]).unwrap();
+    assert_eq!(lib.writer().relink_orphans(loc.id).unwrap(), 1);
+    let again = entry(&lib, &loc, b"", b"a.txt");
+    assert_ne!(again, a, "a new entry");
+    assert_eq!(lib.reader().unwrap().tags_of(again).unwrap(), ["kept"]);
+    assert_eq!(lib.reader().unwrap().status().unwrap().orphans, 0);
+    // An unrelated file that happens to get the freed inode number (other name, other content) is not a match.
+    lib.writer().apply_scan(loc.id, vec![ScanItem::Remove { id: again, dir_path: None }]).unwrap();
+    let stranger = ScannedEntry { name: b"stranger.bin".to_vec(), ..back };
+    lib.writer().apply_scan(loc.id, vec![ScanItem::Upsert(Box::new(stranger))]).unwrap();
+    assert_eq!(lib.writer().relink_orphans(loc.id).unwrap(), 0);
+    assert_eq!(lib.reader().unwrap().status().unwrap().orphans, 1);
+}
+
+#[test]
+fn rescan_relinks_by_verified_content_only_when_unambiguous() {
+    let fx = Fixture::new();
+    fx.write("old/report.txt", b"the report, verified by its full hash");
+    let add_run = fx.run(["add".as_ref(), fx.files().as_os_str(), "--index-mode".as_ref(), "deep".as_ref()]);
+    add_run.ok();
+    fx.run(["tag".as_ref(), "kept".as_ref(), fx.file("old/report.txt").as_os_str()]).ok();
+    // Deleted, then re-created elsewhere with the same content by another program (a new inode).
+    std::fs::remove_file(fx.file("old/report.txt")).unwrap();
+    fx.run(["rescan"]).ok();
+    fx.write("new/report-copy.txt", b"the report, verified by its full hash");
+    let run = fx.run(["rescan"]);
+    assert!(run.ok().contains("re-linked the tags, labels and notes of 1 files"), "{run:?}");
+    assert_eq!(fx.run(["tags".as_ref(), fx.file("new/report-copy.txt").as_os_str()]).ok(), "kept\n");
+    // Two candidates: no guess.
+    fx.write("x/one.txt", b"same bytes");
+    fx.write("x/two.txt", b"other");
+    fx.run(["rescan"]).ok();
+    fx.run(["tag".as_ref(), "solo".as_ref(), fx.file("x/one.txt").as_os_str()]).ok();
+    // Keep the old inode in use (a link outside the location), so no new file can be matched by inode.
+    std::fs::hard_link(fx.file("x/one.txt"), fx.dir.path().join("keepalive")).unwrap();
+    std::fs::remove_file(fx.file("x/one.txt")).unwrap();
+    fx.run(["rescan"]).ok();
+    fx.write("y/a.txt", b"same bytes");
+    fx.write("y/b.txt", b"same bytes");
+    let run = fx.run(["rescan"]);
+    assert!(!run.ok().contains("re-linked"), "{run:?}");
+    assert!(fx.run(["find", "--tag", "solo"]).ok().is_empty());
+    assert!(fx.run(["status"]).ok().contains("orphaned   1"));
+}

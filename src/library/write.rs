@@ -87,6 +87,8 @@ pub struct LocationTotals {
     pub files: i64,
     pub dirs: i64,
     pub bytes: i64,
+    /// Orphaned metadata given back to files that came back during this scan.
+    pub relinked: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,13 +179,17 @@ pub fn finish_scan(
     let now = now_ns();
     conn.prepare_cached("UPDATE jobs SET status = ?2, items_done = ?3, error = ?4, finished_at = ?5 WHERE id = ?1")?
         .execute(params![job.0, if error.is_some() { "failed" } else { "done" }, items, error, now])?;
+    let relinked = if error.is_none() { relink_orphans(conn, location)? } else { 0 };
     collect_garbage(conn)?;
-    let totals = conn
+    let mut totals = conn
         .prepare_cached(
             "SELECT count(*) FILTER (WHERE kind = 0), count(*) FILTER (WHERE kind = 1), \
              coalesce(sum(size) FILTER (WHERE kind = 0), 0) FROM entries WHERE location_id = ?1",
         )?
-        .query_row([location.0], |r| Ok(LocationTotals { files: r.get(0)?, dirs: r.get(1)?, bytes: r.get(2)? }))?;
+        .query_row([location.0], |r| {
+            Ok(LocationTotals { files: r.get(0)?, dirs: r.get(1)?, bytes: r.get(2)?, relinked: 0 })
+        })?;
+    totals.relinked = relinked;
     let state = if error.is_some() { "failed" } else { "done" };
     conn.prepare_cached(
         "UPDATE locations SET scan_state = ?2, file_count = ?3, dir_count = ?4, total_bytes = ?5, \
@@ -845,4 +851,43 @@ pub fn rename_entry(conn: &Connection, entry: EntryId, new_relative_path: &[u8],
         .execute(params![location, old_path, new_path, old_path.len() as i64 + 1, low, high])?;
     }
     Ok(())
+}
+
+/// Gives orphaned metadata (of files that vanished from `location`) back to a file that came back: the entry with
+/// the same device and inode (and the same name or content, since file systems reuse inode numbers), or failing
+/// that the entry with the same verified content (full hash). Only a one-to-one match is taken: never a guess
+/// between several candidates. Returns how many were re-linked.
+pub fn relink_orphans(conn: &Connection, location: LocationId) -> Result<u64> {
+    let by_inode = "SELECT m.id, e.id FROM user_metadata m JOIN entries e ON e.location_id = m.orphan_location_id \
+         AND e.device = m.orphan_device AND e.inode = m.orphan_inode \
+         WHERE m.orphaned_at IS NOT NULL AND m.orphan_location_id = ?1 AND e.metadata_id IS NULL \
+         AND (CAST(CASE WHEN e.relative_path = x'' THEN e.name ELSE e.relative_path || x'2f' || e.name END AS BLOB) = m.orphan_path \
+              OR e.content_id = m.orphan_content_id)";
+    let by_content = "SELECT m.id, e.id FROM user_metadata m \
+         JOIN content_identity ci ON ci.id = m.orphan_content_id AND ci.full_hash IS NOT NULL \
+         JOIN content_identity same ON same.full_hash = ci.full_hash AND same.cas_id = ci.cas_id \
+         JOIN entries e ON e.content_id = same.id AND e.location_id = m.orphan_location_id \
+         WHERE m.orphaned_at IS NOT NULL AND m.orphan_location_id = ?1 AND e.metadata_id IS NULL";
+    let mut relinked = 0;
+    for sql in [by_inode, by_content] {
+        let pairs: Vec<(i64, i64)> = conn
+            .prepare_cached(sql)?
+            .query_map([location.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let count = |f: &dyn Fn(&(i64, i64)) -> i64, v: i64| pairs.iter().filter(|p| f(p) == v).count();
+        for &(metadata, entry) in &pairs {
+            if count(&|p| p.0, metadata) != 1 || count(&|p| p.1, entry) != 1 {
+                continue; // several candidates: leave it for the user
+            }
+            conn.prepare_cached("UPDATE entries SET metadata_id = ?2 WHERE id = ?1 AND metadata_id IS NULL")?
+                .execute(params![entry, metadata])?;
+            conn.prepare_cached(
+                "UPDATE user_metadata SET orphaned_at = NULL, orphan_location_id = NULL, orphan_path = NULL, \
+                 orphan_inode = NULL, orphan_device = NULL, orphan_content_id = NULL, updated_at = ?2 WHERE id = ?1",
+            )?
+            .execute(params![metadata, now_ns()])?;
+            relinked += 1;
+        }
+    }
+    Ok(relinked)
 }
