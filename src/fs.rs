@@ -507,13 +507,28 @@ impl SpaceFs {
 
     /// Records in the library what a real entry is now, after a change made through the mount.
     pub fn record_change(&self, ino: u64) -> Result<()> {
+        self.record(ino, true)
+    }
+
+    /// As `record_change`, but queued without waiting for the commit (release, which comes after close returned
+    /// and only matters for writes through a mapping).
+    pub fn record_change_later(&self, ino: u64) -> Result<()> {
+        self.record(ino, false)
+    }
+
+    fn record(&self, ino: u64, wait: bool) -> Result<()> {
         let Some(id) = self.node(ino).ok().and_then(Self::entry_of) else { return Ok(()) };
         let (info, location) = self.with_reader(|r| {
             let info = r.entry_info(id)?.ok_or_else(|| Error::NotFound(String::new()))?;
             let location = r.location_by_id(info.location)?.ok_or_else(|| Error::NotFound(String::new()))?;
             Ok((info, location))
         })?;
-        crate::index::refresh_entry(&self.library, &location, &info.relative_path, &info.name)
+        let Some(item) = crate::index::entry_now(&location, &info.relative_path, &info.name)? else { return Ok(()) };
+        if wait {
+            self.library.writer().apply_scan(location.id, vec![item]).map(drop)
+        } else {
+            self.library.writer().apply_scan_later(location.id, vec![item])
+        }
     }
 
     /// chmod, chown, truncate and utimens of a real file or folder (not through duplicates/ or a folder seen
@@ -794,11 +809,14 @@ impl SpaceFs {
         Ok(Some((location, path)))
     }
 
-    /// After something was created on disk: make it the caller's, index it, and return its attributes.
+    /// After something was created on disk: make it the caller's, index it, and return its attributes. Its content
+    /// id follows when it is closed (a file being created has no content yet).
     fn created(&self, location: &Location, dir: &[u8], name: &[u8], caller: Caller) -> Result<Attr> {
         let path = crate::library::real_path(&location.path, dir, name);
         give_to_caller(&path, caller).map_err(|e| Error::io(&path, e))?;
-        crate::index::refresh_entry(&self.library, location, dir, name)?;
+        let item = crate::index::entry_on_disk(location, dir, name, false)?
+            .ok_or_else(|| Error::io(&path, std::io::Error::from(std::io::ErrorKind::NotFound)))?;
+        self.library.writer().apply_scan(location.id, vec![item])?;
         let child = self.with_reader(|r| r.folder_child(location.id, dir, name))?;
         let id = child.ok_or_else(|| Error::NotFound(String::new()))?.id;
         self.with_reader(|r| self.attr_of(r, Node::Entry(id)))

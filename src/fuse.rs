@@ -40,6 +40,8 @@ struct Handles {
 struct Open {
     file: File,
     writable: bool,
+    /// A flush recorded the file's new state already (release need not again).
+    recorded: bool,
     _backing: Option<Arc<BackingId>>,
 }
 
@@ -191,10 +193,10 @@ impl Filesystem for FuseFs {
         match backing {
             Some(id) => {
                 reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
-                handles.open.insert(fh, Open { file, writable, _backing: Some(id) });
+                handles.open.insert(fh, Open { file, writable, recorded: false, _backing: Some(id) });
             }
             None => {
-                handles.open.insert(fh, Open { file, writable, _backing: None });
+                handles.open.insert(fh, Open { file, writable, recorded: false, _backing: None });
                 reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
             }
         }
@@ -245,8 +247,8 @@ impl Filesystem for FuseFs {
             handles.backing.retain(|(i, _), w| *i != ino.0 || w.strong_count() > 0);
             closed
         };
-        if closed.is_some_and(|c| c.writable)
-            && let Err(err) = self.core.record_change(ino.0)
+        if closed.is_some_and(|c| c.writable && !c.recorded)
+            && let Err(err) = self.core.record_change_later(ino.0)
         {
             log::warn!("could not record a change made through the mount: {err}");
         }
@@ -291,7 +293,13 @@ impl Filesystem for FuseFs {
     /// Every close(2) flushes, synchronously: recording the change here means the library is up to date when
     /// close returns (release comes later, asynchronously, and covers writes through mmap).
     fn flush(&self, _req: &Request, ino: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
-        let writable = self.handles().open.get(&fh.0).is_some_and(|o| o.writable);
+        let writable = match self.handles().open.get_mut(&fh.0) {
+            Some(open) if open.writable => {
+                open.recorded = true;
+                true
+            }
+            _ => false,
+        };
         if writable && let Err(err) = self.core.record_change(ino.0) {
             log::warn!("could not record a change made through the mount: {err}");
         }
@@ -503,10 +511,10 @@ impl Filesystem for FuseFs {
         match backing {
             Some(id) => {
                 reply.created_passthrough(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty(), &id);
-                handles.open.insert(fh, Open { file, writable: true, _backing: Some(id) });
+                handles.open.insert(fh, Open { file, writable: true, recorded: false, _backing: Some(id) });
             }
             None => {
-                handles.open.insert(fh, Open { file, writable: true, _backing: None });
+                handles.open.insert(fh, Open { file, writable: true, recorded: false, _backing: None });
                 reply.created(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty());
             }
         }

@@ -81,6 +81,22 @@ pub fn start(
     Ok(Watching { _watcher: watcher })
 }
 
+/// Whether the library's record of an entry still describes the file on disk.
+fn stamp_matches(
+    known: &crate::library::EntryStamp,
+    meta: &std::fs::Metadata,
+    mode: crate::library::IndexMode,
+) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let kind = EntryKind::from_file_type(meta.file_type());
+    known.kind == kind
+        && known.size == meta.size() as i64
+        && known.inode == meta.ino() as i64
+        && known.modified_at == meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+        && known.changed_at == meta.ctime() * 1_000_000_000 + meta.ctime_nsec()
+        && (known.has_content || kind != EntryKind::File || mode == crate::library::IndexMode::Metadata)
+}
+
 /// Where a path is: its location, its folder's path in it, and its name.
 fn place<'a>(locations: &'a [Location], path: &Path) -> Option<(&'a Location, Vec<u8>, Vec<u8>)> {
     let location = locations.iter().filter(|l| path.starts_with(&l.path)).max_by_key(|l| l.path.as_os_str().len())?;
@@ -180,9 +196,16 @@ impl Batch<'_> {
     /// A path that exists now: record it (and, for a folder that appeared, everything in it).
     fn present(&mut self, path: &Path, appeared: bool) -> Result<()> {
         let Some((location, dir, name)) = place(self.locations, path) else { return Ok(()) };
+        let known = self.reader.child_stamp(location.id, &dir, &name)?;
+        if let (Some(known), Ok(meta)) = (&known, std::fs::symlink_metadata(path))
+            && !appeared
+            && stamp_matches(known, &meta, location.index_mode)
+        {
+            return Ok(()); // recorded already (typically: a change made through the mount)
+        }
         let Some(item) = index::entry_now(location, &dir, &name)? else { return Ok(()) };
         let is_dir = matches!(&item, ScanItem::Upsert(e) if e.kind == EntryKind::Dir);
-        if let Some(known) = self.reader.folder_child(location.id, &dir, &name)? {
+        if let Some(known) = known {
             self.changed.push(Changed::Modified(known.id));
         }
         self.upserts.push((location.id, item));

@@ -141,6 +141,13 @@ impl Writer {
     pub fn apply_scan(&self, location: LocationId, items: Vec<ScanItem>) -> Result<ScanApplied> {
         self.call(|r| WriteCmd::ApplyScan(location, items, r))
     }
+    /// Queues scan items without waiting for the commit (for records that may lag a moment, like the content id
+    /// of a file just written). An error is logged by the writer's caller-less reply being dropped.
+    pub fn apply_scan_later(&self, location: LocationId, items: Vec<ScanItem>) -> Result<()> {
+        let (reply, _ignored) = bounded(1);
+        let tx = self.inner.tx.as_ref().ok_or(Error::WriterGone)?;
+        tx.send(WriteCmd::ApplyScan(location, items, reply)).map_err(|_| Error::WriterGone)
+    }
     pub fn set_full_hashes(&self, hashes: Vec<(EntryId, ContentHash)>) -> Result<u64> {
         self.call(|r| WriteCmd::SetFullHashes(hashes, r))
     }

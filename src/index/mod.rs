@@ -385,6 +385,11 @@ fn read_xdg(entry: &mut ScannedEntry, get: impl Fn(&str) -> std::io::Result<Opti
 /// What one entry is now on disk, as a scan item: its stamp and, for files, a fresh content id. Applying it keeps
 /// the entry's tags, labels and notes (it is not re-imported from its xattrs). `None` when it is not there.
 pub fn entry_now(location: &Location, relative_path: &[u8], name: &[u8]) -> Result<Option<ScanItem>> {
+    entry_on_disk(location, relative_path, name, true)
+}
+
+/// As `entry_now`; without `hash`, only the stamp (a file just created has no content to identify yet).
+pub fn entry_on_disk(location: &Location, relative_path: &[u8], name: &[u8], hash: bool) -> Result<Option<ScanItem>> {
     let path = crate::library::real_path(&location.path, relative_path, name);
     let meta = match fs::symlink_metadata(&path) {
         Ok(meta) => meta,
@@ -392,7 +397,7 @@ pub fn entry_now(location: &Location, relative_path: &[u8], name: &[u8]) -> Resu
         Err(e) => return Err(Error::io(&path, e)),
     };
     let mut entry = scanned(relative_path, name.to_vec(), &path, &meta);
-    if entry.kind == EntryKind::File && location.index_mode != IndexMode::Metadata {
+    if hash && entry.kind == EntryKind::File && location.index_mode != IndexMode::Metadata {
         let file = File::options()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)

@@ -109,6 +109,15 @@ impl Reader {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// What the library knows of one entry, for comparing with the disk.
+    pub fn child_stamp(&self, location: LocationId, relative_path: &[u8], name: &[u8]) -> Result<Option<EntryStamp>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, kind, size, modified_at, changed_at, inode, content_id IS NOT NULL FROM entries \
+             WHERE location_id = ?1 AND relative_path = ?2 AND name = ?3",
+        )?;
+        Ok(stmt.query_row(params![location.0, relative_path, name], |r| EntryStamp::try_from(r)).optional()?)
+    }
+
     pub fn entry_by_path(&self, location: LocationId, relative_path: &[u8], name: &[u8]) -> Result<Option<EntryId>> {
         let mut stmt = self
             .conn
