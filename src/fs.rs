@@ -229,7 +229,9 @@ impl SpaceFs {
             let (node, _) = resolver.lookup(parent_node, name)?.ok_or_else(|| Error::NotFound(String::new()))?;
             self.attr_of(reader, node)
         })?;
-        if is_view_folder(parent_node) {
+        // Only entries that are not folders: invalidating a folder's dentry would break the working directory of
+        // every process inside it (getcwd fails on an unhashed dentry), and folders are not what tagging changes.
+        if is_view_folder(parent_node) && attr.kind != NodeKind::Dir {
             self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert((parent, name.to_vec()));
         }
         Ok(attr)
@@ -439,7 +441,7 @@ impl SpaceFs {
                     return Ok(());
                 }
                 cursor.next_offset = child_offset;
-                if plus && view_folder {
+                if plus && view_folder && child.kind != NodeKind::Dir {
                     self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert((ino, child.name));
                 }
             }

@@ -135,8 +135,33 @@ fn programs_work_through_the_mount_as_on_the_real_folder() {
     assert!(ok.success());
     let diff = Command::new("diff").arg("-r").arg(&source).arg(root.join("untar")).output().unwrap();
     assert!(diff.status.success(), "{diff:?}");
+    // rsync -a into and out of the mount: identical trees, times and modes included.
+    let ok = Command::new("rsync")
+        .arg("-a")
+        .arg(format!("{}/", source.display()))
+        .arg(root.join("synced"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let back = fx.dir.path().join("back");
+    let ok =
+        Command::new("rsync").arg("-a").arg(format!("{}/", root.join("synced").display())).arg(&back).status().unwrap();
+    assert!(ok.success());
+    let diff = Command::new("diff").arg("-r").arg(&source).arg(&back).output().unwrap();
+    assert!(diff.status.success(), "{diff:?}");
+    let mtime = |p: &Path| std::fs::metadata(p).unwrap().mtime();
+    assert_eq!(mtime(&source.join("x/y/2.bin")), mtime(&back.join("x/y/2.bin")), "rsync -a kept the times");
+    // cargo new through the mount.
+    let out =
+        Command::new("cargo").args(["new", "--vcs", "git", "--quiet", "hello"]).current_dir(&root).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
     mnt.unmount();
     // After unmount, on the real folder: the commit is there and the extracted files are identical.
+    assert!(
+        fx.file("hello/Cargo.toml").is_file()
+            && fx.file("hello/src/main.rs").is_file()
+            && fx.file("hello/.git").is_dir()
+    );
     let real_repo = fx.file("repo");
     assert_eq!(run_in(&real_repo, "git", &["log", "--format=%s"]), "first\n");
     assert_eq!(run_in(&real_repo, "git", &["status", "--porcelain"]), "");
