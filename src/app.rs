@@ -73,7 +73,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
             let tag = TagName::parse(&tag)?;
             ctx.library.writer().set_tag_color(tag, crate::xattr::parse_color(&color)?)?;
         }
-        Command::Find { tags, label, favorite } => ctx.find(&tags, label.as_deref(), favorite, out)?,
+        Command::Find { query: Some(expr), .. } => {
+            let parsed =
+                crate::query::parse(&expr).map_err(|e| Error::Invalid(format!("invalid query {expr:?}: {e}")))?;
+            for path in ctx.library.reader()?.query_paths(&parsed)? {
+                out.write_all(path.as_os_str().as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(write_err)?;
+            }
+        }
+        Command::Find { tags, label, favorite, query: None } => ctx.find(&tags, label.as_deref(), favorite, out)?,
         Command::Dupes => ctx.dupes(out)?,
         Command::Check => return ctx.check(out),
         Command::Backup { dest } => ctx.backup(&dest, out)?,
@@ -324,7 +331,7 @@ impl Ctx {
         let tags = tags.iter().map(|t| TagName::parse(t)).collect::<Result<Vec<_>>>()?;
         let label = label.map(LabelPath::parse).transpose()?;
         if tags.is_empty() && label.is_none() && !favorite {
-            return Err(Error::Invalid("find needs at least one of --tag, --label, --favorite".into()));
+            return Err(Error::Invalid("find needs at least one of --tag, --label, --favorite, --query".into()));
         }
         for path in self.library.reader()?.find(&tags, label.as_ref(), favorite)? {
             out.write_all(path.as_os_str().as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(write_err)?;

@@ -181,7 +181,7 @@ pub enum Command {
 
     /// Print the real paths of the entries matching all the given conditions.
     #[command(after_help = "Examples:\n  spacefs find --tag holiday --tag 2026\n  spacefs find --label work/clients \
-                            --favorite")]
+                            --favorite\n  spacefs find --query 'kind:image and (holiday or family) and not hidden'")]
     Find {
         /// Carries this tag (repeat for several: all must match).
         #[arg(long = "tag", value_name = "TAG")]
@@ -192,6 +192,9 @@ pub enum Command {
         /// Is a favorite.
         #[arg(long)]
         favorite: bool,
+        /// A query expression instead (see the README): `work and not old`, `kind:image size>10M`, …
+        #[arg(long, value_name = "EXPR", conflicts_with_all = ["tags", "label", "favorite"])]
+        query: Option<String>,
     },
 
     /// List groups of identical files (full-content hashes agree), largest first.

@@ -14,6 +14,7 @@ pub mod inode;
 pub mod library;
 pub mod mount;
 pub mod names;
+pub mod query;
 pub mod view;
 pub mod watch;
 pub mod writer;

@@ -12,7 +12,7 @@
 mod kind;
 mod progress;
 
-pub use kind::kind_of_extension;
+pub use kind::{KIND_EXTENSIONS, KINDS, kind_of_extension};
 
 use crate::error::{Error, Result, shown};
 use crate::library::write::LocationTotals;

@@ -72,6 +72,13 @@ fn path_of(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<PathBuf> {
     Ok(real_path(Path::new(OsStr::from_bytes(&root)), &rel, &name))
 }
 
+impl crate::query::Names for Reader {
+    fn label(&self, path: &str) -> Option<i64> {
+        let path = LabelPath::parse(path).ok()?;
+        self.label_by_path(&path).ok().flatten().map(|id| id.0)
+    }
+}
+
 impl Reader {
     pub(crate) fn new(conn: Connection) -> Reader {
         Reader { conn }
@@ -208,6 +215,19 @@ impl Reader {
         sql.push_str(" ORDER BY l.name, e.relative_path, e.name");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| path_of(r, 0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Real paths of the entries matching a query expression (one SQL statement), by location and path.
+    pub fn query_paths(&self, expr: &crate::query::Expr) -> Result<Vec<PathBuf>> {
+        let mut params = Vec::new();
+        let condition = expr.to_sql("e", "m", self, &mut params);
+        let sql = format!(
+            "SELECT l.path, e.relative_path, e.name FROM entries e JOIN locations l ON l.id = e.location_id \
+             LEFT JOIN user_metadata m ON m.id = e.metadata_id WHERE {condition} ORDER BY l.name, e.relative_path, e.name"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| path_of(r, 0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
