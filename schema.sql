@@ -158,3 +158,11 @@ CREATE TABLE jobs (
     finished_at INTEGER
 );
 CREATE INDEX jobs_started ON jobs (started_at);
+
+-- Queries saved as folders of query/ (mkdir) or with 'spacefs query save'.
+CREATE TABLE saved_queries (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT    NOT NULL UNIQUE,
+    expression TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+);

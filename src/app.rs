@@ -1,6 +1,6 @@
 //! What each command does, over the library and the indexer. Output goes to `out`; progress to standard error.
 
-use crate::cli::{Cli, Command, IndexModeArg, data_dir};
+use crate::cli::{Cli, Command, IndexModeArg, QueryCommand, data_dir};
 use crate::error::{Error, Result, shown};
 use crate::index::{self, ScanOptions, ScanReport};
 use crate::library::write::{Flag, NewLocation};
@@ -68,6 +68,30 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
             let (from, into) = (TagName::parse(&from)?, TagName::parse(&into)?);
             let moved = ctx.library.writer().merge_tags(from.clone(), into.clone())?;
             ctx.say(out, &format!("merged '{from}' into '{into}' ({moved} entries gained '{into}')"))?;
+        }
+        Command::Query(QueryCommand::Save { name, expression }) => {
+            if name.is_empty()
+                || name.contains('/')
+                || name.len() > crate::names::MAX_NAME_BYTES
+                || name.chars().any(char::is_control)
+            {
+                return Err(Error::InvalidName(format!(
+                    "invalid query name {name:?}: it must be a non-empty folder name without '/' (at most 255 bytes)"
+                )));
+            }
+            crate::query::parse(&expression)
+                .map_err(|e| Error::Invalid(format!("invalid query {expression:?}: {e}")))?;
+            ctx.library.writer().save_query(name.clone(), expression)?;
+            ctx.say(out, &format!("saved query '{name}' (see <mnt>/query/{name}/)"))?;
+        }
+        Command::Query(QueryCommand::List) => {
+            for (_, name, expression) in ctx.library.reader()?.saved_queries()? {
+                writeln!(out, "{name}\t{expression}").map_err(write_err)?;
+            }
+        }
+        Command::Query(QueryCommand::Forget { name }) => {
+            ctx.library.writer().forget_query(name.clone())?;
+            ctx.say(out, &format!("forgot query '{name}'"))?;
         }
         Command::TagColor { tag, color } => {
             let tag = TagName::parse(&tag)?;

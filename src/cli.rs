@@ -220,6 +220,10 @@ pub enum Command {
         vacuum: bool,
     },
 
+    /// Saved queries: folders of <mnt>/query/ that keep their expression (see the README for the language).
+    #[command(subcommand)]
+    Query(QueryCommand),
+
     /// Mount the library as a filesystem: locations/, tags/, labels/, favorites/, duplicates/.
     #[command(after_help = "Returns once the mount is ready and keeps serving in the background; stop it with \
                             'spacefs unmount MOUNTPOINT' (or 'fusermount3 -u MOUNTPOINT').\n\nExamples:\n  \
@@ -262,6 +266,27 @@ pub enum Command {
     Demo {
         /// Where to mount [default: the demo folder's mnt/].
         mountpoint: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueryCommand {
+    /// Save EXPR under NAME, so <mnt>/query/NAME/ lists its matches (for expressions too long for a file name).
+    #[command(after_help = "Example:\n  spacefs query save recent-photos 'kind:image and modified<30d and not hidden'")]
+    Save {
+        /// The folder name under query/: no '/', at most 255 bytes.
+        name: String,
+        /// The query expression.
+        expression: String,
+    },
+    /// List the saved queries with their expressions.
+    #[command(after_help = "Example:\n  spacefs query list")]
+    List,
+    /// Forget a saved query (entries are not touched).
+    #[command(after_help = "Example:\n  spacefs query forget recent-photos")]
+    Forget {
+        /// The saved query's name.
+        name: String,
     },
 }
 

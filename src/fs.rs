@@ -86,6 +86,7 @@ pub struct SpaceFs {
     listed_at: Mutex<HashMap<u64, i64>>,
     mountpoint: Option<PathBuf>,
     touched_inodes: Mutex<HashSet<u64>>,
+    queries: crate::view::QueryTable,
 }
 
 /// Where a listing through one folder handle stands: the offset the kernel will ask for next, and rows read
@@ -139,6 +140,7 @@ impl SpaceFs {
             listed_at: Mutex::new(HashMap::new()),
             mountpoint: None,
             touched_inodes: Mutex::new(HashSet::new()),
+            queries: crate::view::QueryTable::default(),
         }
     }
 
@@ -171,6 +173,10 @@ impl SpaceFs {
 
     pub fn options(&self) -> FsOptions {
         self.options
+    }
+
+    fn resolver<'a>(&'a self, reader: &'a Reader) -> Resolver<'a> {
+        Resolver { reader, show_hidden: self.options.show_hidden, queries: &self.queries }
     }
 
     /// Runs `f` with a reader of this thread's own for the duration (taken from, and returned to, a pool).
@@ -225,7 +231,7 @@ impl SpaceFs {
             return Err(Error::NameTooLong(format!("a name of {} bytes", name.len())));
         }
         let attr = self.with_reader(|reader| {
-            let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
+            let resolver = self.resolver(reader);
             let (node, _) = resolver.lookup(parent_node, name)?.ok_or_else(|| Error::NotFound(String::new()))?;
             self.attr_of(reader, node)
         })?;
@@ -240,7 +246,7 @@ impl SpaceFs {
     pub fn getattr(&self, ino: u64) -> Result<Attr> {
         let node = self.node(ino)?;
         self.with_reader(|reader| {
-            let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
+            let resolver = self.resolver(reader);
             let real = matches!(
                 node,
                 Node::Entry(_) | Node::ViewDir { .. } | Node::Location(_) | Node::DupeCopy(_) | Node::ViewFile(_)
@@ -379,7 +385,7 @@ impl SpaceFs {
         };
         let view_folder = is_view_folder(node);
         let result = self.with_reader(|reader| {
-            let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
+            let resolver = self.resolver(reader);
             // Children of a real folder are stated relative to it: one path walk per call, not one per child.
             let real_dir = match (plus, node) {
                 (true, Node::Location(_) | Node::Entry(_) | Node::ViewDir { .. }) => {
@@ -762,7 +768,7 @@ impl SpaceFs {
     /// Resolves `name` in `parent` to a node, or ENOENT.
     fn child(&self, parent: Node, name: &[u8]) -> Result<Node> {
         self.with_reader(|reader| {
-            let resolver = Resolver { reader, show_hidden: self.options.show_hidden };
+            let resolver = self.resolver(reader);
             Ok(resolver.lookup(parent, name)?.map(|(node, _)| node))
         })?
         .ok_or_else(|| Error::NotFound(String::new()))
@@ -885,6 +891,12 @@ impl SpaceFs {
         let name = name.as_bytes();
         let writer = self.library.writer();
         let created = match node {
+            Node::QueryRoot => {
+                let text = Self::text(name)?;
+                crate::query::parse(text).map_err(|e| Error::Invalid(format!("not a valid query: {e}")))?;
+                writer.save_query(text.to_owned(), text.to_owned())?;
+                self.child(node, name)?
+            }
             Node::Tags => Node::Tag(writer.create_tag(TagName::parse(Self::text(name)?)?)?),
             Node::Labels => Node::Label(writer.create_label(None, Self::text(name)?.to_owned())?),
             Node::Label(label) => Node::Label(writer.create_label(Some(label), Self::text(name)?.to_owned())?),
@@ -905,6 +917,9 @@ impl SpaceFs {
         }
         if Self::inside_view_folder(node) {
             return Ok(());
+        }
+        if node == Node::QueryRoot {
+            return self.library.writer().forget_query(Self::text(name.as_bytes())?.to_owned());
         }
         let child = self.child(node, name.as_bytes())?;
         let writer = self.library.writer();
@@ -1233,5 +1248,8 @@ fn is_view_folder(node: Node) -> bool {
             | Node::Tag(_)
             | Node::Label(_)
             | Node::DupeSet(_)
+            | Node::QueryRoot
+            | Node::Query(_)
+            | Node::Untagged
     )
 }

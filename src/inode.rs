@@ -24,6 +24,7 @@ const DUPE_SET: u64 = 5;
 const STAND_IN: u64 = 6;
 const DUPE_COPY: u64 = 7;
 const VIEW_FILE: u64 = 8;
+const QUERY: u64 = 9;
 
 /// The inode number of the stand-in for an entry linked into a view with `ln -s`.
 pub fn stand_in(entry: EntryId) -> u64 {
@@ -49,6 +50,9 @@ impl Inodes {
             Node::Labels => 4,
             Node::Favorites => 5,
             Node::Duplicates => 6,
+            Node::QueryRoot => 7,
+            Node::Untagged => 8,
+            Node::Query(key) => class(QUERY, key as i64),
             Node::Entry(EntryId(id)) => class(ENTRY, id),
             Node::Location(LocationId(id)) => class(LOCATION, id),
             Node::Tag(TagId(id)) => class(TAG, id),
@@ -77,6 +81,9 @@ impl Inodes {
             (0, 4) => Node::Labels,
             (0, 5) => Node::Favorites,
             (0, 6) => Node::Duplicates,
+            (0, 7) => Node::QueryRoot,
+            (0, 8) => Node::Untagged,
+            (QUERY, _) => Node::Query(ino & ID_MASK),
             (ENTRY, _) => Node::Entry(EntryId(id)),
             (LOCATION, _) => Node::Location(LocationId(id)),
             (TAG, _) => Node::Tag(TagId(id)),
@@ -94,6 +101,8 @@ fn view_dir_ino(view: FlatView, top: EntryId, entry: EntryId) -> u64 {
         FlatView::Tag(t) => (1u8, t.0),
         FlatView::Label(l) => (2, l.0),
         FlatView::Favorites => (3, 0),
+        FlatView::Untagged => (4, 0),
+        FlatView::Query(key) => (5, key as i64),
     };
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"spacefs view dir");
@@ -129,6 +138,9 @@ mod tests {
             Node::DupeSet(ContentId(7)),
             Node::DupeCopy(EntryId(7)),
             Node::ViewFile(EntryId(7)),
+            Node::QueryRoot,
+            Node::Untagged,
+            Node::Query(12345),
             Node::ViewDir { view, top: EntryId(7), entry: EntryId(7) },
             Node::ViewDir { view, top: EntryId(7), entry: EntryId(8) },
             Node::ViewDir { view, top: EntryId(8), entry: EntryId(8) },

@@ -76,6 +76,8 @@ pub enum WriteCmd {
         name: String,
         reply: Reply<()>,
     },
+    SaveQuery(String, String, Reply<()>),
+    ForgetQuery(String, Reply<()>),
     /// Give orphaned metadata back to files that came back.
     RelinkOrphans(LocationId, Reply<u64>),
     /// A rename done on disk: the entry keeps its identity and metadata.
@@ -213,6 +215,12 @@ impl Writer {
     }
     pub fn move_label(&self, label: LabelId, parent: Option<LabelId>, name: String) -> Result<()> {
         self.call(|reply| WriteCmd::MoveLabel { label, parent, name, reply })
+    }
+    pub fn save_query(&self, name: String, expression: String) -> Result<()> {
+        self.call(|r| WriteCmd::SaveQuery(name, expression, r))
+    }
+    pub fn forget_query(&self, name: String) -> Result<()> {
+        self.call(|r| WriteCmd::ForgetQuery(name, r))
     }
     pub fn relink_orphans(&self, location: LocationId) -> Result<u64> {
         self.call(|r| WriteCmd::RelinkOrphans(location, r))
@@ -359,6 +367,14 @@ fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
             write::move_label(conn, *label, *parent, name)?;
             Answer::Unit
         }
+        WriteCmd::SaveQuery(name, expression, _) => {
+            write::save_query(conn, name, expression)?;
+            Answer::Unit
+        }
+        WriteCmd::ForgetQuery(name, _) => {
+            write::forget_query(conn, name)?;
+            Answer::Unit
+        }
         WriteCmd::RelinkOrphans(location, _) => Answer::Count(write::relink_orphans(conn, *location)?),
         WriteCmd::RenameEntry { entry, relative_path, name, .. } => {
             write::rename_entry(conn, *entry, relative_path, name)?;
@@ -411,6 +427,8 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
         | WriteCmd::DeleteLabel(_, r)
         | WriteCmd::MoveLabel { reply: r, .. }
         | WriteCmd::RenameEntry { reply: r, .. }
+        | WriteCmd::SaveQuery(_, _, r)
+        | WriteCmd::ForgetQuery(_, r)
         | WriteCmd::Optimize { reply: r, .. } => {
             send(r, outcome, |a| if let Answer::Unit = a { Some(()) } else { None })
         }

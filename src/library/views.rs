@@ -51,6 +51,10 @@ pub enum FlatView {
     Tag(TagId),
     Label(LabelId),
     Favorites,
+    /// Files with no tag and no label.
+    Untagged,
+    /// A query folder (its rows come from `query_page`; the key only tells folders apart).
+    Query(u64),
 }
 
 impl FlatView {
@@ -69,6 +73,12 @@ impl FlatView {
                 "JOIN user_metadata {m} ON {m}.id = {e}.metadata_id WHERE {m}.favorite = 1 AND ?1 = ?1 \
                  AND (?2 OR {m}.hidden = 0)"
             ),
+            FlatView::Untagged | FlatView::Query(_) => format!(
+                "LEFT JOIN user_metadata {m} ON {m}.id = {e}.metadata_id WHERE {e}.kind = 0 AND ?1 = ?1 \
+                 AND (?2 OR coalesce({m}.hidden, 0) = 0) \
+                 AND NOT EXISTS (SELECT 1 FROM metadata_tag WHERE metadata_id = {e}.metadata_id) \
+                 AND NOT EXISTS (SELECT 1 FROM metadata_label WHERE metadata_id = {e}.metadata_id)"
+            ),
         }
     }
 
@@ -76,7 +86,7 @@ impl FlatView {
         match self {
             FlatView::Tag(id) => id.0,
             FlatView::Label(id) => id.0,
-            FlatView::Favorites => 0,
+            FlatView::Favorites | FlatView::Untagged | FlatView::Query(_) => 0,
         }
     }
 
@@ -100,6 +110,13 @@ impl FlatView {
                 "m.id",
                 "user_metadata m CROSS JOIN entries e ON e.metadata_id = m.id \
                  WHERE m.favorite = 1 AND ?1 = ?1 AND (?2 OR m.hidden = 0)",
+            ),
+            FlatView::Untagged | FlatView::Query(_) => (
+                "e.id",
+                "entries e LEFT JOIN user_metadata m ON m.id = e.metadata_id WHERE e.kind = 0 AND ?1 = ?1 \
+                 AND (?2 OR coalesce(m.hidden, 0) = 0) \
+                 AND NOT EXISTS (SELECT 1 FROM metadata_tag WHERE metadata_id = e.metadata_id) \
+                 AND NOT EXISTS (SELECT 1 FROM metadata_label WHERE metadata_id = e.metadata_id)",
             ),
         };
         format!(
@@ -292,6 +309,7 @@ impl Reader {
     pub fn view_page(&self, view: FlatView, show_hidden: bool, after: i64, limit: usize) -> Result<Vec<Child>> {
         let order = match view {
             FlatView::Favorites => "m.id",
+            FlatView::Untagged | FlatView::Query(_) => "e.id",
             _ => "v.metadata_id",
         };
         let sql = format!("{} AND {order} > ?3 ORDER BY {order} LIMIT ?4", view.select());
@@ -313,6 +331,78 @@ impl Reader {
         let sql = format!("{} AND e.id = ?3", view.select());
         let mut stmt = self.conn().prepare_cached(&sql)?;
         Ok(stmt.query_row(params![view.id(), show_hidden, id.0], child_row).optional()?)
+    }
+
+    /// The SELECT of a query folder's rows, like a flat view's, for a compiled condition over `e`/`m` (and the
+    /// same condition over `e2`/`m2` for collisions). Parameters: the collision condition's, then show-hidden (twice),
+    /// then the main condition's.
+    fn query_select(condition: &str, condition2: &str) -> String {
+        format!(
+            "SELECT e.id, e.name, e.kind, e.id, \
+             EXISTS (SELECT 1 FROM entries e2 LEFT JOIN user_metadata m2 ON m2.id = e2.metadata_id \
+                     WHERE e2.name = e.name AND e2.id != e.id AND ({condition2}) AND (? OR coalesce(m2.hidden, 0) = 0)), \
+             e.location_id, e.relative_path FROM entries e LEFT JOIN user_metadata m ON m.id = e.metadata_id \
+             WHERE (? OR coalesce(m.hidden, 0) = 0) AND ({condition})"
+        )
+    }
+
+    fn query_rows(
+        &self,
+        query: &crate::query::Expr,
+        show_hidden: bool,
+        tail: &str,
+        extra: Vec<rusqlite::types::Value>,
+    ) -> Result<Vec<Child>> {
+        let mut params2 = Vec::new();
+        let condition2 = query.to_sql("e2", "m2", self, &mut params2);
+        let mut params = Vec::new();
+        let condition = query.to_sql("e", "m", self, &mut params);
+        let sql = format!("{} {tail}", Self::query_select(&condition, &condition2));
+        let mut all = params2;
+        all.push(rusqlite::types::Value::Integer(show_hidden as i64));
+        all.push(rusqlite::types::Value::Integer(show_hidden as i64));
+        all.extend(params);
+        all.extend(extra);
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(all), child_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A page of a query folder, by entry id after `after`: one SQL statement over the indexes.
+    pub fn query_page(
+        &self,
+        query: &crate::query::Expr,
+        show_hidden: bool,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Child>> {
+        use rusqlite::types::Value;
+        self.query_rows(
+            query,
+            show_hidden,
+            "AND e.id > ? ORDER BY e.id LIMIT ?",
+            vec![Value::Integer(after), Value::Integer(limit as i64)],
+        )
+    }
+
+    pub fn query_named(&self, query: &crate::query::Expr, show_hidden: bool, name: &[u8]) -> Result<Vec<Child>> {
+        self.query_rows(query, show_hidden, "AND e.name = ?", vec![rusqlite::types::Value::Blob(name.to_vec())])
+    }
+
+    pub fn query_member(&self, query: &crate::query::Expr, show_hidden: bool, id: EntryId) -> Result<Option<Child>> {
+        Ok(self.query_rows(query, show_hidden, "AND e.id = ?", vec![rusqlite::types::Value::Integer(id.0)])?.pop())
+    }
+
+    /// Saved queries: (id, name, expression), by id.
+    pub fn saved_queries(&self) -> Result<Vec<(i64, String, String)>> {
+        let mut stmt = self.conn().prepare_cached("SELECT id, name, expression FROM saved_queries ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn saved_query(&self, name: &str) -> Result<Option<String>> {
+        let mut stmt = self.conn().prepare_cached("SELECT expression FROM saved_queries WHERE name = ?1")?;
+        Ok(stmt.query_row([name], |r| r.get(0)).optional()?)
     }
 
     /// Whether the entry is hidden.

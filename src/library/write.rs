@@ -891,3 +891,24 @@ pub fn relink_orphans(conn: &Connection, location: LocationId) -> Result<u64> {
     }
     Ok(relinked)
 }
+
+/// Saves a query under a name (the expression itself when saved by mkdir); an existing name is EEXIST.
+pub fn save_query(conn: &Connection, name: &str, expression: &str) -> Result<()> {
+    let changed = conn
+        .prepare_cached(
+            "INSERT INTO saved_queries (name, expression, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+        )?
+        .execute(params![name, expression, now_ns()])?;
+    if changed == 0 {
+        return Err(Error::AlreadyExists(format!("a query named {name:?} is saved already")));
+    }
+    Ok(())
+}
+
+/// Forgets a saved query (entries are not touched).
+pub fn forget_query(conn: &Connection, name: &str) -> Result<()> {
+    if conn.prepare_cached("DELETE FROM saved_queries WHERE name = ?1")?.execute([name])? == 0 {
+        return Err(Error::NotFound(format!("no saved query named {name:?} (see 'spacefs query list')")));
+    }
+    Ok(())
+}

@@ -21,7 +21,7 @@ pub fn suffixed_name(name: &[u8], id: EntryId) -> Vec<u8> {
 }
 
 /// The entry id in a suffixed name, if it has the form `stem~ID[.ext]`.
-fn suffix_id(name: &[u8]) -> Option<EntryId> {
+pub(super) fn suffix_id(name: &[u8]) -> Option<EntryId> {
     let tilde = name.iter().rposition(|&b| b == b'~')?;
     let rest = &name[tilde + 1..];
     let digits_end = rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len());
@@ -31,12 +31,12 @@ fn suffix_id(name: &[u8]) -> Option<EntryId> {
     std::str::from_utf8(&rest[..digits_end]).ok()?.parse().ok().map(EntryId)
 }
 
-fn shown_name(c: &Child) -> Vec<u8> {
+pub(super) fn shown_name(c: &Child) -> Vec<u8> {
     if c.collides { suffixed_name(&c.name, c.id) } else { c.name.clone() }
 }
 
 /// How an entry of a flat view is represented: folders get a node of their own per place they are shown.
-fn node_in_view(view: FlatView, c: &Child) -> Node {
+pub(super) fn node_in_view(view: FlatView, c: &Child) -> Node {
     if c.kind == EntryKind::Dir { Node::ViewDir { view, top: c.id, entry: c.id } } else { Node::ViewFile(c.id) }
 }
 

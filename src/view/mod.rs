@@ -8,7 +8,10 @@ mod duplicates;
 mod flat;
 mod labels;
 mod locations;
+mod queries;
 mod tags;
+
+pub use queries::{QueryTable, query_key};
 
 pub use flat::suffixed_name;
 pub use locations::listed_entry;
@@ -38,6 +41,12 @@ pub enum Node {
     Label(LabelId),
     /// `duplicates/<group>`.
     DupeSet(ContentId),
+    /// `query/`.
+    QueryRoot,
+    /// `query/<expression or saved name>`: the key of its expression in the mount's `QueryTable`.
+    Query(u64),
+    /// `untagged/`: files with no tag and no label.
+    Untagged,
     /// A file shown in a duplicates group: the real file, read-only there (its own inode, so writes can be refused).
     DupeCopy(EntryId),
     /// A real folder seen through a flat view: `entry`, found at or below `top`, the folder the view lists.
@@ -97,12 +106,14 @@ impl Listed {
 }
 
 /// The names of the top-level folders, in listing order.
-pub const TOP_LEVEL: [(&str, Node); 5] = [
+pub const TOP_LEVEL: [(&str, Node); 7] = [
     ("locations", Node::Locations),
     ("tags", Node::Tags),
     ("labels", Node::Labels),
     ("favorites", Node::Favorites),
     ("duplicates", Node::Duplicates),
+    ("query", Node::QueryRoot),
+    ("untagged", Node::Untagged),
 ];
 
 /// How many children one call lists at most; callers ask again after the last cookie.
@@ -111,6 +122,7 @@ pub const PAGE: usize = 512;
 pub struct Resolver<'a> {
     pub reader: &'a Reader,
     pub show_hidden: bool,
+    pub queries: &'a QueryTable,
 }
 
 impl Resolver<'_> {
@@ -130,6 +142,9 @@ impl Resolver<'_> {
             Node::Duplicates => duplicates::lookup_set(self.reader, name),
             Node::DupeSet(content) => duplicates::lookup_member(self, content, name),
             Node::DupeCopy(_) | Node::ViewFile(_) => Ok(None),
+            Node::QueryRoot => queries::lookup_query(self, name),
+            Node::Query(key) => queries::lookup(self, key, name),
+            Node::Untagged => flat::lookup(self, FlatView::Untagged, name),
             Node::ViewDir { view, top, entry } => flat::lookup_below(self.reader, view, top, entry, name),
         }
     }
@@ -153,6 +168,9 @@ impl Resolver<'_> {
             Node::Duplicates => duplicates::list_sets(self.reader, cookie),
             Node::DupeSet(content) => duplicates::list_members(self, content, cookie),
             Node::DupeCopy(_) | Node::ViewFile(_) => Ok(Vec::new()),
+            Node::QueryRoot => queries::list_saved(self.reader, cookie),
+            Node::Query(key) => queries::list(self, key, cookie),
+            Node::Untagged => flat::list(self, FlatView::Untagged, cookie),
             Node::ViewDir { view, top, entry } => flat::list_below(self.reader, view, top, entry, cookie),
         }
     }
@@ -160,7 +178,15 @@ impl Resolver<'_> {
     /// Whether a node still exists (a tag or label may have been deleted since the kernel learned of it).
     pub fn exists(&self, node: Node) -> Result<bool> {
         Ok(match node {
-            Node::Root | Node::Locations | Node::Tags | Node::Labels | Node::Favorites | Node::Duplicates => true,
+            Node::Root
+            | Node::Locations
+            | Node::Tags
+            | Node::Labels
+            | Node::Favorites
+            | Node::Duplicates
+            | Node::QueryRoot
+            | Node::Untagged => true,
+            Node::Query(key) => self.queries.get(key).is_some(),
             Node::Location(id) => self.reader.location_by_id(id)?.is_some(),
             Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) => {
                 self.reader.entry_info(id)?.is_some()

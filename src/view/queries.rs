@@ -1,0 +1,90 @@
+//! `query/`: any valid expression is a folder of the entries it matches (a flat view, like a tag's folder); saved
+//! queries are listed. A name is first looked up among the saved queries, then parsed as an expression; one that
+//! does not parse is simply not there (ENOENT). The mount remembers the expressions it handed out by key.
+
+use super::flat::{node_in_view, shown_name};
+use super::{Listed, Node, NodeKind, PAGE, Resolver, listed_entry, suffixed_name};
+use crate::error::Result;
+use crate::library::{FlatView, Reader};
+use crate::query::{Expr, parse};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The expressions of the query folders the kernel knows, by key.
+#[derive(Default)]
+pub struct QueryTable {
+    by_key: Mutex<HashMap<u64, Arc<Expr>>>,
+}
+
+impl QueryTable {
+    pub fn get(&self, key: u64) -> Option<Arc<Expr>> {
+        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned()
+    }
+
+    fn remember(&self, key: u64, expr: Expr) {
+        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_insert_with(|| Arc::new(expr));
+    }
+}
+
+/// The key of a query folder's name: stable across remounts, 56 bits.
+pub fn query_key(name: &[u8]) -> u64 {
+    let hash = blake3::hash(name);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash.as_bytes()[..8]);
+    u64::from_le_bytes(first) & ((1 << 56) - 1)
+}
+
+/// The expression a name under query/ stands for: a saved query's, or the name itself parsed.
+pub fn expression_of(reader: &Reader, name: &str) -> Result<Option<Expr>> {
+    let text = reader.saved_query(name)?.unwrap_or_else(|| name.to_owned());
+    Ok(parse(&text).ok())
+}
+
+pub fn lookup_query(r: &Resolver<'_>, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+    let Ok(text) = std::str::from_utf8(name) else { return Ok(None) };
+    let Some(expr) = expression_of(r.reader, text)? else { return Ok(None) };
+    let key = query_key(name);
+    r.queries.remember(key, expr);
+    Ok(Some((Node::Query(key), NodeKind::Dir)))
+}
+
+pub fn list_saved(reader: &Reader, cookie: u64) -> Result<Vec<Listed>> {
+    Ok(reader
+        .saved_queries()?
+        .into_iter()
+        .filter(|(id, _, _)| *id as u64 > cookie)
+        .map(|(id, name, _)| {
+            let key = query_key(name.as_bytes());
+            Listed::folder(name, Node::Query(key), id as u64)
+        })
+        .collect())
+}
+
+pub fn lookup(r: &Resolver<'_>, key: u64, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+    let Some(expr) = r.queries.get(key) else { return Ok(None) };
+    let view = FlatView::Query(key);
+    let named = r.reader.query_named(&expr, r.show_hidden, name)?;
+    if let [only] = named.as_slice() {
+        return Ok(Some((node_in_view(view, only), NodeKind::of_entry(only.kind))));
+    }
+    if let Some(id) = super::flat::suffix_id(name)
+        && let Some(c) = r.reader.query_member(&expr, r.show_hidden, id)?
+        && suffixed_name(&c.name, c.id) == name
+    {
+        return Ok(Some((node_in_view(view, &c), NodeKind::of_entry(c.kind))));
+    }
+    Ok(None)
+}
+
+pub fn list(r: &Resolver<'_>, key: u64, cookie: u64) -> Result<Vec<Listed>> {
+    let Some(expr) = r.queries.get(key) else { return Ok(Vec::new()) };
+    let view = FlatView::Query(key);
+    Ok(r.reader
+        .query_page(&expr, r.show_hidden, cookie as i64, PAGE)?
+        .into_iter()
+        .map(|c| {
+            let (name, node) = (shown_name(&c), node_in_view(view, &c));
+            listed_entry(c, name, node)
+        })
+        .collect())
+}
