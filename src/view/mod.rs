@@ -168,7 +168,7 @@ impl Resolver<'_> {
             Node::Duplicates => duplicates::list_sets(self.reader, cookie),
             Node::DupeSet(content) => duplicates::list_members(self, content, cookie),
             Node::DupeCopy(_) | Node::ViewFile(_) => Ok(Vec::new()),
-            Node::QueryRoot => queries::list_saved(self.reader, cookie),
+            Node::QueryRoot => queries::list_saved(self, cookie),
             Node::Query(key) => queries::list(self, key, cookie),
             Node::Untagged => flat::list(self, FlatView::Untagged, cookie),
             Node::ViewDir { view, top, entry } => flat::list_below(self.reader, view, top, entry, cookie),

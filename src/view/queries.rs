@@ -22,7 +22,8 @@ impl QueryTable {
     }
 
     fn remember(&self, key: u64, expr: Expr) {
-        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_insert_with(|| Arc::new(expr));
+        // A saved query may have been saved again with another expression: the latest wins.
+        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).insert(key, Arc::new(expr));
     }
 }
 
@@ -48,16 +49,19 @@ pub fn lookup_query(r: &Resolver<'_>, name: &[u8]) -> Result<Option<(Node, NodeK
     Ok(Some((Node::Query(key), NodeKind::Dir)))
 }
 
-pub fn list_saved(reader: &Reader, cookie: u64) -> Result<Vec<Listed>> {
-    Ok(reader
-        .saved_queries()?
-        .into_iter()
-        .filter(|(id, _, _)| *id as u64 > cookie)
-        .map(|(id, name, _)| {
-            let key = query_key(name.as_bytes());
-            Listed::folder(name, Node::Query(key), id as u64)
-        })
-        .collect())
+pub fn list_saved(r: &Resolver<'_>, cookie: u64) -> Result<Vec<Listed>> {
+    let mut listed = Vec::new();
+    for (id, name, expression) in r.reader.saved_queries()? {
+        if id as u64 <= cookie {
+            continue;
+        }
+        // The kernel learns these folders from the listing, without a lookup: remember their expressions now.
+        let Ok(expr) = parse(&expression) else { continue };
+        let key = query_key(name.as_bytes());
+        r.queries.remember(key, expr);
+        listed.push(Listed::folder(name, Node::Query(key), id as u64));
+    }
+    Ok(listed)
 }
 
 pub fn lookup(r: &Resolver<'_>, key: u64, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
