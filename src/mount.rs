@@ -274,7 +274,13 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     }
     let _ = std::fs::write(&pid_file, std::process::id().to_string());
     // Watch before saying ready: a change made right after `spacefs mount` returns must not be missed.
-    let watching = start_watcher(&core, library, notifier.clone())?;
+    let watching = match start_watcher(&core, library, notifier.clone()) {
+        Ok(watching) => Some(watching),
+        Err(err) => {
+            log::warn!("{err}; changes made outside the mount show after 'spacefs rescan'");
+            None
+        }
+    };
     if let Some(mut pipe) = ready.take() {
         let _ = writeln!(pipe, "ready");
     }
