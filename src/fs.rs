@@ -830,6 +830,20 @@ impl SpaceFs {
         self.with_reader(|r| self.attr_of(r, Node::Entry(id)))
     }
 
+    /// In `locations/`: removes `name` from the real folder with `remove` (remove_file or remove_dir), then records
+    /// it. `None` when `node` is not a real folder.
+    fn remove_real(
+        &self,
+        node: Node,
+        name: &OsStr,
+        remove: fn(&std::path::Path) -> std::io::Result<()>,
+    ) -> Result<Option<()>> {
+        let Some((location, dir)) = self.real_folder(node)? else { return Ok(None) };
+        let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
+        remove(&path).map_err(|e| Error::io(&path, e))?;
+        self.vanished(&location, &dir, name.as_bytes()).map(Some)
+    }
+
     /// Records that `name` in a real folder is gone from disk (its metadata is kept as an orphan).
     fn vanished(&self, location: &Location, dir: &[u8], name: &[u8]) -> Result<()> {
         let Some(child) = self.with_reader(|r| r.folder_child(location.id, dir, name))? else { return Ok(()) };
@@ -910,10 +924,8 @@ impl SpaceFs {
     pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
         let node = self.node(parent)?;
         self.check_writable(node)?;
-        if let Some((location, dir)) = self.real_folder(node)? {
-            let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
-            std::fs::remove_dir(&path).map_err(|e| Error::io(&path, e))?;
-            return self.vanished(&location, &dir, name.as_bytes());
+        if let Some(done) = self.remove_real(node, name, |p| std::fs::remove_dir(p))? {
+            return Ok(done);
         }
         if Self::inside_view_folder(node) {
             return Ok(());
@@ -938,10 +950,8 @@ impl SpaceFs {
     pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
         let node = self.node(parent)?;
         self.check_writable(node)?;
-        if let Some((location, dir)) = self.real_folder(node)? {
-            let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            return self.vanished(&location, &dir, name.as_bytes());
+        if let Some(done) = self.remove_real(node, name, |p| std::fs::remove_file(p))? {
+            return Ok(done);
         }
         if Self::inside_view_folder(node) {
             return Ok(());
@@ -980,7 +990,12 @@ impl SpaceFs {
             return match entry {
                 Some(child) => {
                     self.library.writer().rename_entry(child.id, dir_b.clone(), new_name.as_bytes().to_vec())?;
-                    self.cache.clear();
+                    // A folder's descendants moved too; a file is the only entry whose path changed.
+                    if child.kind == EntryKind::Dir {
+                        self.cache.clear()
+                    } else {
+                        self.cache.remove(child.id)
+                    }
                     Ok(())
                 }
                 // Not indexed yet: index it where it is now.
