@@ -243,6 +243,17 @@ impl SpaceFs {
         Ok(attr)
     }
 
+    /// Whether `name` under `parent` is a query folder that exists only because it parses (not saved). The kernel
+    /// must not keep such a folder for long, and must see it missing when the caller is making it (mkdir saves it):
+    /// a folder the kernel believes in answers mkdir with "File exists" before spacefs is asked.
+    pub fn is_unsaved_query(&self, parent: u64, name: &OsStr) -> bool {
+        if self.node(parent).ok() != Some(Node::QueryRoot) {
+            return false;
+        }
+        let Ok(text) = std::str::from_utf8(name.as_bytes()) else { return false };
+        self.with_reader(|reader| reader.saved_query(text)).is_ok_and(|saved| saved.is_none())
+    }
+
     pub fn getattr(&self, ino: u64) -> Result<Attr> {
         let node = self.node(ino)?;
         self.with_reader(|reader| {

@@ -60,6 +60,18 @@ fn caller(req: &Request) -> Caller {
     Caller { uid: req.uid(), gid: req.gid() }
 }
 
+/// Whether the thread behind a request is inside mkdir(2): the kernel looks a name up before making it, and FUSE
+/// does not say why. Read from /proc/PID/syscall (the thread is blocked in that call while the request waits).
+fn making_directory(pid: u32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else { return false };
+    let Some(Ok(number)) = text.split_whitespace().next().map(str::parse::<libc::c_long>) else { return false };
+    #[cfg(target_arch = "x86_64")]
+    if number == libc::SYS_mkdir {
+        return true;
+    }
+    number == libc::SYS_mkdirat
+}
+
 fn errno(err: &Error) -> Errno {
     if !matches!(err, Error::NotFound(_) | Error::NotIndexed(_)) {
         log::debug!("{err}");
@@ -141,9 +153,13 @@ impl Filesystem for FuseFs {
         Ok(())
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+    fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let unsaved = self.core.is_unsaved_query(parent.0, name);
+        if unsaved && making_directory(req.pid()) {
+            return reply.error(Errno::ENOENT);
+        }
         match self.core.lookup(parent.0, name) {
-            Ok(attr) => reply.entry(&TTL, &file_attr(&attr), Generation(0)),
+            Ok(attr) => reply.entry(if unsaved { &Duration::ZERO } else { &TTL }, &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
     }

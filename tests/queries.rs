@@ -133,16 +133,18 @@ fn query_and_untagged_folders_through_the_mount() {
     fx.write("a.txt", b"a");
     fx.write("b.pdf", b"b");
     fx.write("pics/c.jpg", b"c");
+    fx.write("pics/scan", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"); // no extension: its first bytes say image
     fx.write("loose.txt", b"loose");
     let run = fx.run(["add".as_ref(), fx.files().as_os_str(), "--quiet".as_ref()]);
     assert_eq!(run.code, 0, "{run:?}");
     fx.run(["tag".as_ref(), "work".as_ref(), fx.file("a.txt").as_os_str(), fx.file("b.pdf").as_os_str()]).ok();
     fx.run(["tag".as_ref(), "old".as_ref(), fx.file("b.pdf").as_os_str()]).ok();
-    fx.run(["label".as_ref(), "pics/2026".as_ref(), fx.file("pics/c.jpg").as_os_str()]).ok();
+    let (jpg, scan) = (fx.file("pics/c.jpg"), fx.file("pics/scan"));
+    fx.run(["label".as_ref(), "pics/2026".as_ref(), jpg.as_os_str(), scan.as_os_str()]).ok();
     let mnt = fx.mount();
     assert_eq!(mnt.ls("query/work and not old"), ["a.txt"]);
-    assert_eq!(mnt.ls("query/kind:image"), ["c.jpg"]);
-    assert_eq!(mnt.ls("query/label:pics or old"), ["b.pdf", "c.jpg"]);
+    assert_eq!(mnt.ls("query/kind:image"), ["c.jpg", "scan"]);
+    assert_eq!(mnt.ls("query/label:pics or old"), ["b.pdf", "c.jpg", "scan"]);
     assert_eq!(std::fs::read(mnt.join("query/work and not old/a.txt")).unwrap(), b"a");
     assert_eq!(mnt.ls("untagged"), ["loose.txt"]);
     // An expression that does not parse is simply not there.
@@ -156,6 +158,21 @@ fn query_and_untagged_folders_through_the_mount() {
     assert_eq!(fx.run(["query", "list"]).ok(), format!("documents\t{long}\n"));
     std::fs::remove_dir(mnt.join("query/documents")).unwrap();
     assert!(mnt.ls("query").is_empty());
+    // mkdir saves an expression, even one just listed; a second mkdir finds it there; rmdir forgets it.
+    std::fs::create_dir(mnt.join("query/work and not old")).unwrap();
+    std::fs::create_dir(mnt.join("query/kind:image")).unwrap();
+    assert_eq!(mnt.ls("query"), ["kind:image", "work and not old"]);
+    assert_eq!(mnt.ls("query/work and not old"), ["a.txt"]);
+    assert!(fx.run(["query", "list"]).ok().contains("work and not old\twork and not old\n"));
+    let again = std::fs::create_dir(mnt.join("query/kind:image")).unwrap_err();
+    assert_eq!(again.raw_os_error(), Some(libc::EEXIST));
+    assert_eq!(std::fs::create_dir(mnt.join("query/(work")).unwrap_err().raw_os_error(), Some(libc::EINVAL));
+    std::fs::remove_dir(mnt.join("query/kind:image")).unwrap();
+    assert_eq!(mnt.ls("query"), ["work and not old"]);
+    assert_eq!(mnt.ls("tags/work"), ["a.txt", "b.pdf"], "forgetting a query touches no entry");
+    std::fs::remove_dir(mnt.join("query/work and not old")).unwrap();
+    assert!(mnt.ls("query").is_empty());
+    assert_eq!(mnt.ls("query/work and not old"), ["a.txt"], "a forgotten expression still works unsaved");
     // Changes in a query folder are refused: their meaning would be ambiguous.
     let in_query = mnt.join("query/work/a.txt");
     assert_eq!(std::fs::remove_file(&in_query).unwrap_err().raw_os_error(), Some(libc::EPERM));

@@ -14,19 +14,31 @@ const HEADER_OR_FOOTER_SIZE: u64 = 8 * 1024;
 const SAMPLE_SIZE: u64 = 10 * 1024;
 const SAMPLE_COUNT: u64 = 4;
 
+/// How many of a file's first bytes `cas_id_and_head` hands back (enough for magic numbers, tar's included).
+pub const HEAD_SIZE: usize = 1024;
+
 /// The content id of `file`, whose size is `size` (taken from `fstat` of the same open file).
 pub fn cas_id(file: &File, size: u64) -> io::Result<String> {
+    cas_id_and_head(file, size).map(|(cas_id, _)| cas_id)
+}
+
+/// The content id of `file` and its first bytes (up to `HEAD_SIZE`), read in the same pass.
+pub fn cas_id_and_head(file: &File, size: u64) -> io::Result<(String, Vec<u8>)> {
     let mut hasher = blake3::Hasher::new();
     hasher.update(&size.to_le_bytes());
+    let head;
     if size <= MINIMUM_SAMPLED_SIZE {
         let mut buf = vec![0u8; size as usize];
         file.read_exact_at(&mut buf, 0).map_err(short_read)?;
         hasher.update(&buf);
+        buf.truncate(HEAD_SIZE);
+        head = buf;
     } else {
         let mut buf = vec![0u8; SAMPLE_SIZE as usize];
         let header = &mut buf[..HEADER_OR_FOOTER_SIZE as usize];
         file.read_exact_at(header, 0).map_err(short_read)?;
         hasher.update(header);
+        head = header[..HEAD_SIZE].to_vec();
         let jump = (size - HEADER_OR_FOOTER_SIZE * 2) / SAMPLE_COUNT;
         for i in 0..SAMPLE_COUNT {
             file.read_exact_at(&mut buf, HEADER_OR_FOOTER_SIZE + jump * i).map_err(short_read)?;
@@ -36,7 +48,7 @@ pub fn cas_id(file: &File, size: u64) -> io::Result<String> {
         file.read_exact_at(footer, size - HEADER_OR_FOOTER_SIZE).map_err(short_read)?;
         hasher.update(footer);
     }
-    Ok(hasher.finalize().to_hex()[..16].to_owned())
+    Ok((hasher.finalize().to_hex()[..16].to_owned(), head))
 }
 
 /// BLAKE3 of the whole content of `file`, as 64 hex characters.
