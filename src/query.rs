@@ -326,20 +326,20 @@ impl Expr {
                  AND (SELECT count(DISTINCT qe.device || ':' || qe.inode) FROM entries qe WHERE qe.content_id = qd.id) >= 2))"
             ),
             Expr::Kind(kind) => {
-                let extensions: Vec<&str> =
+                // The extension's kind when it has one, else the content's (the first bytes, when hashed).
+                let quoted = |exts: &[&str]| exts.iter().map(|x| format!("'{x}'")).collect::<Vec<_>>().join(",");
+                let mine: Vec<&str> =
                     KIND_EXTENSIONS.iter().find(|(k, _)| k == kind).map(|(_, exts)| exts.to_vec()).unwrap_or_default();
+                let all: Vec<&str> = KIND_EXTENSIONS.iter().flat_map(|(_, exts)| exts.iter().copied()).collect();
                 text(kind);
-                let by_extension = if kind == "other" {
-                    let all: Vec<String> =
-                        KIND_EXTENSIONS.iter().flat_map(|(_, exts)| exts.iter()).map(|x| format!("'{x}'")).collect();
-                    format!("coalesce({e}.extension, '') NOT IN ({})", all.join(","))
-                } else {
-                    let list: Vec<String> = extensions.iter().map(|x| format!("'{x}'")).collect();
-                    format!("{e}.extension IN ({})", list.join(","))
-                };
+                let by_content = format!(
+                    "coalesce((SELECT qk.kind FROM content_identity qk WHERE qk.id = {e}.content_id), 'other') = ?"
+                );
                 format!(
-                    "({e}.kind = 0 AND (EXISTS (SELECT 1 FROM content_identity qk WHERE qk.id = {e}.content_id AND qk.kind = ?) \
-                     OR ({e}.content_id IS NULL AND {by_extension})))"
+                    "({e}.kind = 0 AND (coalesce({e}.extension, '') IN ({}) OR (coalesce({e}.extension, '') NOT IN ({}) \
+                     AND {by_content})))",
+                    quoted(&mine),
+                    quoted(&all)
                 )
             }
             Expr::Ext(ext) => {
@@ -375,7 +375,8 @@ impl Expr {
                     }
                 }
             }
-            Expr::Not(inner) => format!("NOT ({})", inner.to_sql(e, m, names, params)),
+            // A leaf over a NULL column is NULL, and NOT NULL is NULL too: count unknown as false before negating.
+            Expr::Not(inner) => format!("NOT coalesce(({}), 0)", inner.to_sql(e, m, names, params)),
             Expr::And(a, b) => {
                 let a = a.to_sql(e, m, names, params);
                 let b = b.to_sql(e, m, names, params);

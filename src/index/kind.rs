@@ -1,5 +1,5 @@
-//! The coarse kind of a file's content (image, video, …): from its extension, else from its first bytes (magic
-//! numbers, read with the content id anyway, so free).
+//! The coarse kind of a file (image, video, …): from its extension, else from its first bytes (magic numbers, read
+//! with the content id anyway, so free).
 
 /// Every kind with the extensions that make it; anything else is "other".
 pub const KIND_EXTENSIONS: &[(&str, &[&str])] = &[
@@ -45,32 +45,26 @@ pub fn kind_of_extension(extension: Option<&str>) -> &'static str {
     KIND_EXTENSIONS.iter().find(|(_, exts)| exts.contains(&ext)).map(|(kind, _)| *kind).unwrap_or("other")
 }
 
-/// The kind of a file: its extension's when that is known, else what its first bytes say: a magic number (the
-/// `infer` crate's table), or text when they are UTF-8 without NUL bytes.
-pub fn kind_of(extension: Option<&str>, head: &[u8]) -> &'static str {
-    match kind_of_extension(extension) {
-        "other" => kind_of_content(head).unwrap_or("other"),
-        kind => kind,
-    }
-}
-
-fn kind_of_content(head: &[u8]) -> Option<&'static str> {
+/// The kind of a file's content from its first bytes alone (stored in `content_identity.kind`, which copies with
+/// other names share): a magic number (the `infer` crate's table), text when they are UTF-8 without NUL bytes, else
+/// "other". A file's kind is its extension's when that is known, else its content's (see `query`).
+pub fn kind_of_content(head: &[u8]) -> &'static str {
     if head.is_empty() {
-        return None;
+        return "other";
     }
     if let Some(found) = infer::get(head) {
         use infer::MatcherType;
         if found.mime_type() == "application/pdf" {
-            return Some("document"); // `infer` files PDF under archives
+            return "document"; // `infer` files PDF under archives
         }
         return match found.matcher_type() {
-            MatcherType::Image => Some("image"),
-            MatcherType::Video => Some("video"),
-            MatcherType::Audio => Some("audio"),
-            MatcherType::Archive => Some("archive"),
-            MatcherType::Doc | MatcherType::Book => Some("document"),
-            MatcherType::Text => Some("text"),
-            MatcherType::App | MatcherType::Font | MatcherType::Custom => None,
+            MatcherType::Image => "image",
+            MatcherType::Video => "video",
+            MatcherType::Audio => "audio",
+            MatcherType::Archive => "archive",
+            MatcherType::Doc | MatcherType::Book => "document",
+            MatcherType::Text => "text",
+            MatcherType::App | MatcherType::Font | MatcherType::Custom => "other",
         };
     }
     let text = match std::str::from_utf8(head) {
@@ -78,7 +72,7 @@ fn kind_of_content(head: &[u8]) -> Option<&'static str> {
         // The head may end inside a character: only an error before its last 3 bytes means binary.
         Err(e) => e.error_len().is_none() && e.valid_up_to() + 4 > head.len(),
     };
-    (text && !head.contains(&0)).then_some("text")
+    if text && !head.contains(&0) { "text" } else { "other" }
 }
 
 /// The static form of a stored kind; unknown values become "other".
@@ -102,18 +96,15 @@ mod tests {
     }
 
     #[test]
-    fn kinds_by_first_bytes_when_the_extension_says_nothing() {
-        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
-        assert_eq!(kind_of(None, png), "image");
-        assert_eq!(kind_of(Some("bin"), b"%PDF-1.7\n"), "document");
-        assert_eq!(kind_of(None, b"PK\x03\x04\x14\0\0\0\x08\0"), "archive");
-        assert_eq!(kind_of(None, b"ID3\x04\0\0\0\0\0\0"), "audio");
-        assert_eq!(kind_of(None, "Read me: caf\u{e9}\n".as_bytes()), "text");
-        assert_eq!(kind_of(None, &"\u{e9}".as_bytes()[..1]), "text", "cut inside a character");
-        assert_eq!(kind_of(None, b"\x7fELF\x02\x01\x01\0"), "other", "a program is not a kind");
-        assert_eq!(kind_of(None, b"\0\x01\x02\xff\xfe"), "other");
-        assert_eq!(kind_of(None, b""), "other");
-        // A known extension wins: a .txt that starts like a PNG is still text.
-        assert_eq!(kind_of(Some("txt"), png), "text");
+    fn kinds_by_first_bytes() {
+        assert_eq!(kind_of_content(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), "image");
+        assert_eq!(kind_of_content(b"%PDF-1.7\n"), "document");
+        assert_eq!(kind_of_content(b"PK\x03\x04\x14\0\0\0\x08\0"), "archive");
+        assert_eq!(kind_of_content(b"ID3\x04\0\0\0\0\0\0"), "audio");
+        assert_eq!(kind_of_content("Read me: caf\u{e9}\n".as_bytes()), "text");
+        assert_eq!(kind_of_content(&"\u{e9}".as_bytes()[..1]), "text", "cut inside a character");
+        assert_eq!(kind_of_content(b"\x7fELF\x02\x01\x01\0"), "other", "a program is not a kind");
+        assert_eq!(kind_of_content(b"\0\x01\x02\xff\xfe"), "other");
+        assert_eq!(kind_of_content(b""), "other");
     }
 }

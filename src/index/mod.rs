@@ -366,8 +366,7 @@ fn hash_file(file: &File, entry: &ScannedEntry, mode: IndexMode) -> std::io::Res
     let size = file.metadata()?.len();
     let (cas_id, head) = cas::cas_id_and_head(file, size)?;
     let full_hash = if mode == IndexMode::Deep { Some(cas::full_hash(file)?) } else { None };
-    let extension = extension_of(&entry.name);
-    Ok(ContentHash { cas_id, full_hash, kind: kind::kind_of(extension.as_deref(), &head), size: size as i64 })
+    Ok(ContentHash { cas_id, full_hash, kind: kind::kind_of_content(&head), size: size as i64 })
 }
 
 fn read_xdg(entry: &mut ScannedEntry, get: impl Fn(&str) -> std::io::Result<Option<Vec<u8>>>) {
