@@ -243,9 +243,9 @@ impl SpaceFs {
         Ok(attr)
     }
 
-    /// Whether `name` under `parent` is a query folder that exists only because it parses (not saved). The kernel
-    /// must not keep such a folder for long, and must see it missing when the caller is making it (mkdir saves it):
-    /// a folder the kernel believes in answers mkdir with "File exists" before spacefs is asked.
+    /// Whether `name` under `parent` is a query folder that exists only because it parses (not saved). The lookup
+    /// mkdir makes (always sent, even for a cached name) must find such a folder missing, or the kernel answers
+    /// "File exists" without asking spacefs to save it.
     pub fn is_unsaved_query(&self, parent: u64, name: &OsStr) -> bool {
         if self.node(parent).ok() != Some(Node::QueryRoot) {
             return false;

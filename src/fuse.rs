@@ -159,7 +159,7 @@ impl Filesystem for FuseFs {
             return reply.error(Errno::ENOENT);
         }
         match self.core.lookup(parent.0, name) {
-            Ok(attr) => reply.entry(if unsaved { &Duration::ZERO } else { &TTL }, &file_attr(&attr), Generation(0)),
+            Ok(attr) => reply.entry(&TTL, &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
     }

@@ -16,7 +16,7 @@ pub use kind::{KIND_EXTENSIONS, KINDS, kind_of_extension};
 
 use crate::error::{Error, Result, shown};
 use crate::library::write::LocationTotals;
-use crate::library::write::{ContentHash, ContentUpdate, ScanApplied, ScanItem, ScannedEntry, extension_of};
+use crate::library::write::{ContentHash, ContentUpdate, ScanApplied, ScanItem, ScannedEntry};
 use crate::library::{EntryKind, EntryStamp, IndexMode, Library, Location, cas, child_path};
 use crate::xattr::{XDG_COMMENT, XDG_TAGS, parse_xdg_tags};
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -344,7 +344,7 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
                 }
             };
             if hash {
-                match hash_file(&file, &entry, shared.mode) {
+                match hash_file(&file, shared.mode) {
                     Ok(content) => {
                         shared.counters.hashed.fetch_add(1, Ordering::Relaxed);
                         shared.counters.bytes.fetch_add(content.size as u64, Ordering::Relaxed);
@@ -362,7 +362,7 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
     entry
 }
 
-fn hash_file(file: &File, entry: &ScannedEntry, mode: IndexMode) -> std::io::Result<ContentHash> {
+fn hash_file(file: &File, mode: IndexMode) -> std::io::Result<ContentHash> {
     let size = file.metadata()?.len();
     let (cas_id, head) = cas::cas_id_and_head(file, size)?;
     let full_hash = if mode == IndexMode::Deep { Some(cas::full_hash(file)?) } else { None };
@@ -402,7 +402,7 @@ pub fn entry_on_disk(location: &Location, relative_path: &[u8], name: &[u8], has
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        let content = hash_file(&file, &entry, location.index_mode).map_err(|e| Error::io(&path, e))?;
+        let content = hash_file(&file, location.index_mode).map_err(|e| Error::io(&path, e))?;
         entry.size = content.size;
         entry.content = ContentUpdate::Set(content);
     }
