@@ -283,6 +283,14 @@ fn query_and_untagged_folders_through_the_mount() {
     );
     assert_eq!(std::fs::rename(&in_query, mnt.join("query/old/a.txt")).unwrap_err().raw_os_error(), Some(libc::EPERM));
     assert_eq!(mnt.ls("tags/work"), ["a.txt", "b.pdf"]);
+    // Extended attributes inside query/ and untagged/ work as in tags/: they tag the real entry.
+    let tags_of = |p: &str| String::from_utf8(xattr::get(mnt.join(p), "user.xdg.tags").unwrap().unwrap()).unwrap();
+    assert_eq!(tags_of("query/work and not old/a.txt"), "work");
+    xattr::set(mnt.join("query/work and not old/a.txt"), "user.xdg.tags", b"work,urgent").unwrap();
+    assert_eq!(mnt.ls("tags/urgent"), ["a.txt"]);
+    xattr::set(mnt.join("untagged/loose.txt"), "user.xdg.tags", b"later").unwrap();
+    assert!(mnt.ls("untagged").is_empty(), "a tagged file leaves untagged/");
+    assert_eq!(fx.run(["tags".as_ref(), fx.file("loose.txt").as_os_str()]).ok(), "later\n");
     // The CLI says where an expression goes wrong.
     fx.run(["find", "--query", "work and (old"]).fails_with("at character 14: expected ')'");
     fx.run(["query", "save", "x", "size>big"]).fails_with("expected a size like 10M");
