@@ -129,6 +129,8 @@ pub fn apply(
     let mut touched_folders: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
     // By bytes, so `library.db` also covers `library.db-wal` and `library.db-shm`.
     let ignored = |p: &PathBuf| ignore.iter().any(|i| p.as_os_str().as_bytes().starts_with(i.as_os_str().as_bytes()));
+    // A file written once makes create, modify and close events: read it once per batch, unless it goes away between.
+    let mut read: HashSet<&Path> = HashSet::new();
     for event in &events {
         if event.paths.iter().any(ignored) {
             continue;
@@ -136,10 +138,12 @@ pub fn apply(
         let is_paired = event.tracker().is_some_and(|t| paired.contains(&t));
         match event.kind {
             EventKind::Modify(ModifyKind::Name(RenameMode::Both)) if event.paths.len() == 2 => {
+                read.clear(); // below a renamed folder, every path changed
                 batch.renamed(&event.paths[0], &event.paths[1])?;
             }
             EventKind::Modify(ModifyKind::Name(RenameMode::From | RenameMode::To)) if is_paired => {}
             EventKind::Modify(ModifyKind::Name(RenameMode::From)) | EventKind::Remove(_) => {
+                read.clear();
                 for path in &event.paths {
                     batch.gone(path)?;
                 }
@@ -147,7 +151,10 @@ pub fn apply(
             EventKind::Create(_) | EventKind::Modify(_) => {
                 let appeared = matches!(event.kind, EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_)));
                 for path in &event.paths {
-                    batch.present(path, appeared)?;
+                    // Read after the whole batch arrived, so once shows the latest state.
+                    if read.insert(path) {
+                        batch.present(path, appeared)?;
+                    }
                 }
             }
             EventKind::Access(_) | EventKind::Any | EventKind::Other => {}
@@ -198,8 +205,9 @@ impl Batch<'_> {
         let Some((location, dir, name)) = place(self.locations, path) else { return Ok(()) };
         let known = self.reader.child_stamp(location.id, &dir, &name)?;
         if let (Some(known), Ok(meta)) = (&known, std::fs::symlink_metadata(path))
-            && !appeared
             && stamp_matches(known, &meta, location.index_mode)
+            // A folder that appeared is read whole even so: what was put in it before it was watched has no events.
+            && !(appeared && known.kind == EntryKind::Dir)
         {
             return Ok(()); // recorded already (typically: a change made through the mount)
         }
