@@ -66,13 +66,19 @@ pub fn mount(library: &Path, args: &MountArgs) -> Result<()> {
 
 /// The canonical mountpoint, after checking it is an empty folder that nothing is mounted on.
 fn check_mountpoint(path: &Path, nonempty: bool) -> Result<PathBuf> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.raw_os_error() {
+    let mut meta = std::fs::metadata(path);
+    // A mount whose daemon is gone answers ENOTCONN, or ECONNABORTED on newer kernels.
+    let dead = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::ENOTCONN | libc::ECONNABORTED));
+    if meta.as_ref().is_err_and(dead) && clean_stale_mount(path)? {
+        meta = std::fs::metadata(path);
+    }
+    let meta = meta.map_err(|e| match e.raw_os_error() {
         Some(libc::ENOENT) => Error::NotFound(format!(
             "mountpoint {} does not exist (create it with 'mkdir -p {}')",
             shown(path),
             shown(path)
         )),
-        Some(libc::ENOTCONN) => Error::Invalid(format!(
+        Some(libc::ENOTCONN | libc::ECONNABORTED) => Error::Invalid(format!(
             "{} is a mount whose daemon is gone (clean it up with 'spacefs unmount {}')",
             shown(path),
             shown(path)
@@ -138,6 +144,36 @@ fn command_exists(name: &str) -> bool {
 }
 
 /// Whether something is mounted exactly at `path` (canonical), per /proc/self/mountinfo.
+/// A spacefs mount whose daemon died (killed, crashed) answers every access with ENOTCONN until it is unmounted:
+/// detach it, say so, and return true. Other file systems' dead mounts are left to their owners (false).
+fn clean_stale_mount(path: &Path) -> Result<bool> {
+    let absolute = absolute(path);
+    // Ours if a spacefs daemon recorded its pid for this mountpoint, and that daemon is gone.
+    let pid = std::fs::read_to_string(pid_file(&absolute)).ok().and_then(|p| p.trim().parse::<i32>().ok());
+    let fuse = mount_type(&absolute).is_some_and(|t| t.starts_with("fuse"));
+    if !fuse || pid.is_none_or(process_alive) {
+        return Ok(false);
+    }
+    // SAFETY: geteuid cannot fail.
+    let detached = if unsafe { libc::geteuid() } == 0 {
+        let c = std::ffi::CString::new(absolute.as_os_str().as_bytes())
+            .map_err(|_| Error::Invalid("a mountpoint cannot contain a NUL byte".into()))?;
+        // SAFETY: `c` is a valid NUL-terminated path.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) == 0 }
+    } else {
+        std::process::Command::new("fusermount3")
+            .args(["-u", "-z"])
+            .arg(&absolute)
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if detached {
+        let _ = std::fs::remove_file(pid_file(&absolute));
+        eprintln!("spacefs: {} was left mounted by a daemon that stopped; cleaned it up", shown(path));
+    }
+    Ok(detached)
+}
+
 pub fn is_mounted(path: &Path) -> bool {
     mount_type(path).is_some()
 }
@@ -281,12 +317,14 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
             None
         }
     };
+    catch_up(&core);
     if let Some(mut pipe) = ready.take() {
         let _ = writeln!(pipe, "ready");
     }
     log::info!("serving {} on {}", shown(library), shown(mountpoint));
 
     let watcher = start_invalidator(Arc::downgrade(&core), notifier, Arc::clone(&stop));
+    let writer = core.library().writer().clone();
     drop(core);
     while !stop.load(Ordering::Relaxed) && !background.guard.is_finished() {
         std::thread::sleep(POLL);
@@ -296,8 +334,31 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     drop(watching);
     // Unmounted from outside (spacefs unmount, fusermount3 -u): only the session is left to finish.
     let result = if is_mounted(mountpoint) { background.umount_and_join() } else { background.join() };
+    // Leave the library whole in its file for whoever opens it next, even if a thread still holds it as we exit.
+    if let Err(err) = writer.checkpoint() {
+        log::warn!("could not checkpoint the library's WAL on exit ({err}); the next open recovers it");
+    }
     let _ = std::fs::remove_file(&pid_file);
     result.map_err(|e| Error::io_ctx("the mount ended with an error", e))
+}
+
+/// Records what changed in the locations while nothing watched them (unmounted, or a daemon that was killed in
+/// the middle of a change): an incremental rescan of each, which re-hashes only what changed and re-links the
+/// metadata of files that moved. Runs once the watcher is on, so nothing falls between the two.
+fn catch_up(core: &SpaceFs) {
+    let locations = match core.library().reader().and_then(|r| r.locations()) {
+        Ok(locations) => locations,
+        Err(err) => return log::warn!("cannot catch up with changes made while unmounted: {err}"),
+    };
+    for location in &locations {
+        match crate::index::scan(core.library(), location, crate::index::ScanOptions { progress: false }) {
+            Ok(r) if r.upserted + r.removed > 0 => {
+                log::info!("'{}': {} changes made while unmounted recorded", location.name, r.upserted + r.removed)
+            }
+            Ok(_) => {}
+            Err(err) => log::warn!("cannot catch up with '{}': {err}", location.name),
+        }
+    }
 }
 
 /// Watches the library for commits by any other connection (this daemon's writer, the CLI, another mount) and

@@ -92,6 +92,10 @@ pub enum WriteCmd {
         vacuum: bool,
         reply: Reply<()>,
     },
+    /// A truncating WAL checkpoint, so the library file alone holds everything (a mount ending).
+    Checkpoint {
+        reply: Reply<()>,
+    },
 }
 
 #[derive(Clone)]
@@ -231,6 +235,9 @@ impl Writer {
     pub fn optimize(&self, vacuum: bool) -> Result<()> {
         self.call(|reply| WriteCmd::Optimize { vacuum, reply })
     }
+    pub fn checkpoint(&self) -> Result<()> {
+        self.call(|reply| WriteCmd::Checkpoint { reply })
+    }
 }
 
 /// What a command produced, before it is handed to the command's typed reply channel.
@@ -262,6 +269,10 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
                 WriteCmd::Optimize { vacuum, reply } => {
                     apply_batch(&mut conn, std::mem::take(&mut batch));
                     let _ = reply.send(optimize(&conn, vacuum));
+                }
+                WriteCmd::Checkpoint { reply } => {
+                    apply_batch(&mut conn, std::mem::take(&mut batch));
+                    let _ = reply.send(checkpoint(&conn));
                 }
                 cmd => batch.push(cmd),
             }
@@ -388,6 +399,10 @@ fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
             optimize(conn, *vacuum)?;
             Answer::Unit
         }
+        WriteCmd::Checkpoint { .. } => {
+            checkpoint(conn)?;
+            Answer::Unit
+        }
     })
 }
 
@@ -429,9 +444,8 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
         | WriteCmd::RenameEntry { reply: r, .. }
         | WriteCmd::SaveQuery(_, _, r)
         | WriteCmd::ForgetQuery(_, r)
-        | WriteCmd::Optimize { reply: r, .. } => {
-            send(r, outcome, |a| if let Answer::Unit = a { Some(()) } else { None })
-        }
+        | WriteCmd::Optimize { reply: r, .. }
+        | WriteCmd::Checkpoint { reply: r } => send(r, outcome, |a| if let Answer::Unit = a { Some(()) } else { None }),
     }
 }
 
@@ -440,6 +454,10 @@ fn optimize(conn: &Connection, vacuum: bool) -> Result<()> {
     if vacuum {
         conn.execute_batch("VACUUM;")?;
     }
+    checkpoint(conn)
+}
+
+fn checkpoint(conn: &Connection) -> Result<()> {
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
     Ok(())
 }

@@ -390,3 +390,36 @@ fn fusermount3_unmount_ends_the_daemon() {
     wait_until("the daemon exited", || pids() == 0);
     assert!(!mounted(&mnt.path));
 }
+
+#[test]
+fn a_killed_daemon_leaves_nothing_lost_and_the_next_mount_cleans_up_and_catches_up() {
+    let fx = Fixture::new();
+    fx.write("a.txt", b"a");
+    fx.write("b.txt", b"b");
+    add(&fx);
+    let mnt = fx.mount();
+    xattr::set(mnt.join("locations/files/a.txt"), "user.xdg.tags", b"keep").unwrap();
+    std::fs::write(mnt.join("locations/files/new.txt"), b"made through the mount").unwrap();
+    let daemon = || {
+        let out = std::process::Command::new("pgrep").arg("-f").arg(format!("mount {}", mnt.path.display())).output();
+        String::from_utf8_lossy(&out.unwrap().stdout).lines().next().map(|p| p.parse::<i32>().unwrap())
+    };
+    let pid = daemon().expect("a daemon serves the mount");
+    // SAFETY: killing the daemon this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    wait_until("the daemon died", || daemon().is_none());
+    let dead = std::fs::metadata(&mnt.path).unwrap_err().raw_os_error();
+    assert!(matches!(dead, Some(libc::ENOTCONN | libc::ECONNABORTED)), "{dead:?}");
+    // While nothing serves the library: a tagged file renamed, another deleted, one added.
+    std::fs::rename(fx.file("a.txt"), fx.file("renamed.txt")).unwrap();
+    std::fs::remove_file(fx.file("b.txt")).unwrap();
+    fx.write("offline.txt", b"added while unmounted");
+    let run = fx.run([OsStr::new("mount"), mnt.path.as_os_str()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("left mounted by a daemon that stopped; cleaned it up"), "{run:?}");
+    assert_eq!(mnt.ls("locations/files"), ["new.txt", "offline.txt", "renamed.txt"]);
+    assert_eq!(mnt.ls("tags/keep"), ["renamed.txt"], "the tag followed the file renamed while unmounted");
+    assert_eq!(std::fs::read(fx.file("new.txt")).unwrap(), b"made through the mount");
+    let check = fx.run(["check"]);
+    assert_eq!(check.code, 0, "{check:?}");
+}
