@@ -1,0 +1,16 @@
+//! Crash safety: `scripts/torture crash` kills the daemon under load and checks nothing acknowledged was lost.
+//! The test runs a few kills; the script's default of 50 is the benchmark-sized run.
+
+#[test]
+fn killing_the_daemon_under_load_loses_no_acknowledged_change() {
+    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/torture"))
+        .args(["crash", "--kills", "5", "--bin", env!("CARGO_BIN_EXE_spacefs")])
+        .output()
+        .expect("python3 runs scripts/torture");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("crash: 5 kills,") && stdout.contains(", 0 of them lost"), "{stdout}{stderr}");
+    let acknowledged: u64 = stdout.split(", ").nth(1).and_then(|s| s.split(' ').next()).unwrap().parse().unwrap();
+    assert!(acknowledged > 100, "the clients made too few changes to prove anything: {stdout}");
+}
