@@ -154,19 +154,7 @@ fn clean_stale_mount(path: &Path) -> Result<bool> {
     if !fuse || pid.is_none_or(process_alive) {
         return Ok(false);
     }
-    // SAFETY: geteuid cannot fail.
-    let detached = if unsafe { libc::geteuid() } == 0 {
-        let c = std::ffi::CString::new(absolute.as_os_str().as_bytes())
-            .map_err(|_| Error::Invalid("a mountpoint cannot contain a NUL byte".into()))?;
-        // SAFETY: `c` is a valid NUL-terminated path.
-        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) == 0 }
-    } else {
-        std::process::Command::new("fusermount3")
-            .args(["-u", "-z"])
-            .arg(&absolute)
-            .status()
-            .is_ok_and(|status| status.success())
-    };
+    let detached = detach(&absolute, true).is_ok();
     if detached {
         let _ = std::fs::remove_file(pid_file(&absolute));
         eprintln!("spacefs: {} was left mounted by a daemon that stopped; cleaned it up", shown(path));
@@ -448,35 +436,13 @@ pub fn unmount(mountpoint: &Path) -> Result<()> {
         Some(_) => {}
     }
     let pid = std::fs::read_to_string(pid_file(&absolute)).ok().and_then(|p| p.trim().parse::<i32>().ok());
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        let c = std::ffi::CString::new(absolute.as_os_str().as_bytes())
-            .map_err(|_| Error::Invalid("a mountpoint cannot contain a NUL byte".into()))?;
-        // SAFETY: `c` is a valid NUL-terminated path.
-        if unsafe { libc::umount2(c.as_ptr(), 0) } != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EBUSY) {
-                return Err(Error::Invalid(format!(
-                    "{} is busy (close the programs and shells using it, then try again)",
-                    shown(mountpoint)
-                )));
-            }
-            return Err(Error::io(mountpoint, err));
-        }
-    } else {
-        let out = std::process::Command::new("fusermount3")
-            .arg("-u")
-            .arg(&absolute)
-            .output()
-            .map_err(|e| Error::io_ctx("cannot run fusermount3 (install fuse3)", e))?;
-        if !out.status.success() {
-            return Err(Error::Invalid(format!(
-                "cannot unmount {}: {}",
-                shown(mountpoint),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-    }
+    detach(&absolute, false).map_err(|err| match err {
+        Detach::Busy => Error::Invalid(format!(
+            "{} is busy (close the programs and shells using it, then try again)",
+            shown(mountpoint)
+        )),
+        Detach::Failed(why) => Error::Invalid(format!("cannot unmount {}: {why}", shown(mountpoint))),
+    })?;
     if let Some(pid) = pid {
         let deadline = Instant::now() + Duration::from_secs(10);
         while process_alive(pid) && Instant::now() < deadline {
@@ -484,6 +450,40 @@ pub fn unmount(mountpoint: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+enum Detach {
+    Busy,
+    Failed(String),
+}
+
+/// Unmounts `absolute` (lazily: detached now, gone once unused): umount2 as root, else `fusermount3 -u [-z]`.
+fn detach(absolute: &Path, lazy: bool) -> std::result::Result<(), Detach> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        let c = std::ffi::CString::new(absolute.as_os_str().as_bytes())
+            .map_err(|_| Detach::Failed("a mountpoint cannot contain a NUL byte".into()))?;
+        // SAFETY: `c` is a valid NUL-terminated path.
+        if unsafe { libc::umount2(c.as_ptr(), if lazy { libc::MNT_DETACH } else { 0 }) } == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        return Err(if err.raw_os_error() == Some(libc::EBUSY) {
+            Detach::Busy
+        } else {
+            Detach::Failed(err.to_string())
+        });
+    }
+    let out = std::process::Command::new("fusermount3")
+        .args(if lazy { &["-u", "-z"][..] } else { &["-u"][..] })
+        .arg(absolute)
+        .output()
+        .map_err(|e| Detach::Failed(format!("cannot run fusermount3 ({e}); install fuse3")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Detach::Failed(String::from_utf8_lossy(&out.stderr).trim().to_owned()))
+    }
 }
 
 /// Whether `pid` is a live process; a zombie (exited, not yet reaped by its new parent) is not.
