@@ -53,6 +53,16 @@ impl FuseFs {
     fn handles(&self) -> std::sync::MutexGuard<'_, Handles> {
         self.handles.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// A descriptor for an open handle's real file; EBADF for an unknown handle, or one not open for writing when
+    /// `for_writing`.
+    fn handle_file(&self, fh: FileHandle, for_writing: bool) -> Result<File, Errno> {
+        match self.handles().open.get(&fh.0).filter(|o| o.writable || !for_writing).map(|o| o.file.try_clone()) {
+            Some(Ok(file)) => Ok(file),
+            Some(Err(err)) => Err(Errno::from(err)),
+            None => Err(Errno::EBADF),
+        }
+    }
 }
 
 /// Who is asking, for the ownership of what they create.
@@ -73,10 +83,14 @@ fn making_directory(pid: u32) -> bool {
 }
 
 fn errno(err: &Error) -> Errno {
-    if !matches!(err, Error::NotFound(_) | Error::NotIndexed(_)) {
+    let errno = err.errno();
+    if errno == libc::EIO {
+        // Never a user's mistake: worth a line in the daemon's log.
+        log::warn!("{err}");
+    } else if !matches!(err, Error::NotFound(_) | Error::NotIndexed(_)) {
         log::debug!("{err}");
     }
-    Errno::from_i32(err.errno())
+    Errno::from_i32(errno)
 }
 
 /// A size probe (`size` 0) gets the length; a buffer too small gets ERANGE; otherwise the value.
@@ -229,10 +243,9 @@ impl Filesystem for FuseFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let file = match self.handles().open.get(&fh.0).map(|o| o.file.try_clone()) {
-            Some(Ok(file)) => file,
-            Some(Err(err)) => return reply.error(Errno::from(err)),
-            None => return reply.error(Errno::EBADF),
+        let file = match self.handle_file(fh, false) {
+            Ok(file) => file,
+            Err(errno) => return reply.error(errno),
         };
         let mut buf = vec![0u8; size as usize];
         let mut filled = 0;
@@ -283,10 +296,9 @@ impl Filesystem for FuseFs {
         _lock_owner: Option<LockOwner>,
         reply: fuser::ReplyWrite,
     ) {
-        let file = match self.handles().open.get(&fh.0).filter(|o| o.writable).map(|o| o.file.try_clone()) {
-            Some(Ok(file)) => file,
-            Some(Err(err)) => return reply.error(Errno::from(err)),
-            None => return reply.error(Errno::EBADF),
+        let file = match self.handle_file(fh, true) {
+            Ok(file) => file,
+            Err(errno) => return reply.error(errno),
         };
         match file.write_all_at(data, offset) {
             Ok(()) => reply.written(data.len() as u32),
@@ -294,11 +306,50 @@ impl Filesystem for FuseFs {
         }
     }
 
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        let file = match self.handle_file(fh, true) {
+            Ok(file) => file,
+            Err(errno) => return reply.error(errno),
+        };
+        let (Ok(offset), Ok(length)) = (i64::try_from(offset), i64::try_from(length)) else {
+            return reply.error(Errno::EFBIG);
+        };
+        // SAFETY: fallocate on a descriptor we own; no memory is passed.
+        match unsafe { libc::fallocate(std::os::fd::AsRawFd::as_raw_fd(&file), mode, offset, length) } {
+            0 => reply.ok(),
+            _ => reply.error(Errno::from(std::io::Error::last_os_error())),
+        }
+    }
+
+    /// Programs probe files with ioctls (Python's open asks TCGETS, `lsattr` asks for flags): a real file of a
+    /// disk answers ENOTTY to what it does not support, and so does spacefs, without fuser's warning per call.
+    fn ioctl(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: fuser::IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: fuser::ReplyIoctl,
+    ) {
+        reply.error(Errno::ENOTTY);
+    }
+
     fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
-        let file = match self.handles().open.get(&fh.0).map(|o| o.file.try_clone()) {
-            Some(Ok(file)) => file,
-            Some(Err(err)) => return reply.error(Errno::from(err)),
-            None => return reply.error(Errno::EBADF),
+        let file = match self.handle_file(fh, false) {
+            Ok(file) => file,
+            Err(errno) => return reply.error(errno),
         };
         match if datasync { file.sync_data() } else { file.sync_all() } {
             Ok(()) => reply.ok(),

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 /// The environment variable through which a daemon learns the pipe to report readiness on.
 const READY_FD: &str = "SPACEFS_READY_FD";
+/// Where a background daemon writes its log (appended); unset: nowhere, as it has no terminal.
+const DAEMON_LOG: &str = "SPACEFS_DAEMON_LOG";
 /// How often the daemon checks whether another connection changed the library.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -222,10 +224,20 @@ fn spawn_daemon(library: &Path, mountpoint: &Path, args: &MountArgs) -> Result<(
     }
     cmd.arg("--cache-entries").arg(args.cache_entries.to_string());
     let raw = std::os::fd::AsRawFd::as_raw_fd(&write_end);
+    // The daemon has no terminal: its warnings go to $SPACEFS_DAEMON_LOG when set (appended), else nowhere.
+    let log = match std::env::var_os(DAEMON_LOG) {
+        Some(path) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map(std::process::Stdio::from)
+            .map_err(|e| Error::io(Path::new(&path), e))?,
+        None => std::process::Stdio::null(),
+    };
     cmd.env(READY_FD, raw.to_string())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .stderr(log);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
