@@ -640,7 +640,10 @@ impl SpaceFs {
             xattr::CAS_ID => meta.cas_id.map(String::into_bytes),
             xattr::UUID => Some(meta.uuid.into_bytes()),
             xattr::FINDER_TAGS => (!meta.tags.is_empty()).then(|| xattr::encode_finder_tags(&meta.tags)),
-            _ => return self.real_xattr(node, name, |path, n| ::xattr::get(path, n).map(|v| v.unwrap_or_default())),
+            _ => {
+                let value = self.real_xattr(node, name, |path, n| ::xattr::get(path, n))?;
+                return value.ok_or(Error::NoAttribute);
+            }
         };
         value.ok_or(Error::NoAttribute)
     }

@@ -32,8 +32,9 @@ pub struct FuseFs {
 #[derive(Default)]
 struct Handles {
     next: u64,
-    /// By (inode, opened for writing): a read-only backing file cannot serve writes.
-    backing: HashMap<(u64, bool), Weak<BackingId>>,
+    /// The kernel accepts one backing file per inode among its open files (a second one fails the open with EIO),
+    /// so every passthrough handle of an inode shares this one; `bool`: the backing file is open for writing.
+    backing: HashMap<u64, (Weak<BackingId>, bool)>,
     open: HashMap<u64, Open>,
 }
 
@@ -197,35 +198,20 @@ impl Filesystem for FuseFs {
             Ok(opened) => opened,
             Err(err) => return reply.error(errno(&err)),
         };
-        let key = (ino.0, writable);
-        let mut backing = None;
-        if self.passthrough.load(Ordering::Relaxed) {
-            let existing = self.handles().backing.get(&key).and_then(Weak::upgrade);
-            backing = match existing {
-                Some(id) => Some(id),
-                None => match reply.open_backing(&file) {
-                    Ok(id) => {
-                        let id = Arc::new(id);
-                        self.handles().backing.insert(key, Arc::downgrade(&id));
-                        Some(id)
-                    }
-                    Err(err) => {
-                        log::warn!("kernel refused passthrough ({err}): reads go through spacefs from now on");
-                        self.passthrough.store(false, Ordering::Relaxed);
-                        None
-                    }
-                },
-            };
-        }
+        let io = self.choose_io(ino.0, writable, &file, |f| reply.open_backing(f));
         let mut handles = self.handles();
         handles.next += 1;
         let fh = handles.next;
-        match backing {
-            Some(id) => {
+        match io {
+            Io::Passthrough(id) => {
                 reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
                 handles.open.insert(fh, Open { file, writable, recorded: false, _backing: Some(id) });
             }
-            None => {
+            Io::Direct => {
+                handles.open.insert(fh, Open { file, writable, recorded: false, _backing: None });
+                reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
+            }
+            Io::Cached => {
                 handles.open.insert(fh, Open { file, writable, recorded: false, _backing: None });
                 reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
             }
@@ -273,7 +259,7 @@ impl Filesystem for FuseFs {
         let closed = {
             let mut handles = self.handles();
             let closed = handles.open.remove(&fh.0);
-            handles.backing.retain(|(i, _), w| *i != ino.0 || w.strong_count() > 0);
+            handles.backing.retain(|i, (w, _)| *i != ino.0 || w.strong_count() > 0);
             closed
         };
         if closed.is_some_and(|c| c.writable && !c.recorded)
@@ -557,30 +543,21 @@ impl Filesystem for FuseFs {
             Ok(created) => created,
             Err(err) => return reply.error(errno(&err)),
         };
-        let mut backing = None;
-        if self.passthrough.load(Ordering::Relaxed) {
-            match reply.open_backing(&file) {
-                Ok(id) => {
-                    let id = Arc::new(id);
-                    self.handles().backing.insert((attr.ino, true), Arc::downgrade(&id));
-                    backing = Some(id);
-                }
-                Err(err) => {
-                    log::warn!("kernel refused passthrough ({err}): reads go through spacefs from now on");
-                    self.passthrough.store(false, Ordering::Relaxed);
-                }
-            }
-        }
+        let io = self.choose_io(attr.ino, true, &file, |f| reply.open_backing(f));
         let mut handles = self.handles();
         handles.next += 1;
         let fh = handles.next;
         let shown = file_attr(&attr);
-        match backing {
-            Some(id) => {
+        match io {
+            Io::Passthrough(id) => {
                 reply.created_passthrough(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty(), &id);
                 handles.open.insert(fh, Open { file, writable: true, recorded: false, _backing: Some(id) });
             }
-            None => {
+            Io::Direct => {
+                handles.open.insert(fh, Open { file, writable: true, recorded: false, _backing: None });
+                reply.created(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
+            }
+            Io::Cached => {
                 handles.open.insert(fh, Open { file, writable: true, recorded: false, _backing: None });
                 reply.created(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty());
             }
@@ -588,7 +565,48 @@ impl Filesystem for FuseFs {
     }
 }
 
+/// How an open handle's reads and writes reach the real file.
+enum Io {
+    /// The kernel reads and writes the backing file itself.
+    Passthrough(Arc<BackingId>),
+    /// Through spacefs, bypassing the page cache: the inode has passthrough handles whose backing file cannot serve
+    /// this one (it is read-only and this handle writes), and the kernel refuses cached handles beside them.
+    Direct,
+    /// Through spacefs and the page cache (passthrough unavailable).
+    Cached,
+}
+
 impl FuseFs {
+    /// Picks the io mode of a new handle of `ino`. The lock is held while a backing file is registered, so two
+    /// concurrent opens of one inode cannot register two (the kernel would fail the second open with EIO).
+    fn choose_io(
+        &self,
+        ino: u64,
+        writable: bool,
+        file: &File,
+        open_backing: impl FnOnce(&File) -> std::io::Result<BackingId>,
+    ) -> Io {
+        let mut handles = self.handles();
+        if let Some((id, backing_writes)) = handles.backing.get(&ino).and_then(|(w, rw)| Some((w.upgrade()?, *rw))) {
+            return if backing_writes || !writable { Io::Passthrough(id) } else { Io::Direct };
+        }
+        if !self.passthrough.load(Ordering::Relaxed) {
+            return Io::Cached;
+        }
+        match open_backing(file) {
+            Ok(id) => {
+                let id = Arc::new(id);
+                handles.backing.insert(ino, (Arc::downgrade(&id), writable));
+                Io::Passthrough(id)
+            }
+            Err(err) => {
+                log::warn!("kernel refused passthrough ({err}): reads go through spacefs from now on");
+                self.passthrough.store(false, Ordering::Relaxed);
+                Io::Cached
+            }
+        }
+    }
+
     /// The errno for a change this mount does not make (yet) at `ino`.
     fn refusal(&self, ino: INodeNo) -> Errno {
         match self.core.node_of(ino.0) {

@@ -331,12 +331,23 @@ fn hash_worker(jobs: Receiver<Job>, items: Sender<ScanItem>, shared: &Shared) {
     }
 }
 
+/// Opens a file to hash it, without following a symlink, blocking on a FIFO, or changing its access time (reading
+/// through an index must not look like a user's read to tools that rely on atime; O_NOATIME is refused for files
+/// of other owners unless the caller is root, and then the file is opened without it).
+fn open_to_read(path: &Path) -> std::io::Result<File> {
+    let open = |extra| File::options().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | extra).open(path);
+    match open(libc::O_NOATIME) {
+        Err(err) if err.raw_os_error() == Some(libc::EPERM) => open(0),
+        other => other,
+    }
+}
+
 /// Reads what the indexer needs from one file: its content id (when asked) and its xdg tags and comment.
 fn process(job: Job, shared: &Shared) -> ScannedEntry {
     let Job { mut entry, path, hash } = job;
     match entry.kind {
         EntryKind::File => {
-            let file = match File::options().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path) {
+            let file = match open_to_read(&path) {
                 Ok(file) => file,
                 Err(err) => {
                     shared.unreadable(&path, &err);
@@ -397,11 +408,7 @@ pub fn entry_on_disk(location: &Location, relative_path: &[u8], name: &[u8], has
     };
     let mut entry = scanned(relative_path, name.to_vec(), &path, &meta);
     if hash && entry.kind == EntryKind::File && location.index_mode != IndexMode::Metadata {
-        let file = File::options()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let file = open_to_read(&path).map_err(|e| Error::io(&path, e))?;
         let content = hash_file(&file, location.index_mode).map_err(|e| Error::io(&path, e))?;
         entry.size = content.size;
         entry.content = ContentUpdate::Set(content);
@@ -433,7 +440,7 @@ fn verify_duplicates(library: &Library, shared: &Shared) -> Result<u64> {
             let done_tx = done_tx.clone();
             scope.spawn(move || {
                 for c in job_rx {
-                    let hashed = File::open(&c.path).and_then(|f| cas::full_hash(&f));
+                    let hashed = open_to_read(&c.path).and_then(|f| cas::full_hash(&f));
                     match hashed {
                         Ok(full) => {
                             let kind = kind::known_kind(&c.kind);
