@@ -1,0 +1,140 @@
+//! Who can reach what through a mount: other users are kept out unless `--allow-other`, and then the real files'
+//! modes apply (default_permissions); the library file is private; nothing in the mount reaches outside the
+//! locations. Other users are played by `setpriv` as uid/gid 65534 (nobody).
+
+mod common;
+
+use common::Fixture;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `sh -c SCRIPT` as nobody; returns (success, stderr).
+fn as_nobody(script: &str) -> (bool, String) {
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", script])
+        .output()
+        .expect("setpriv (util-linux) runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A fixture whose folders other users may enter, so the only thing in their way is the mount itself.
+fn open_fixture() -> Fixture {
+    let fx = Fixture::new();
+    std::fs::set_permissions(fx.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    fx.write("public.txt", b"for everyone");
+    fx.write("private.txt", b"for root only");
+    std::fs::set_permissions(fx.file("private.txt"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    fx.run(["add".as_ref(), fx.files().as_os_str()]).ok();
+    let files = [fx.file("public.txt"), fx.file("private.txt")];
+    fx.run(["tag".as_ref(), "shared".as_ref()].into_iter().chain(files.iter().map(|f| f.as_os_str()))).ok();
+    fx
+}
+
+fn shell_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
+#[test]
+fn without_allow_other_other_users_cannot_enter_the_mount() {
+    let fx = open_fixture();
+    // The real folder is readable by nobody: the refusal below is the mount's doing.
+    let (ok, err) = as_nobody(&format!("cat {}", shell_quote(&fx.file("public.txt"))));
+    assert!(ok, "{err}");
+    let mnt = fx.mount();
+    for path in [mnt.join(""), mnt.join("locations/files/public.txt"), mnt.join("tags/shared")] {
+        let (ok, err) = as_nobody(&format!("ls {}", shell_quote(&path)));
+        assert!(!ok, "nobody listed {}", path.display());
+        assert!(err.contains("Permission denied"), "{err}");
+    }
+    // root, who mounted it, still can.
+    assert_eq!(mnt.ls("tags/shared"), ["private.txt", "public.txt"]);
+}
+
+#[test]
+fn with_allow_other_the_real_files_modes_decide() {
+    let fx = open_fixture();
+    let mnt = fx.mount_at("mnt", &["--allow-other"]);
+    let public = shell_quote(&mnt.join("locations/files/public.txt"));
+    let private = shell_quote(&mnt.join("locations/files/private.txt"));
+    let (ok, err) = as_nobody(&format!("cat {public} && ls {}", shell_quote(&mnt.join("tags/shared"))));
+    assert!(ok, "nobody cannot read a 0644 file through --allow-other: {err}");
+    for (script, what) in [
+        (format!("cat {private}"), "read a 0600 file of root"),
+        (format!("cat {}", shell_quote(&mnt.join("tags/shared/private.txt"))), "read it through a tag folder"),
+        (format!("echo x >> {public}"), "write a 0644 file of root"),
+        (format!("touch {}", shell_quote(&mnt.join("locations/files/new"))), "create in root's 0755 folder"),
+        (format!("rm {public}"), "delete from root's folder"),
+        (format!("chmod 777 {public}"), "chmod root's file"),
+        (format!("setfattr -n user.xdg.tags -v mine {public}"), "tag root's file"),
+        (format!("mv {public} {}", shell_quote(&mnt.join("locations/files/moved"))), "rename root's file"),
+    ] {
+        let (ok, _) = as_nobody(&script);
+        assert!(!ok, "nobody could {what}: {script}");
+    }
+    drop(mnt);
+    assert_eq!(std::fs::read(fx.file("public.txt")).unwrap(), b"for everyone");
+    assert_eq!(std::fs::read(fx.file("private.txt")).unwrap(), b"for root only");
+    assert!(!fx.file("new").exists() && !fx.file("moved").exists());
+    assert_eq!(fx.run(["tags".as_ref(), fx.file("public.txt").as_os_str()]).ok().trim(), "shared");
+    assert_eq!(fx.run(["tags".as_ref(), fx.file("private.txt").as_os_str()]).ok().trim(), "shared");
+}
+
+#[test]
+fn the_library_file_is_private() {
+    let fx = Fixture::new();
+    fx.run(["init"]).ok();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", fx.library().display());
+        if let Ok(meta) = std::fs::metadata(&path) {
+            assert_eq!(meta.mode() & 0o777, 0o600, "{path}");
+        }
+    }
+    assert_eq!(std::fs::metadata(fx.library()).unwrap().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn nothing_in_the_mount_reaches_outside_the_locations() {
+    let fx = Fixture::new();
+    let outside = fx.dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("secret"), b"not indexed").unwrap();
+    fx.write("inside/file", b"indexed");
+    std::os::unix::fs::symlink(&outside, fx.file("to-outside")).unwrap();
+    std::os::unix::fs::symlink("../outside/secret", fx.file("relative-link")).unwrap();
+    fx.run(["add".as_ref(), fx.files().as_os_str()]).ok();
+    let mnt = fx.mount();
+    let loc = mnt.join("locations/files");
+
+    // Symlinks are shown as symlinks with their own text; the mount never lists what they point to.
+    assert!(std::fs::symlink_metadata(loc.join("to-outside")).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_link(loc.join("relative-link")).unwrap(), Path::new("../outside/secret"));
+    // A relative link resolves inside the mount, where there is no `outside`.
+    assert_eq!(std::fs::read(loc.join("relative-link")).unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    // `..` stays inside the mount.
+    let up: Vec<_> = std::fs::read_dir(loc.join("inside/../..")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(up, ["files"]);
+    assert_eq!(mnt.ls("locations/files/inside/../../files/.."), ["files"]);
+    // Attributes of a link are the link's: setting one never lands on the file it points to.
+    let link = loc.join("to-outside");
+    let set = Command::new("setfattr").args(["-h", "-n", "user.note", "-v", "x"]).arg(&link).output().unwrap();
+    assert!(!set.status.success());
+    assert!(xattr::get(&outside, "user.note").unwrap().is_none());
+    // Tagging the link (`ln` into a tag folder) tags the link's entry: the tag folder shows the link, and
+    // `find --tag` names the link, not the target.
+    std::fs::create_dir(mnt.join("tags/linked")).unwrap();
+    std::fs::hard_link(&link, mnt.join("tags/linked/to-outside")).unwrap();
+    assert!(std::fs::symlink_metadata(mnt.join("tags/linked/to-outside")).unwrap().file_type().is_symlink());
+    assert_eq!(fx.run(["find", "--tag", "linked"]).ok().trim(), fx.file("to-outside").display().to_string());
+    assert!(xattr::get(&outside, "user.xdg.tags").unwrap().is_none());
+    // A name with `/` cannot be made; a tag name with `/` is refused with EINVAL, not split into a path.
+    let made = std::fs::create_dir(mnt.join("tags/a\u{2215}b"));
+    assert!(made.is_ok(), "a lookalike slash is an ordinary character: {made:?}");
+    let set =
+        Command::new("setfattr").args(["-n", "user.xdg.tags", "-v", "../../etc"]).arg(loc.join("inside/file")).output();
+    assert!(!set.unwrap().status.success());
+    assert!(mnt.ls("tags").iter().all(|t| !t.contains('/')));
+    // No view lists a file outside the locations.
+    let listed = Command::new("find").arg(mnt.join("")).output().unwrap();
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains("secret"));
+}
