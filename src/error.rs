@@ -61,6 +61,12 @@ pub enum Error {
     /// SQLite failed in a way the user cannot fix by changing their input.
     #[error("library database error: {0}")]
     Db(rusqlite::Error),
+    /// Another program held the library's write lock for longer than the busy timeout.
+    #[error(
+        "the library is locked by another program writing to it, for over 10 seconds (wait for it to finish, or \
+         stop it, then try again)"
+    )]
+    Busy,
     /// The writer thread stopped (it only does when the program is shutting down or it hit a fatal error).
     #[error("the library writer has stopped; the change was not saved")]
     WriterGone,
@@ -83,6 +89,7 @@ impl Error {
             Error::OutsideLocations(_) => libc::EXDEV,
             Error::ReadOnly(_) => libc::EROFS,
             Error::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
+            Error::Busy => libc::EAGAIN,
             Error::Library(_) | Error::Db(_) | Error::WriterGone => libc::EIO,
         }
     }
@@ -106,6 +113,7 @@ impl From<rusqlite::Error> for Error {
                 "the library database is corrupt (run 'spacefs check'; restore a copy made with 'spacefs backup')"
                     .into(),
             ),
+            Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => Error::Busy,
             _ => Error::Db(err),
         }
     }
