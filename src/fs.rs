@@ -996,11 +996,33 @@ impl SpaceFs {
             }
             let old = crate::library::real_path(&loc_a.path, &dir_a, name.as_bytes());
             let new = crate::library::real_path(&loc_b.path, &dir_b, new_name.as_bytes());
-            if flags & !libc::RENAME_NOREPLACE != 0 {
-                return Err(Error::Invalid("only RENAME_NOREPLACE is supported".into()));
+            if flags & !(libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) != 0 {
+                return Err(Error::Invalid("only RENAME_NOREPLACE and RENAME_EXCHANGE are supported".into()));
             }
             rename_at(&old, &new, flags).map_err(|e| Error::io(&old, e))?;
             let entry = self.with_reader(|r| r.folder_child(loc_a.id, &dir_a, name.as_bytes()))?;
+            if flags & libc::RENAME_EXCHANGE != 0 {
+                let other = self.with_reader(|r| r.folder_child(loc_b.id, &dir_b, new_name.as_bytes()))?;
+                self.cache.clear();
+                let writer = self.library.writer();
+                let (old_name, new_name) = (name.as_bytes(), new_name.as_bytes());
+                // A side not indexed yet is indexed where it is now.
+                return match (entry, other) {
+                    (Some(a), Some(b)) => writer.exchange_entries(a.id, b.id),
+                    (Some(a), None) => {
+                        writer.rename_entry(a.id, dir_b.clone(), new_name.to_vec())?;
+                        crate::index::refresh_entry(&self.library, &loc_a, &dir_a, old_name)
+                    }
+                    (None, Some(b)) => {
+                        writer.rename_entry(b.id, dir_a.clone(), old_name.to_vec())?;
+                        crate::index::refresh_entry(&self.library, &loc_b, &dir_b, new_name)
+                    }
+                    (None, None) => {
+                        crate::index::refresh_entry(&self.library, &loc_a, &dir_a, old_name)?;
+                        crate::index::refresh_entry(&self.library, &loc_b, &dir_b, new_name)
+                    }
+                };
+            }
             return match entry {
                 Some(child) => {
                     self.library.writer().rename_entry(child.id, dir_b.clone(), new_name.as_bytes().to_vec())?;

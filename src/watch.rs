@@ -249,6 +249,15 @@ impl Batch<'_> {
             return self.present(to, true);
         };
         self.flush()?;
+        // Recorded already (a rename through the mount; both halves of a RENAME_EXCHANGE): the entry at `to` is the
+        // file on disk there. Renaming again would move the other entry of an exchange over this one.
+        let at_to = self.reader.child_stamp(to_loc.id, &to_dir, &to_name)?;
+        let on_disk = std::fs::symlink_metadata(to).ok();
+        if let (Some(stamp), Some(meta)) = (at_to, on_disk)
+            && stamp.inode == std::os::unix::fs::MetadataExt::ino(&meta) as i64
+        {
+            return self.present(to, false);
+        }
         let entry = self.reader.folder_child(from_loc.id, &from_dir, &from_name)?;
         match entry {
             Some(child) if from_loc.id == to_loc.id => {

@@ -87,6 +87,8 @@ pub enum WriteCmd {
         name: Vec<u8>,
         reply: Reply<()>,
     },
+    /// rename(RENAME_EXCHANGE) done on disk: two entries swap places, each keeping its identity and metadata.
+    ExchangeEntries(EntryId, EntryId, Reply<()>),
     /// ANALYZE, PRAGMA optimize, a truncating WAL checkpoint and, when asked, VACUUM.
     Optimize {
         vacuum: bool,
@@ -231,6 +233,9 @@ impl Writer {
     }
     pub fn rename_entry(&self, entry: EntryId, relative_path: Vec<u8>, name: Vec<u8>) -> Result<()> {
         self.call(|reply| WriteCmd::RenameEntry { entry, relative_path, name, reply })
+    }
+    pub fn exchange_entries(&self, a: EntryId, b: EntryId) -> Result<()> {
+        self.call(|r| WriteCmd::ExchangeEntries(a, b, r))
     }
     pub fn optimize(&self, vacuum: bool) -> Result<()> {
         self.call(|reply| WriteCmd::Optimize { vacuum, reply })
@@ -391,6 +396,10 @@ fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
             write::rename_entry(conn, *entry, relative_path, name)?;
             Answer::Unit
         }
+        WriteCmd::ExchangeEntries(a, b, _) => {
+            write::exchange_entries(conn, *a, *b)?;
+            Answer::Unit
+        }
         WriteCmd::SetTagColor(tag, color, _) => {
             write::set_tag_color(conn, tag, color.as_deref())?;
             Answer::Unit
@@ -442,6 +451,7 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
         | WriteCmd::DeleteLabel(_, r)
         | WriteCmd::MoveLabel { reply: r, .. }
         | WriteCmd::RenameEntry { reply: r, .. }
+        | WriteCmd::ExchangeEntries(_, _, r)
         | WriteCmd::SaveQuery(_, _, r)
         | WriteCmd::ForgetQuery(_, r)
         | WriteCmd::Optimize { reply: r, .. }

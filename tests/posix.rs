@@ -176,6 +176,17 @@ fn scenario(root: &Path) -> Vec<String> {
     say("create g3", result(fs::write(p("g3"), b"three")));
     say("RENAME_NOREPLACE g3 over g", result(renameat2(&p("g3"), &p("g"), libc::RENAME_NOREPLACE)));
     say("RENAME_NOREPLACE g3 to g4", result(renameat2(&p("g3"), &p("g4"), libc::RENAME_NOREPLACE)));
+    say("create x1", result(fs::write(p("x1"), b"one")));
+    say("create x2", result(fs::write(p("x2"), b"two")));
+    say("RENAME_EXCHANGE x1 x2", result(renameat2(&p("x1"), &p("x2"), libc::RENAME_EXCHANGE)));
+    say("read x1", result(fs::read(p("x1"))));
+    say("read x2", result(fs::read(p("x2"))));
+    say("RENAME_EXCHANGE x1 e (a file and a folder)", result(renameat2(&p("x1"), &p("e"), libc::RENAME_EXCHANGE)));
+    say("stat x1", shape(&p("x1")));
+    say("read e", result(fs::read(p("e"))));
+    say("read x1/inner", result(fs::read(p("x1/inner"))));
+    say("RENAME_EXCHANGE x1 e back", result(renameat2(&p("x1"), &p("e"), libc::RENAME_EXCHANGE)));
+    say("RENAME_EXCHANGE with a missing name", result(renameat2(&p("x1"), &p("missing"), libc::RENAME_EXCHANGE)));
     say("rename g4 e/g4 (another folder)", result(fs::rename(p("g4"), p("e/g4"))));
     say("read e/g4", result(fs::read(p("e/g4"))));
     say("listing", listing(root));
@@ -445,4 +456,36 @@ fn random_reads_writes_truncates_and_mmaps_agree_with_a_native_file() {
         assert!(fs::read(&native_path).unwrap() == fs::read(fx.file("fsx.bin")).unwrap(), "seed {seed}");
     }
     drop(mnt);
+}
+
+#[test]
+fn rename_exchange_swaps_two_entries_with_their_tags() {
+    let fx = Fixture::new();
+    fx.write("a", b"first");
+    fx.write("b", b"second");
+    fx.write("dir/inside", b"child");
+    fx.run(["add".as_ref(), fx.files().as_os_str()]).ok();
+    fx.run(["tag".as_ref(), "one".as_ref(), fx.file("a").as_os_str()]).ok();
+    fx.run(["tag".as_ref(), "two".as_ref(), fx.file("b").as_os_str()]).ok();
+    fx.run(["tag".as_ref(), "deep".as_ref(), fx.file("dir/inside").as_os_str()]).ok();
+    let mnt = fx.mount();
+    let loc = mnt.join("locations/files");
+    renameat2(&loc.join("a"), &loc.join("b"), libc::RENAME_EXCHANGE).unwrap();
+    assert_eq!(fs::read(fx.file("a")).unwrap(), b"second");
+    assert_eq!(fx.run(["tags".as_ref(), fx.file("a").as_os_str()]).ok().trim(), "two");
+    assert_eq!(fx.run(["tags".as_ref(), fx.file("b").as_os_str()]).ok().trim(), "one");
+    // A file and a folder: the folder's descendants follow it.
+    renameat2(&loc.join("a"), &loc.join("dir"), libc::RENAME_EXCHANGE).unwrap();
+    assert_eq!(fs::read(loc.join("a/inside")).unwrap(), b"child");
+    assert_eq!(fx.run(["find", "--tag", "deep"]).ok().trim(), fx.file("a/inside").display().to_string());
+    assert_eq!(fx.run(["tags".as_ref(), fx.file("dir").as_os_str()]).ok().trim(), "two");
+    assert_eq!(mnt.ls("tags/deep"), ["inside"]);
+    assert_eq!(fs::read(mnt.join("tags/two/dir")).unwrap(), b"second");
+    // The watcher sees the exchanges too (as moves); once it has caught up, nothing has changed.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(fx.run(["tags".as_ref(), fx.file("dir").as_os_str()]).ok().trim(), "two");
+    assert_eq!(fx.run(["tags".as_ref(), fx.file("b").as_os_str()]).ok().trim(), "one");
+    assert_eq!(fx.run(["find", "--tag", "deep"]).ok().trim(), fx.file("a/inside").display().to_string());
+    drop(mnt);
+    assert!(fx.run(["check"]).code == 0);
 }

@@ -811,6 +811,23 @@ pub fn move_label(conn: &Connection, label: LabelId, parent: Option<LabelId>, na
 /// Records a rename made on disk: the entry keeps its id, uuid, tags, labels and notes; a folder's descendants get
 /// their new materialized paths in the same transaction. An entry that was at the target is replaced (its metadata
 /// kept as an orphan, as for any file that vanished).
+/// Two entries of one location swap places (rename with RENAME_EXCHANGE): each keeps its id and metadata, and a
+/// folder's descendants follow it. Goes through a name no file can have (it holds a NUL byte), so the unique
+/// (location, path, name) index never sees two entries in one place.
+pub fn exchange_entries(conn: &Connection, a: EntryId, b: EntryId) -> Result<()> {
+    let place = |id: EntryId| -> Result<(Vec<u8>, Vec<u8>)> {
+        conn.prepare_cached("SELECT relative_path, name FROM entries WHERE id = ?1")?
+            .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or_else(|| Error::NotFound(format!("entry {} is gone", id.0)))
+    };
+    let ((a_rel, a_name), (b_rel, b_name)) = (place(a)?, place(b)?);
+    let parking = format!("\0exchange-{}", a.0).into_bytes();
+    rename_entry(conn, a, &a_rel, &parking)?;
+    rename_entry(conn, b, &a_rel, &a_name)?;
+    rename_entry(conn, a, &b_rel, &b_name)
+}
+
 pub fn rename_entry(conn: &Connection, entry: EntryId, new_relative_path: &[u8], new_name: &[u8]) -> Result<()> {
     let (location, old_rel, old_name, kind): (i64, Vec<u8>, Vec<u8>, i64) = conn
         .prepare_cached("SELECT location_id, relative_path, name, kind FROM entries WHERE id = ?1")?
