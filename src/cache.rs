@@ -56,7 +56,7 @@ mod tests {
         Arc::new(EntryInfo {
             id: EntryId(id),
             location: LocationId(1),
-            root: "/r".into(),
+            root: Arc::from(std::path::Path::new("/r")),
             relative_path: vec![],
             name: format!("f{id}").into_bytes(),
             kind: EntryKind::File,

@@ -57,6 +57,9 @@ pub struct Attr {
     pub gid: u32,
     pub rdev: u32,
     pub blksize: u32,
+    /// The kernel may cache this entry only briefly: it is a view entry the dentry record had no room for, so a
+    /// library change could not tell the kernel to drop it.
+    pub short_ttl: bool,
 }
 
 /// Where `readdir` writes; `add` returns true when the buffer is full (the entry was not taken).
@@ -76,10 +79,10 @@ pub struct SpaceFs {
     mounted_at: SystemTime,
     uid: u32,
     gid: u32,
-    view_dentries: Mutex<HashSet<(u64, Vec<u8>)>>,
+    view_dentries: Mutex<DentryRecord>,
     cursors: Mutex<HashMap<u64, DirCursor>>,
     next_handle: AtomicU64,
-    roots: Mutex<HashMap<LocationId, PathBuf>>,
+    roots: Mutex<HashMap<LocationId, Arc<std::path::Path>>>,
     /// A connection of its own whose `data_version` tells whether the library changed since a folder was listed.
     version_reader: Mutex<Option<Reader>>,
     /// For each folder the kernel listed, the `data_version` at that listing.
@@ -132,7 +135,7 @@ impl SpaceFs {
             mounted_at: SystemTime::now(),
             uid,
             gid,
-            view_dentries: Mutex::new(HashSet::new()),
+            view_dentries: Mutex::new(DentryRecord::default()),
             cursors: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
             roots: Mutex::new(HashMap::new()),
@@ -230,7 +233,7 @@ impl SpaceFs {
         if name.len() > crate::names::MAX_NAME_BYTES {
             return Err(Error::NameTooLong(format!("a name of {} bytes", name.len())));
         }
-        let attr = self.with_reader(|reader| {
+        let mut attr = self.with_reader(|reader| {
             let resolver = self.resolver(reader);
             let (node, _) = resolver.lookup(parent_node, name)?.ok_or_else(|| Error::NotFound(String::new()))?;
             self.attr_of(reader, node)
@@ -238,7 +241,7 @@ impl SpaceFs {
         // Only entries that are not folders: invalidating a folder's dentry would break the working directory of
         // every process inside it (getcwd fails on an unhashed dentry), and folders are not what tagging changes.
         if is_view_folder(parent_node) && attr.kind != NodeKind::Dir {
-            self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert((parent, name.to_vec()));
+            attr.short_ttl = !self.remember_view_dentry(parent, name);
         }
         Ok(attr)
     }
@@ -297,6 +300,7 @@ impl SpaceFs {
             gid: meta.gid(),
             rdev: meta.rdev() as u32,
             blksize: meta.blksize() as u32,
+            short_ttl: false,
         }
     }
 
@@ -321,6 +325,7 @@ impl SpaceFs {
             gid: st.st_gid,
             rdev: st.st_rdev as u32,
             blksize: st.st_blksize as u32,
+            short_ttl: false,
         }
     }
 
@@ -340,6 +345,7 @@ impl SpaceFs {
             gid: self.gid,
             rdev: 0,
             blksize: 4096,
+            short_ttl: false,
         }
     }
 
@@ -453,14 +459,20 @@ impl SpaceFs {
                 } else {
                     None
                 };
+                let mut attr = attr;
+                if let Some(attr) = attr.as_mut()
+                    && view_folder
+                    && child.kind != NodeKind::Dir
+                {
+                    // Recorded before the kernel has it (one the kernel then had no room for costs only a
+                    // needless invalidation later).
+                    attr.short_ttl = !self.remember_view_dentry(ino, &child.name);
+                }
                 if sink.add(child_ino, child_offset, child.kind, OsStr::from_bytes(&child.name), attr.as_ref()) {
                     cursor.pending.push_front(child);
                     return Ok(());
                 }
                 cursor.next_offset = child_offset;
-                if plus && view_folder && child.kind != NodeKind::Dir {
-                    self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert((ino, child.name));
-                }
             }
         });
         self.cursors.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, cursor);
@@ -477,8 +489,9 @@ impl SpaceFs {
             Some(root) => root,
             None => {
                 let Some(location) = reader.location_by_id(place.location)? else { return Ok(()) };
-                self.roots.lock().unwrap_or_else(|p| p.into_inner()).insert(place.location, location.path.clone());
-                location.path
+                let root: Arc<std::path::Path> = Arc::from(location.path.as_path());
+                self.roots.lock().unwrap_or_else(|p| p.into_inner()).insert(place.location, Arc::clone(&root));
+                root
             }
         };
         self.cache.put(Arc::new(EntryInfo {
@@ -1123,8 +1136,10 @@ impl SpaceFs {
         self.touched_inodes.lock().unwrap_or_else(|p| p.into_inner()).drain().collect()
     }
 
-    fn remember_view_dentry(&self, parent: u64, name: &[u8]) {
-        self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert((parent, name.to_vec()));
+    /// Records a view dentry handed to the kernel; false when the record is full (the kernel must then cache it
+    /// only briefly).
+    fn remember_view_dentry(&self, parent: u64, name: &[u8]) -> bool {
+        self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).insert(parent, name)
     }
 
     /// Other `user.*` attributes of a real file pass through to it; folders seen through views have none.
@@ -1149,8 +1164,7 @@ impl SpaceFs {
     pub fn library_changed(&self) -> Vec<(u64, Vec<u8>)> {
         self.cache.clear();
         self.roots.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        let mut set = self.view_dentries.lock().unwrap_or_else(|p| p.into_inner());
-        set.drain().collect()
+        self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).drain()
     }
 
     /// The folders whose listings depend on the library (the view folders the kernel knows).
@@ -1163,6 +1177,55 @@ impl SpaceFs {
 }
 
 use std::os::unix::ffi::OsStringExt;
+
+/// At most this many view dentries are recorded (about 40 bytes each); past it, view entries get a short TTL.
+const DENTRY_RECORD_LIMIT: usize = 300_000;
+
+/// The view dentries (parent inode, name) the kernel caches with a long TTL, to drop when the library changes.
+/// Compact, because a listing of a large tag folder hands the kernel one per file: a 64-bit hash per dentry to
+/// skip repeats, and the names packed in one buffer. Bounded by `DENTRY_RECORD_LIMIT`.
+#[derive(Default)]
+struct DentryRecord {
+    seen: HashSet<u64>,
+    /// Per dentry: the parent inode (8 bytes, little-endian), the name's length (2 bytes), the name.
+    packed: Vec<u8>,
+}
+
+impl DentryRecord {
+    /// Whether the dentry is recorded (now or before); false when the record is full.
+    fn insert(&mut self, parent: u64, name: &[u8]) -> bool {
+        use std::hash::{BuildHasher, RandomState};
+        static KEYS: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+        let key = KEYS.get_or_init(RandomState::new).hash_one((parent, name));
+        if self.seen.contains(&key) {
+            return true;
+        }
+        if self.seen.len() >= DENTRY_RECORD_LIMIT || name.len() > usize::from(u16::MAX) {
+            return false;
+        }
+        self.seen.insert(key);
+        self.packed.extend_from_slice(&parent.to_le_bytes());
+        self.packed.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        self.packed.extend_from_slice(name);
+        true
+    }
+
+    /// Everything recorded, emptying the record and giving its memory back.
+    fn drain(&mut self) -> Vec<(u64, Vec<u8>)> {
+        let packed = std::mem::take(&mut self.packed);
+        self.seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut rest = packed.as_slice();
+        while rest.len() >= 10 {
+            let parent = u64::from_le_bytes(rest[..8].try_into().unwrap_or_default());
+            let len = usize::from(u16::from_le_bytes([rest[8], rest[9]]));
+            let Some(name) = rest.get(10..10 + len) else { break };
+            out.push((parent, name.to_vec()));
+            rest = &rest[10 + len..];
+        }
+        out
+    }
+}
 
 /// A file's link count as the mount shows it: its links on disk plus one for its place in the library. The kernel
 /// takes one off for every `rm` in a view and would consider a file with none left gone (a later `ln` of it would
@@ -1303,4 +1366,29 @@ fn is_view_folder(node: Node) -> bool {
             | Node::Query(_)
             | Node::Untagged
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dentry_record_gives_back_each_dentry_once_and_stops_at_its_limit() {
+        let mut record = DentryRecord::default();
+        assert!(record.insert(7, b"a"));
+        assert!(record.insert(7, b"a"));
+        assert!(record.insert(8, b"a"));
+        assert!(record.insert(7, &[0xff; 300]));
+        let mut drained = record.drain();
+        drained.sort();
+        assert_eq!(drained, vec![(7, b"a".to_vec()), (7, vec![0xff; 300]), (8, b"a".to_vec())]);
+        assert!(record.drain().is_empty());
+        for i in 0..DENTRY_RECORD_LIMIT as u64 {
+            assert!(record.insert(i, b"x"));
+        }
+        assert!(!record.insert(u64::MAX, b"x"), "a full record refuses new dentries");
+        assert!(record.insert(0, b"x"), "one it holds is still recorded");
+        assert_eq!(record.drain().len(), DENTRY_RECORD_LIMIT);
+        assert!(record.insert(u64::MAX, b"x"), "drained, it has room again");
+    }
 }

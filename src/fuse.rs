@@ -22,6 +22,12 @@ use std::time::Duration;
 
 /// How long the kernel may trust what it was told. Changes to the library are invalidated explicitly.
 const TTL: Duration = Duration::from_secs(60);
+/// For view entries the core could not record for invalidation (its record is full): stale for at most this long.
+const SHORT_TTL: Duration = Duration::from_secs(1);
+
+fn ttl(attr: &Attr) -> &'static Duration {
+    if attr.short_ttl { &SHORT_TTL } else { &TTL }
+}
 
 pub struct FuseFs {
     core: Arc<SpaceFs>,
@@ -145,7 +151,7 @@ struct Plus<'a>(&'a mut ReplyDirectoryPlus);
 impl DirSink for Plus<'_> {
     fn add(&mut self, ino: u64, offset: u64, _kind: NodeKind, name: &OsStr, attr: Option<&Attr>) -> bool {
         match attr {
-            Some(attr) => self.0.add(INodeNo(ino), offset, name, &TTL, &file_attr(attr), Generation(0)),
+            Some(attr) => self.0.add(INodeNo(ino), offset, name, ttl(attr), &file_attr(attr), Generation(0)),
             None => false,
         }
     }
@@ -174,14 +180,14 @@ impl Filesystem for FuseFs {
             return reply.error(Errno::ENOENT);
         }
         match self.core.lookup(parent.0, name) {
-            Ok(attr) => reply.entry(&TTL, &file_attr(&attr), Generation(0)),
+            Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.core.getattr(ino.0) {
-            Ok(attr) => reply.attr(&TTL, &file_attr(&attr)),
+            Ok(attr) => reply.attr(ttl(&attr), &file_attr(&attr)),
             Err(err) => reply.error(errno(&err)),
         }
     }
@@ -456,7 +462,7 @@ impl Filesystem for FuseFs {
         let file = fh
             .and_then(|fh| self.handles().open.get(&fh.0).filter(|o| o.writable).and_then(|o| o.file.try_clone().ok()));
         match self.core.setattr(ino.0, &change, file.as_ref()) {
-            Ok(attr) => reply.attr(&TTL, &file_attr(&attr)),
+            Ok(attr) => reply.attr(ttl(&attr), &file_attr(&attr)),
             Err(err) => reply.error(errno(&err)),
         }
     }
@@ -476,7 +482,7 @@ impl Filesystem for FuseFs {
 
     fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, _umask: u32, reply: ReplyEntry) {
         match self.core.mkdir(parent.0, name, mode, caller(req)) {
-            Ok(attr) => reply.entry(&TTL, &file_attr(&attr), Generation(0)),
+            Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
     }
@@ -501,7 +507,7 @@ impl Filesystem for FuseFs {
             Ok(attr) if crate::inode::is_stand_in(attr.ino) => {
                 reply.entry(&Duration::ZERO, &file_attr(&attr), Generation(0))
             }
-            Ok(attr) => reply.entry(&TTL, &file_attr(&attr), Generation(0)),
+            Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
     }
@@ -524,7 +530,7 @@ impl Filesystem for FuseFs {
 
     fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
         match self.core.link(ino.0, newparent.0, newname) {
-            Ok(attr) => reply.entry(&TTL, &file_attr(&attr), Generation(0)),
+            Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
     }

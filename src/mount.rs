@@ -271,7 +271,12 @@ fn serve(library: &Path, mountpoint: &Path, args: &MountArgs, mut ready: Option<
 }
 
 fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut Option<std::fs::File>) -> Result<()> {
-    let lib = Library::open(library)?;
+    // The daemon runs a dozen threads (FUSE workers, the writer, readers, the watcher); glibc would give each busy
+    // one its own malloc arena, and freed memory spread over many arenas is never returned: RSS grows with the
+    // thread count rather than with what is in use. Two arenas keep contention low and memory bounded.
+    // SAFETY: mallopt only tunes the allocator; called before the daemon's other threads start.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+    let lib = Library::open_for_mount(library)?;
     let options =
         FsOptions { read_only: args.read_only, show_hidden: args.show_hidden, cache_entries: args.cache_entries };
     let mut core = SpaceFs::new(lib, options);
@@ -318,6 +323,9 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
         }
     };
     catch_up(&core);
+    // The catch-up read every location's stamps; hand that memory back before serving.
+    // SAFETY: malloc_trim only releases free heap pages.
+    unsafe { libc::malloc_trim(0) };
     if let Some(mut pipe) = ready.take() {
         let _ = writeln!(pipe, "ready");
     }

@@ -14,7 +14,8 @@ use std::path::PathBuf;
 pub struct EntryInfo {
     pub id: EntryId,
     pub location: LocationId,
-    pub root: PathBuf,
+    /// The location's folder, shared by every cached entry of it.
+    pub root: std::sync::Arc<std::path::Path>,
     pub relative_path: Vec<u8>,
     pub name: Vec<u8>,
     pub kind: EntryKind,
@@ -238,7 +239,7 @@ impl Reader {
                 Ok(EntryInfo {
                     id: EntryId(r.get(0)?),
                     location: LocationId(r.get(1)?),
-                    root: PathBuf::from(OsStr::from_bytes(&root)),
+                    root: std::sync::Arc::from(std::path::Path::new(OsStr::from_bytes(&root))),
                     relative_path: r.get(3)?,
                     name: r.get(4)?,
                     kind: EntryKind::from_i64(r.get(5)?),
