@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Fixture;
+use common::{Fixture, Rng};
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -320,21 +320,6 @@ fn locations_behave_like_the_real_folder() {
     drop(mnt);
     assert_eq!(listing(&fx.file("posix")), listing(&native_root));
     assert_eq!(fs::read(fx.file("posix/e/g4")).unwrap(), b"three");
-}
-
-/// A small deterministic generator (xorshift), so a failure replays exactly from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 const FSX_MAX: u64 = 256 * 1024;

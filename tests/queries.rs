@@ -2,30 +2,13 @@
 
 mod common;
 
-use common::Fixture;
+use common::{Fixture, Rng};
 use spacefs::index::{self, ScanOptions};
 use spacefs::library::write::{Flag, NewLocation};
 use spacefs::library::{IndexMode, Library};
 use spacefs::names::{LabelPath, TagName};
 use spacefs::query::{Expr, ModifiedAt, parse};
 use std::collections::BTreeSet;
-
-/// A tiny deterministic generator (xorshift), so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        from[self.below(from.len() as u64) as usize]
-    }
-}
 
 const LOCATIONS: [&str; 2] = ["one", "two"];
 const TAGS: [&str; 4] = ["red", "green", "blue", "to do"];
