@@ -80,7 +80,11 @@ pub struct SpaceFs {
     uid: u32,
     gid: u32,
     view_dentries: Mutex<DentryRecord>,
-    cursors: Mutex<HashMap<u64, DirCursor>>,
+    cursors: Mutex<HashMap<u64, Arc<Mutex<DirCursor>>>>,
+    /// Counts changes made through the mount, so children stated ahead of a request are not handed out after one.
+    changes: AtomicU64,
+    /// Files open for writing through the mount; while any is, children are stated when their request comes.
+    writers: AtomicU64,
     next_handle: AtomicU64,
     roots: Mutex<HashMap<LocationId, Arc<std::path::Path>>>,
     /// A connection of its own whose `data_version` tells whether the library changed since a folder was listed.
@@ -92,22 +96,58 @@ pub struct SpaceFs {
     queries: crate::view::QueryTable,
 }
 
-/// Where a listing through one folder handle stands: the offset the kernel will ask for next, and rows read
-/// from the library but not yet handed out.
+/// Where a listing through one folder handle stands: the offset the kernel will ask for next, rows read from the
+/// library and not yet prepared, and children prepared (stated) and not yet handed out.
 struct DirCursor {
     ino: u64,
+    plus: bool,
     next_offset: u64,
-    pending: VecDeque<Listed>,
-    done: bool,
+    /// The offset of the last row taken from `rows`; the next page of rows starts after it.
+    listed_to: u64,
+    rows: VecDeque<Listed>,
+    rows_done: bool,
+    ready: VecDeque<Ready>,
+    /// `SpaceFs::changes` when `ready` was prepared.
+    stamp: u64,
 }
+
+/// A child prepared for the kernel.
+struct Ready {
+    ino: u64,
+    offset: u64,
+    kind: NodeKind,
+    name: Vec<u8>,
+    attr: Option<Attr>,
+}
+
+/// Counts one change in `SpaceFs::changes` when dropped.
+struct ChangeMark<'a>(&'a AtomicU64);
+
+impl Drop for ChangeMark<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// How many children a listing prepares at a time: a little more than a 32 KiB readdirplus reply holds.
+const BATCH: usize = 256;
 
 impl DirCursor {
     fn new(ino: u64) -> DirCursor {
-        DirCursor::at(ino, FIRST_CHILD_OFFSET)
+        DirCursor::at(ino, true, FIRST_CHILD_OFFSET)
     }
 
-    fn at(ino: u64, next_offset: u64) -> DirCursor {
-        DirCursor { ino, next_offset, pending: VecDeque::new(), done: false }
+    fn at(ino: u64, plus: bool, next_offset: u64) -> DirCursor {
+        DirCursor {
+            ino,
+            plus,
+            next_offset,
+            listed_to: next_offset,
+            rows: VecDeque::new(),
+            rows_done: false,
+            ready: VecDeque::new(),
+            stamp: 0,
+        }
     }
 }
 
@@ -137,6 +177,8 @@ impl SpaceFs {
             gid,
             view_dentries: Mutex::new(DentryRecord::default()),
             cursors: Mutex::new(HashMap::new()),
+            changes: AtomicU64::new(0),
+            writers: AtomicU64::new(0),
             next_handle: AtomicU64::new(1),
             roots: Mutex::new(HashMap::new()),
             version_reader: Mutex::new(None),
@@ -171,6 +213,7 @@ impl SpaceFs {
 
     /// Forgets what the cache knows of an entry (after it changed on disk).
     pub fn forget_entry(&self, id: EntryId) {
+        self.note_change();
         self.cache.remove(id);
     }
 
@@ -355,7 +398,7 @@ impl SpaceFs {
     pub fn opendir(&self, ino: u64) -> Result<(u64, bool)> {
         self.node(ino)?;
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        self.cursors.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, DirCursor::new(ino));
+        self.cursors.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, Arc::new(Mutex::new(DirCursor::new(ino))));
         let version = {
             let mut watch = self.version_reader.lock().unwrap_or_else(|p| p.into_inner());
             if watch.is_none() {
@@ -375,7 +418,7 @@ impl SpaceFs {
     }
 
     /// Lists `ino` from `offset` (0 = the start) into `sink`; with `plus`, each child comes with its attributes.
-    /// A page read for one call and not all taken is kept with the handle `fh` for the next call, so a large
+    /// Children prepared for one call and not all taken stay with the handle `fh` for the next call, so a large
     /// folder costs one pass over its rows. Children whose real file vanished are skipped.
     pub fn readdir(&self, ino: u64, fh: u64, offset: u64, plus: bool, sink: &mut dyn DirSink) -> Result<()> {
         let node = self.node(ino)?;
@@ -395,88 +438,161 @@ impl SpaceFs {
                 return Ok(());
             }
         }
-        let taken = self.cursors.lock().unwrap_or_else(|p| p.into_inner()).remove(&fh);
-        let mut cursor = match taken {
-            Some(c) if c.ino == ino && c.next_offset == offset.max(FIRST_CHILD_OFFSET) => c,
-            _ => DirCursor::at(ino, offset.max(FIRST_CHILD_OFFSET)),
-        };
+        let cursor = self.cursor(fh, ino);
+        let mut cursor = cursor.lock().unwrap_or_else(|p| p.into_inner());
+        let offset = offset.max(FIRST_CHILD_OFFSET);
+        if cursor.ino != ino || cursor.plus != plus || cursor.next_offset != offset || !self.still_fresh(&cursor) {
+            *cursor = DirCursor::at(ino, plus, offset);
+        }
         let view_folder = is_view_folder(node);
-        let result = self.with_reader(|reader| {
-            let resolver = self.resolver(reader);
-            // Children of a real folder are stated relative to it: one path walk per call, not one per child.
-            let real_dir = match (plus, node) {
-                (true, Node::Location(_) | Node::Entry(_) | Node::ViewDir { .. }) => {
-                    self.real_path_of(reader, node)?.and_then(|p| RealDir::open(&p).ok())
-                }
-                _ => None,
-            };
-            loop {
-                if cursor.pending.is_empty() {
-                    if cursor.done {
-                        return Ok(());
-                    }
-                    let page = resolver.list(node, cursor.next_offset - FIRST_CHILD_OFFSET)?;
-                    cursor.done = page.len() < crate::view::PAGE && !matches!(node, Node::Label(_));
-                    if page.is_empty() {
-                        cursor.done = true;
-                        return Ok(());
-                    }
-                    cursor.pending.extend(page);
-                }
-                let Some(child) = cursor.pending.pop_front() else { continue };
-                let child_ino = self.inodes.ino_of(child.node);
-                let child_offset = child.cookie + FIRST_CHILD_OFFSET;
-                let attr = if let Some(dir) = &real_dir {
-                    match dir.stat(&child.name) {
-                        Ok(stat) => Some(self.stat_attr(child_ino, &stat)),
-                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                            cursor.next_offset = child_offset;
-                            continue;
-                        }
-                        Err(err) => return Err(Error::io(&dir.path.join(OsStr::from_bytes(&child.name)), err)),
-                    }
-                } else if plus {
-                    if let Some(place) = &child.place
-                        && let Node::Entry(id)
-                        | Node::ViewDir { entry: id, .. }
-                        | Node::DupeCopy(id)
-                        | Node::ViewFile(id) = child.node
-                    {
-                        self.prime(reader, id, place)?;
-                    }
-                    match self.attr_of(reader, child.node) {
-                        Ok(attr) => Some(attr),
-                        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                            cursor.next_offset = child_offset;
-                            continue;
-                        }
-                        Err(Error::NotFound(_)) => {
-                            cursor.next_offset = child_offset;
-                            continue;
-                        }
-                        Err(err) => return Err(err),
-                    }
-                } else {
-                    None
-                };
-                let mut attr = attr;
-                if let Some(attr) = attr.as_mut()
-                    && view_folder
-                    && child.kind != NodeKind::Dir
-                {
-                    // Recorded before the kernel has it (one the kernel then had no room for costs only a
-                    // needless invalidation later).
-                    attr.short_ttl = !self.remember_view_dentry(ino, &child.name);
-                }
-                if sink.add(child_ino, child_offset, child.kind, OsStr::from_bytes(&child.name), attr.as_ref()) {
-                    cursor.pending.push_front(child);
+        loop {
+            if cursor.ready.is_empty() {
+                self.with_reader(|reader| self.prepare(reader, node, &mut cursor, BATCH))?;
+            }
+            let Some(mut child) = cursor.ready.pop_front() else { return Ok(()) };
+            if let Some(attr) = child.attr.as_mut()
+                && view_folder
+                && child.kind != NodeKind::Dir
+            {
+                // Recorded before the kernel has it (one the kernel then had no room for costs only a
+                // needless invalidation later).
+                attr.short_ttl = !self.remember_view_dentry(ino, &child.name);
+            }
+            if sink.add(child.ino, child.offset, child.kind, OsStr::from_bytes(&child.name), child.attr.as_ref()) {
+                cursor.ready.push_front(child);
+                return Ok(());
+            }
+            cursor.next_offset = child.offset;
+        }
+    }
+
+    /// Prepares the next children of the listing through `fh` while the kernel takes in the page just sent, so
+    /// the next request finds them ready. Called after a reply; a request that comes meanwhile waits for it.
+    pub fn prefetch(&self, fh: u64) {
+        let Some(cursor) = self.cursors.lock().unwrap_or_else(|p| p.into_inner()).get(&fh).cloned() else { return };
+        let mut cursor = cursor.lock().unwrap_or_else(|p| p.into_inner());
+        let writing = self.writers.load(Ordering::Acquire) > 0;
+        if writing
+            || cursor.ready.len() >= BATCH
+            || (cursor.rows.is_empty() && cursor.rows_done)
+            || !self.still_fresh(&cursor)
+        {
+            return;
+        }
+        let Ok(node) = self.node(cursor.ino) else { return };
+        if let Err(err) = self.with_reader(|reader| self.prepare(reader, node, &mut cursor, BATCH)) {
+            // The request that needs these children prepares them again and reports what fails.
+            log::debug!("prefetching a listing of inode {}: {err}", cursor.ino);
+        }
+    }
+
+    /// Notes that a file opened by `open` or `create` was closed for good (its last reference dropped).
+    pub fn closed(&self, writable: bool) {
+        if writable {
+            let _change = self.changing();
+            self.writers.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Notes a change to real files made outside the mount, so children stated before it are stated again.
+    pub fn note_change(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Marks a change made through the mount once the method holding the mark is done making it (not before:
+    /// a child stated meanwhile must still count as stated before the change).
+    fn changing(&self) -> ChangeMark<'_> {
+        ChangeMark(&self.changes)
+    }
+
+    /// The listing state of handle `fh`, made afresh if the handle has none.
+    fn cursor(&self, fh: u64, ino: u64) -> Arc<Mutex<DirCursor>> {
+        let mut cursors = self.cursors.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(cursors.entry(fh).or_insert_with(|| Arc::new(Mutex::new(DirCursor::new(ino)))))
+    }
+
+    /// Whether children prepared in `cursor` may still be handed out: attributes stated before the kernel sent
+    /// its request are only as new as the kernel's own if nothing was changed through the mount since.
+    fn still_fresh(&self, cursor: &DirCursor) -> bool {
+        cursor.ready.is_empty()
+            || (cursor.stamp == self.changes.load(Ordering::Acquire) && self.writers.load(Ordering::Acquire) == 0)
+    }
+
+    /// Moves children from the library's rows into `cursor.ready` until it holds `want` of them or the listing
+    /// ends, stating each real child (relative to its folder: one path walk per call, not one per child).
+    fn prepare(&self, reader: &Reader, node: Node, cursor: &mut DirCursor, want: usize) -> Result<()> {
+        let resolver = self.resolver(reader);
+        let mut real_dir = None;
+        if cursor.ready.is_empty() {
+            cursor.stamp = self.changes.load(Ordering::Acquire);
+        }
+        while cursor.ready.len() < want {
+            let Some(child) = cursor.rows.pop_front() else {
+                if cursor.rows_done {
                     return Ok(());
                 }
-                cursor.next_offset = child_offset;
+                let page = resolver.list(node, cursor.listed_to - FIRST_CHILD_OFFSET)?;
+                cursor.rows_done =
+                    page.is_empty() || (page.len() < crate::view::PAGE && !matches!(node, Node::Label(_)));
+                cursor.rows.extend(page);
+                continue;
+            };
+            let child_ino = self.inodes.ino_of(child.node);
+            let child_offset = child.cookie + FIRST_CHILD_OFFSET;
+            if cursor.plus
+                && real_dir.is_none()
+                && matches!(node, Node::Location(_) | Node::Entry(_) | Node::ViewDir { .. })
+            {
+                real_dir = Some(self.real_path_of(reader, node)?.and_then(|p| RealDir::open(&p).ok()));
             }
-        });
-        self.cursors.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, cursor);
-        result
+            let attr = if !cursor.plus {
+                None
+            } else if let Some(Some(dir)) = &real_dir {
+                match dir.stat(&child.name) {
+                    Ok(stat) => Some(self.stat_attr(child_ino, &stat)),
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                        cursor.listed_to = child_offset;
+                        continue;
+                    }
+                    Err(err) => {
+                        let path = dir.path.join(OsStr::from_bytes(&child.name));
+                        cursor.rows.push_front(child);
+                        return Err(Error::io(&path, err));
+                    }
+                }
+            } else {
+                if let Some(place) = &child.place
+                    && let Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) =
+                        child.node
+                {
+                    self.prime(reader, id, place)?;
+                }
+                match self.attr_of(reader, child.node) {
+                    Ok(attr) => Some(attr),
+                    Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                        cursor.listed_to = child_offset;
+                        continue;
+                    }
+                    Err(Error::NotFound(_)) => {
+                        cursor.listed_to = child_offset;
+                        continue;
+                    }
+                    Err(err) => {
+                        cursor.rows.push_front(child);
+                        return Err(err);
+                    }
+                }
+            };
+            cursor.listed_to = child_offset;
+            cursor.ready.push_back(Ready {
+                ino: child_ino,
+                offset: child_offset,
+                kind: child.kind,
+                name: child.name,
+                attr,
+            });
+        }
+        Ok(())
     }
 
     /// Puts what a listing row says about a real entry into the cache, so stating it needs no query.
@@ -508,6 +624,7 @@ impl SpaceFs {
     /// Opens the real file behind `ino`; returns it and whether it is open for writing. Writes go to the real
     /// file (from any view but duplicates/, which is read-only); `record_change` brings the library up to date.
     pub fn open(&self, ino: u64, flags: i32) -> Result<(File, bool)> {
+        let _change = self.changing();
         let node = self.node(ino)?;
         let access = flags & libc::O_ACCMODE;
         let writing = access != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
@@ -534,6 +651,9 @@ impl SpaceFs {
             .custom_flags(flags & passed | libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
+        if writing {
+            self.writers.fetch_add(1, Ordering::AcqRel);
+        }
         Ok((file, writing))
     }
 
@@ -549,6 +669,7 @@ impl SpaceFs {
     }
 
     fn record(&self, ino: u64, wait: bool) -> Result<()> {
+        let _change = self.changing();
         let Some(id) = self.node(ino).ok().and_then(Self::entry_of) else { return Ok(()) };
         let (info, location) = self.with_reader(|r| {
             let info = r.entry_info(id)?.ok_or_else(|| Error::NotFound(String::new()))?;
@@ -566,6 +687,7 @@ impl SpaceFs {
     /// chmod, chown, truncate and utimens of a real file or folder (not through duplicates/ or a folder seen
     /// through a view). Permission checks are the kernel's (default_permissions) against the real modes.
     pub fn setattr(&self, ino: u64, change: &AttrChange, open_file: Option<&File>) -> Result<Attr> {
+        let _change = self.changing();
         let node = self.node(ino)?;
         self.check_writable(node)?;
         if !matches!(node, Node::Entry(_) | Node::ViewFile(_)) {
@@ -710,6 +832,7 @@ impl SpaceFs {
 
     /// Sets an attribute. `flags` are setxattr's XATTR_CREATE / XATTR_REPLACE.
     pub fn setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
+        let _change = self.changing();
         let node = self.node(ino)?;
         self.check_writable(node)?;
         if value.len() > xattr::MAX_VALUE {
@@ -762,6 +885,7 @@ impl SpaceFs {
     }
 
     pub fn removexattr(&self, ino: u64, name: &OsStr) -> Result<()> {
+        let _change = self.changing();
         let node = self.node(ino)?;
         self.check_writable(node)?;
         let bytes = name.as_bytes();
@@ -892,6 +1016,7 @@ impl SpaceFs {
 
     /// create(2) in `locations/`: a new real file, opened, owned by the caller, and indexed.
     pub fn create(&self, parent: u64, name: &OsStr, mode: u32, flags: i32, caller: Caller) -> Result<(Attr, File)> {
+        let _change = self.changing();
         let node = self.node(parent)?;
         self.check_writable(node)?;
         let Some((location, dir)) = self.real_folder(node)? else { return Err(self.refuse_write(node)) };
@@ -908,6 +1033,7 @@ impl SpaceFs {
         let file =
             options.custom_flags(flags & passed | libc::O_NOFOLLOW).open(&path).map_err(|e| Error::io(&path, e))?;
         let attr = self.created(&location, &dir, name.as_bytes(), caller)?;
+        self.writers.fetch_add(1, Ordering::AcqRel);
         Ok((attr, file))
     }
 
@@ -927,6 +1053,7 @@ impl SpaceFs {
 
     /// mkdir: `tags/T` creates tag T; `labels/…/L` creates label L there; in `locations/`, a real folder.
     pub fn mkdir(&self, parent: u64, name: &OsStr, mode: u32, caller: Caller) -> Result<Attr> {
+        let _change = self.changing();
         let node = self.node(parent)?;
         self.check_writable(node)?;
         if let Some((location, dir)) = self.real_folder(node)? {
@@ -954,6 +1081,7 @@ impl SpaceFs {
     /// rmdir: deletes an empty tag or label, or takes a folder out of a flat view (untag, unlabel, unfavorite);
     /// in `locations/`, removes the real (empty) folder.
     pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
+        let _change = self.changing();
         let node = self.node(parent)?;
         self.check_writable(node)?;
         if let Some(done) = self.remove_real(node, name, |p| std::fs::remove_dir(p))? {
@@ -980,6 +1108,7 @@ impl SpaceFs {
     /// unlink in a flat view takes the entry out of it (the real file is never touched); in `locations/` it
     /// deletes the real file, keeping its tags as an orphan for a file that comes back.
     pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
+        let _change = self.changing();
         let node = self.node(parent)?;
         self.check_writable(node)?;
         if let Some(done) = self.remove_real(node, name, |p| std::fs::remove_file(p))? {
@@ -1002,6 +1131,7 @@ impl SpaceFs {
     /// rename: a tag or label folder is renamed (or moved, for labels); an entry moved between flat views changes
     /// membership and keeps its own name. The real file is never touched.
     pub fn rename(&self, parent: u64, name: &OsStr, new_parent: u64, new_name: &OsStr, flags: u32) -> Result<()> {
+        let _change = self.changing();
         let (from, to) = (self.node(parent)?, self.node(new_parent)?);
         self.check_writable(from)?;
         self.check_writable(to)?;
@@ -1086,6 +1216,7 @@ impl SpaceFs {
     /// link (`ln FILE <mnt>/tags/T/`) puts the entry into the flat view; it shows under its own name. In
     /// `locations/` it makes a real hard link.
     pub fn link(&self, ino: u64, new_parent: u64, new_name: &OsStr) -> Result<Attr> {
+        let _change = self.changing();
         let (node, to) = (self.node(ino)?, self.node(new_parent)?);
         self.check_writable(to)?;
         if let Some((location, dir)) = self.real_folder(to)? {
@@ -1106,6 +1237,7 @@ impl SpaceFs {
     /// The kernel wants a link back, so the answer is a short-lived stand-in that the next invalidation replaces
     /// with the entry itself, under its own name.
     pub fn symlink(&self, parent: u64, name: &OsStr, target: &std::path::Path, caller: Caller) -> Result<Attr> {
+        let _change = self.changing();
         let to = self.node(parent)?;
         self.check_writable(to)?;
         if let Some(attr) = self.location_symlink(to, name.as_bytes(), target, caller)? {
@@ -1167,6 +1299,7 @@ impl SpaceFs {
     /// Forgets cached knowledge after the library changed, and returns the (parent inode, name) dentries the
     /// kernel must drop.
     pub fn library_changed(&self) -> Vec<(u64, Vec<u8>)> {
+        self.note_change();
         self.cache.clear();
         self.roots.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).drain()

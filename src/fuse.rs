@@ -268,6 +268,9 @@ impl Filesystem for FuseFs {
             handles.backing.retain(|i, (w, _)| *i != ino.0 || w.strong_count() > 0);
             closed
         };
+        if let Some(closed) = &closed {
+            self.core.closed(closed.writable);
+        }
         if closed.is_some_and(|c| c.writable && !c.recorded)
             && let Err(err) = self.core.record_change_later(ino.0)
         {
@@ -389,8 +392,10 @@ impl Filesystem for FuseFs {
     fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
         match self.core.readdir(ino.0, fh.0, offset, true, &mut Plus(&mut reply)) {
             Ok(()) => reply.ok(),
-            Err(err) => reply.error(errno(&err)),
+            Err(err) => return reply.error(errno(&err)),
         }
+        // The reply is on its way; prepare the next page while the kernel takes this one in.
+        self.core.prefetch(fh.0);
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {

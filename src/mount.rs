@@ -411,6 +411,7 @@ fn start_watcher(core: &Arc<SpaceFs>, library: &Path, notifier: fuser::Notifier)
     let weak = Arc::downgrade(core);
     crate::watch::start(Arc::downgrade(core), locations, ignore, move |changes| {
         let Some(core) = weak.upgrade() else { return };
+        core.note_change();
         for change in changes {
             match change {
                 crate::watch::Changed::Gone { location, dir, name } => {

@@ -285,3 +285,64 @@ fn a_burst_of_outside_changes_ends_equal_to_a_fresh_rescan() {
     }
     assert_eq!(mnt.ls("tags/survivor"), ["renamed.txt"], "no tag on a surviving file is lost");
 }
+
+#[test]
+fn a_listing_that_straddles_writes_shows_every_new_size() {
+    // A folder whose listing takes several requests: spacefs prepares the next page while the kernel takes one
+    // in, and must not hand out a size stated before a write made through the mount in between.
+    let fx = Fixture::new();
+    let names: Vec<String> = (0..1200).map(|i| format!("f{i:04}")).collect();
+    for name in &names {
+        fx.write(format!("big/{name}"), b"");
+    }
+    add(&fx);
+    let mnt = fx.mount();
+    let dir = mnt.join("locations/files/big");
+    let mut listing = std::fs::read_dir(&dir).unwrap();
+    let mut listed = vec![listing.next().unwrap().unwrap().file_name()];
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    for name in &names {
+        std::fs::write(dir.join(name), b"grown").unwrap();
+    }
+    listed.extend(listing.map(|e| e.unwrap().file_name()));
+    assert_eq!(listed.len(), names.len());
+    let stale: Vec<&String> = names.iter().filter(|n| std::fs::metadata(dir.join(n)).unwrap().len() != 5).collect();
+    assert!(
+        stale.is_empty(),
+        "{} files show their size from before the write, e.g. {:?}",
+        stale.len(),
+        &stale[..stale.len().min(5)]
+    );
+}
+
+#[test]
+fn a_listing_that_straddles_outside_changes_shows_every_new_size() {
+    let fx = Fixture::new();
+    let names: Vec<String> = (0..1200).map(|i| format!("f{i:04}")).collect();
+    for name in &names {
+        fx.write(format!("big/{name}"), b"");
+    }
+    add(&fx);
+    let mnt = fx.mount();
+    let dir = mnt.join("locations/files/big");
+    let mut listing = std::fs::read_dir(&dir).unwrap();
+    let first = listing.next().unwrap().unwrap().file_name();
+    let mut listed = vec![first.clone()];
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // Changed on disk, the first listed file last: once the mount shows its new size, the watcher has handled
+    // every change before it.
+    for name in names.iter().filter(|n| first != n.as_str()) {
+        std::fs::write(fx.file(format!("big/{name}")), b"grown").unwrap();
+    }
+    std::fs::write(fx.file(Path::new("big").join(&first)), b"grown").unwrap();
+    eventually("the watcher handled the changes", || std::fs::metadata(dir.join(&first)).unwrap().len() == 5);
+    listed.extend(listing.map(|e| e.unwrap().file_name()));
+    assert_eq!(listed.len(), names.len());
+    let stale: Vec<&String> = names.iter().filter(|n| std::fs::metadata(dir.join(n)).unwrap().len() != 5).collect();
+    assert!(
+        stale.is_empty(),
+        "{} files show their size from before the change, e.g. {:?}",
+        stale.len(),
+        &stale[..stale.len().min(5)]
+    );
+}
