@@ -17,9 +17,11 @@ use crate::library::{EntryId, EntryInfo, EntryKind, Library, Location, LocationI
 use crate::names::TagName;
 use crate::view::{Listed, Node, NodeKind, Place, Resolver};
 use crate::xattr;
+use lru::LruCache;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
+use std::num::NonZeroUsize;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -81,6 +83,10 @@ pub struct SpaceFs {
     gid: u32,
     view_dentries: Mutex<DentryRecord>,
     cursors: Mutex<HashMap<u64, Arc<Mutex<DirCursor>>>>,
+    /// Listings begun before their folder was opened: the folders a walk (find, ls -R, du) most likely opens next.
+    warm: Mutex<LruCache<u64, Arc<Mutex<DirCursor>>>>,
+    /// For a folder, the folder listed after it in its parent: where a walk goes once done with it.
+    next_folder: Mutex<LruCache<u64, u64>>,
     /// Counts changes made through the mount, so children stated ahead of a request are not handed out after one.
     changes: AtomicU64,
     /// Files open for writing through the mount; while any is, children are stated when their request comes.
@@ -109,6 +115,11 @@ struct DirCursor {
     ready: VecDeque<Ready>,
     /// `SpaceFs::changes` when `ready` was prepared.
     stamp: u64,
+    /// The first and the latest folder among the children prepared so far.
+    first_folder: Option<u64>,
+    last_folder: Option<u64>,
+    /// Whether the listings a walk opens next were begun.
+    warmed_next: bool,
 }
 
 /// A child prepared for the kernel.
@@ -116,8 +127,19 @@ struct Ready {
     ino: u64,
     offset: u64,
     kind: NodeKind,
+    node: Node,
     name: Vec<u8>,
     attr: Option<Attr>,
+}
+
+/// Whether a listing's cursor may hand out what it holds (see `SpaceFs::freshness`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freshness {
+    Fresh,
+    /// The rows are current, the attributes must be stated again.
+    Restat,
+    /// Everything must be read again.
+    Stale,
 }
 
 /// Counts one change in `SpaceFs::changes` when dropped.
@@ -131,6 +153,12 @@ impl Drop for ChangeMark<'_> {
 
 /// How many children a listing prepares at a time: a little more than a 32 KiB readdirplus reply holds.
 const BATCH: usize = 256;
+
+/// How many listings begun ahead of their opendir are kept (each up to `BATCH` children).
+const WARM_LISTINGS: NonZeroUsize = NonZeroUsize::new(8).unwrap();
+
+/// How many folders' successors are remembered for walks.
+const FOLDER_ORDER: NonZeroUsize = NonZeroUsize::new(16_384).unwrap();
 
 impl DirCursor {
     fn new(ino: u64) -> DirCursor {
@@ -147,6 +175,9 @@ impl DirCursor {
             rows_done: false,
             ready: VecDeque::new(),
             stamp: 0,
+            first_folder: None,
+            last_folder: None,
+            warmed_next: false,
         }
     }
 }
@@ -177,6 +208,8 @@ impl SpaceFs {
             gid,
             view_dentries: Mutex::new(DentryRecord::default()),
             cursors: Mutex::new(HashMap::new()),
+            warm: Mutex::new(LruCache::new(WARM_LISTINGS)),
+            next_folder: Mutex::new(LruCache::new(FOLDER_ORDER)),
             changes: AtomicU64::new(0),
             writers: AtomicU64::new(0),
             next_handle: AtomicU64::new(1),
@@ -398,7 +431,9 @@ impl SpaceFs {
     pub fn opendir(&self, ino: u64) -> Result<(u64, bool)> {
         self.node(ino)?;
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        self.cursors.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, Arc::new(Mutex::new(DirCursor::new(ino))));
+        let warm = self.warm.lock().unwrap_or_else(|p| p.into_inner()).pop(&ino);
+        let cursor = warm.unwrap_or_else(|| Arc::new(Mutex::new(DirCursor::new(ino))));
+        self.cursors.lock().unwrap_or_else(|p| p.into_inner()).insert(fh, cursor);
         let version = {
             let mut watch = self.version_reader.lock().unwrap_or_else(|p| p.into_inner());
             if watch.is_none() {
@@ -441,8 +476,11 @@ impl SpaceFs {
         let cursor = self.cursor(fh, ino);
         let mut cursor = cursor.lock().unwrap_or_else(|p| p.into_inner());
         let offset = offset.max(FIRST_CHILD_OFFSET);
-        if cursor.ino != ino || cursor.plus != plus || cursor.next_offset != offset || !self.still_fresh(&cursor) {
+        let freshness = self.freshness(&cursor);
+        if cursor.ino != ino || cursor.plus != plus || cursor.next_offset != offset || freshness == Freshness::Stale {
             *cursor = DirCursor::at(ino, plus, offset);
+        } else if freshness == Freshness::Restat {
+            self.with_reader(|reader| self.restat(reader, node, &mut cursor))?;
         }
         let view_folder = is_view_folder(node);
         loop {
@@ -468,21 +506,54 @@ impl SpaceFs {
 
     /// Prepares the next children of the listing through `fh` while the kernel takes in the page just sent, so
     /// the next request finds them ready. Called after a reply; a request that comes meanwhile waits for it.
+    /// Once the whole folder is prepared, begins the listings a walk opens next: the folder's first subfolder and
+    /// the folder after it in its parent.
     pub fn prefetch(&self, fh: u64) {
-        let Some(cursor) = self.cursors.lock().unwrap_or_else(|p| p.into_inner()).get(&fh).cloned() else { return };
-        let mut cursor = cursor.lock().unwrap_or_else(|p| p.into_inner());
-        let writing = self.writers.load(Ordering::Acquire) > 0;
-        if writing
-            || cursor.ready.len() >= BATCH
-            || (cursor.rows.is_empty() && cursor.rows_done)
-            || !self.still_fresh(&cursor)
-        {
+        if self.writers.load(Ordering::Acquire) > 0 {
             return;
         }
-        let Ok(node) = self.node(cursor.ino) else { return };
-        if let Err(err) = self.with_reader(|reader| self.prepare(reader, node, &mut cursor, BATCH)) {
-            // The request that needs these children prepares them again and reports what fails.
-            log::debug!("prefetching a listing of inode {}: {err}", cursor.ino);
+        let Some(cursor) = self.cursors.lock().unwrap_or_else(|p| p.into_inner()).get(&fh).cloned() else { return };
+        let next = {
+            let mut cursor = cursor.lock().unwrap_or_else(|p| p.into_inner());
+            if !cursor.plus || self.freshness(&cursor) != Freshness::Fresh {
+                return;
+            }
+            if cursor.ready.len() < BATCH && !(cursor.rows.is_empty() && cursor.rows_done) {
+                let Ok(node) = self.node(cursor.ino) else { return };
+                if let Err(err) = self.with_reader(|reader| self.prepare(reader, node, &mut cursor, BATCH)) {
+                    // The request that needs these children prepares them again and reports what fails.
+                    log::debug!("preparing a listing of inode {}: {err}", cursor.ino);
+                    return;
+                }
+            }
+            if !(cursor.rows.is_empty() && cursor.rows_done) || cursor.warmed_next {
+                return;
+            }
+            cursor.warmed_next = true;
+            let after = self.next_folder.lock().unwrap_or_else(|p| p.into_inner()).get(&cursor.ino).copied();
+            [cursor.first_folder, after]
+        };
+        for ino in next.into_iter().flatten() {
+            self.warm_up(ino);
+        }
+    }
+
+    /// Begins the listing of folder `ino` before it is opened. The listing is registered before it is prepared,
+    /// so an opendir that comes meanwhile takes it and its first request waits for it instead of listing twice.
+    fn warm_up(&self, ino: u64) {
+        let Ok(node) = self.node(ino) else { return };
+        let cursor = Arc::new(Mutex::new(DirCursor::new(ino)));
+        let mut guard = cursor.lock().unwrap_or_else(|p| p.into_inner());
+        {
+            let mut warm = self.warm.lock().unwrap_or_else(|p| p.into_inner());
+            if warm.contains(&ino) {
+                return;
+            }
+            warm.put(ino, Arc::clone(&cursor));
+        }
+        if let Err(err) = self.with_reader(|reader| self.prepare(reader, node, &mut guard, BATCH)) {
+            log::debug!("preparing a listing of inode {ino} ahead: {err}");
+            *guard = DirCursor::new(ino);
         }
     }
 
@@ -511,11 +582,80 @@ impl SpaceFs {
         Arc::clone(cursors.entry(fh).or_insert_with(|| Arc::new(Mutex::new(DirCursor::new(ino)))))
     }
 
-    /// Whether children prepared in `cursor` may still be handed out: attributes stated before the kernel sent
-    /// its request are only as new as the kernel's own if nothing was changed through the mount since.
-    fn still_fresh(&self, cursor: &DirCursor) -> bool {
-        cursor.ready.is_empty()
-            || (cursor.stamp == self.changes.load(Ordering::Acquire) && self.writers.load(Ordering::Acquire) == 0)
+    /// Whether what `cursor` holds may still be handed out. Rows and attributes read before a change (through the
+    /// mount, or outside it as the watcher or the library reports) are read again. While a file is open for
+    /// writing through the mount, the kernel changes its size by itself, so attributes stated before the request
+    /// came are stated again.
+    fn freshness(&self, cursor: &DirCursor) -> Freshness {
+        if cursor.rows.is_empty() && cursor.ready.is_empty() && !cursor.rows_done {
+            Freshness::Fresh
+        } else if cursor.stamp != self.changes.load(Ordering::Acquire) {
+            Freshness::Stale
+        } else if !cursor.ready.is_empty() && self.writers.load(Ordering::Acquire) > 0 {
+            Freshness::Restat
+        } else {
+            Freshness::Fresh
+        }
+    }
+
+    /// States again the children `cursor` has ready, dropping those whose real file is gone.
+    fn restat(&self, reader: &Reader, node: Node, cursor: &mut DirCursor) -> Result<()> {
+        let mut real_dir = None;
+        let mut kept = VecDeque::with_capacity(cursor.ready.len());
+        while let Some(mut child) = cursor.ready.pop_front() {
+            match self.child_attr(reader, node, &mut real_dir, child.ino, &child.name, child.node, None) {
+                Ok(Some(attr)) => {
+                    child.attr = Some(attr);
+                    kept.push_back(child);
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    cursor.ready.push_front(child);
+                    kept.append(&mut cursor.ready);
+                    cursor.ready = kept;
+                    return Err(err);
+                }
+            }
+        }
+        cursor.ready = kept;
+        Ok(())
+    }
+
+    /// The attributes a listing of folder `node` shows for its child `child` (inode `ino`, named `name`); `None`
+    /// when the real file is gone. Children of a real folder are stated relative to it (`real_dir`, opened at the
+    /// first child): one path walk per call, not one per child.
+    #[allow(clippy::too_many_arguments)]
+    fn child_attr(
+        &self,
+        reader: &Reader,
+        node: Node,
+        real_dir: &mut Option<Option<RealDir>>,
+        ino: u64,
+        name: &[u8],
+        child: Node,
+        place: Option<&Place>,
+    ) -> Result<Option<Attr>> {
+        if real_dir.is_none() && matches!(node, Node::Location(_) | Node::Entry(_) | Node::ViewDir { .. }) {
+            *real_dir = Some(self.real_path_of(reader, node)?.and_then(|p| RealDir::open(&p).ok()));
+        }
+        if let Some(Some(dir)) = real_dir {
+            return match dir.stat(name) {
+                Ok(stat) => Ok(Some(self.stat_attr(ino, &stat))),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(err) => Err(Error::io(&dir.path.join(OsStr::from_bytes(name)), err)),
+            };
+        }
+        if let Some(place) = place
+            && let Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) = child
+        {
+            self.prime(reader, id, place)?;
+        }
+        match self.attr_of(reader, child) {
+            Ok(attr) => Ok(Some(attr)),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// Moves children from the library's rows into `cursor.ready` until it holds `want` of them or the listing
@@ -523,7 +663,8 @@ impl SpaceFs {
     fn prepare(&self, reader: &Reader, node: Node, cursor: &mut DirCursor, want: usize) -> Result<()> {
         let resolver = self.resolver(reader);
         let mut real_dir = None;
-        if cursor.ready.is_empty() {
+        if cursor.ready.is_empty() && cursor.rows.is_empty() {
+            // Holding nothing yet: what is read from here on is as new as this.
             cursor.stamp = self.changes.load(Ordering::Acquire);
         }
         while cursor.ready.len() < want {
@@ -539,41 +680,11 @@ impl SpaceFs {
             };
             let child_ino = self.inodes.ino_of(child.node);
             let child_offset = child.cookie + FIRST_CHILD_OFFSET;
-            if cursor.plus
-                && real_dir.is_none()
-                && matches!(node, Node::Location(_) | Node::Entry(_) | Node::ViewDir { .. })
-            {
-                real_dir = Some(self.real_path_of(reader, node)?.and_then(|p| RealDir::open(&p).ok()));
-            }
-            let attr = if !cursor.plus {
-                None
-            } else if let Some(Some(dir)) = &real_dir {
-                match dir.stat(&child.name) {
-                    Ok(stat) => Some(self.stat_attr(child_ino, &stat)),
-                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                        cursor.listed_to = child_offset;
-                        continue;
-                    }
-                    Err(err) => {
-                        let path = dir.path.join(OsStr::from_bytes(&child.name));
-                        cursor.rows.push_front(child);
-                        return Err(Error::io(&path, err));
-                    }
-                }
-            } else {
-                if let Some(place) = &child.place
-                    && let Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) =
-                        child.node
-                {
-                    self.prime(reader, id, place)?;
-                }
-                match self.attr_of(reader, child.node) {
-                    Ok(attr) => Some(attr),
-                    Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                        cursor.listed_to = child_offset;
-                        continue;
-                    }
-                    Err(Error::NotFound(_)) => {
+            let attr = if cursor.plus {
+                let place = child.place.as_ref();
+                match self.child_attr(reader, node, &mut real_dir, child_ino, &child.name, child.node, place) {
+                    Ok(Some(attr)) => Some(attr),
+                    Ok(None) => {
                         cursor.listed_to = child_offset;
                         continue;
                     }
@@ -582,12 +693,24 @@ impl SpaceFs {
                         return Err(err);
                     }
                 }
+            } else {
+                None
             };
             cursor.listed_to = child_offset;
+            if child.kind == NodeKind::Dir {
+                match cursor.last_folder {
+                    Some(previous) => {
+                        self.next_folder.lock().unwrap_or_else(|p| p.into_inner()).put(previous, child_ino);
+                    }
+                    None => cursor.first_folder = Some(child_ino),
+                }
+                cursor.last_folder = Some(child_ino);
+            }
             cursor.ready.push_back(Ready {
                 ino: child_ino,
                 offset: child_offset,
                 kind: child.kind,
+                node: child.node,
                 name: child.name,
                 attr,
             });

@@ -346,3 +346,71 @@ fn a_listing_that_straddles_outside_changes_shows_every_new_size() {
         &stale[..stale.len().min(5)]
     );
 }
+
+#[test]
+fn a_walk_shows_changes_made_to_the_folder_it_enters_next() {
+    // Listing a folder to its end also begins the listing of the folder a walk enters next (its first subfolder,
+    // or the next folder in its parent); what changed there in between must show.
+    let fx = Fixture::new();
+    let names: Vec<String> = (0..300).map(|i| format!("f{i:03}")).collect();
+    for dir in ["a", "b"] {
+        for name in &names {
+            fx.write(format!("walk/{dir}/{name}"), b"");
+        }
+    }
+    add(&fx);
+    let mnt = fx.mount();
+    let walk = mnt.join("locations/files/walk");
+    let mut folders: Vec<_> = std::fs::read_dir(&walk).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(folders.len(), 2);
+    let (first, next) = (walk.join(folders.remove(0)), walk.join(folders.remove(0)));
+    assert_eq!(std::fs::read_dir(&first).unwrap().count(), names.len());
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    for name in &names[..150] {
+        std::fs::write(next.join(name), b"grown").unwrap();
+    }
+    std::fs::remove_file(next.join(&names[299])).unwrap();
+    let listed: Vec<String> =
+        std::fs::read_dir(&next).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(listed.len(), names.len() - 1);
+    assert!(!listed.contains(&names[299]));
+    let stale: Vec<&String> =
+        names[..150].iter().filter(|n| std::fs::metadata(next.join(n)).unwrap().len() != 5).collect();
+    assert!(
+        stale.is_empty(),
+        "{} files show their size from before the write, e.g. {:?}",
+        stale.len(),
+        &stale[..stale.len().min(5)]
+    );
+}
+
+#[test]
+fn a_listing_shows_sizes_written_through_files_held_open() {
+    // Writes through a descriptor opened on the mount reach the real file without a request to spacefs, so a
+    // child stated for an earlier request must be stated again while any file is open for writing.
+    let fx = Fixture::new();
+    let names: Vec<String> = (0..600).map(|i| format!("f{i:03}")).collect();
+    for name in &names {
+        fx.write(format!("held/{name}"), b"");
+    }
+    add(&fx);
+    let mnt = fx.mount();
+    let dir = mnt.join("locations/files/held");
+    let open: Vec<std::fs::File> =
+        names.iter().map(|n| std::fs::OpenOptions::new().write(true).open(dir.join(n)).unwrap()).collect();
+    let mut listing = std::fs::read_dir(&dir).unwrap();
+    let mut listed = vec![listing.next().unwrap().unwrap().file_name()];
+    for mut file in &open {
+        std::io::Write::write_all(&mut file, b"grown").unwrap();
+    }
+    listed.extend(listing.map(|e| e.unwrap().file_name()));
+    assert_eq!(listed.len(), names.len());
+    let stale: Vec<&String> = names.iter().filter(|n| std::fs::metadata(dir.join(n)).unwrap().len() != 5).collect();
+    assert!(
+        stale.is_empty(),
+        "{} files show their size from before the write, e.g. {:?}",
+        stale.len(),
+        &stale[..stale.len().min(5)]
+    );
+    drop(open);
+}
