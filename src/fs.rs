@@ -794,11 +794,12 @@ impl SpaceFs {
     fn record(&self, ino: u64, wait: bool) -> Result<()> {
         let _change = self.changing();
         let Some(id) = self.node(ino).ok().and_then(Self::entry_of) else { return Ok(()) };
-        let (info, location) = self.with_reader(|r| {
-            let info = r.entry_info(id)?.ok_or_else(|| Error::NotFound(String::new()))?;
-            let location = r.location_by_id(info.location)?.ok_or_else(|| Error::NotFound(String::new()))?;
-            Ok((info, location))
+        // An entry removed meanwhile (the file deleted before its release came) has nothing left to record.
+        let found = self.with_reader(|r| {
+            let Some(info) = r.entry_info(id)? else { return Ok(None) };
+            Ok(r.location_by_id(info.location)?.map(|location| (info, location)))
         })?;
+        let Some((info, location)) = found else { return Ok(()) };
         let Some(item) = crate::index::entry_now(&location, &info.relative_path, &info.name)? else { return Ok(()) };
         if wait {
             self.library.writer().apply_scan(location.id, vec![item]).map(drop)

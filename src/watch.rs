@@ -39,8 +39,8 @@ pub struct Watching {
     _watcher: notify::RecommendedWatcher,
 }
 
-/// Starts watching `locations`. Each applied batch reports what changed through `changed`. Errors applying a batch
-/// are logged: the next rescan repairs what they left.
+/// Starts watching `locations`. Each applied batch reports what changed through `changed`. A batch that fails
+/// part-way is logged and followed by a rescan of every location, so no change is lost.
 pub fn start(
     library: std::sync::Weak<impl AsRef<Library> + Send + Sync + 'static>,
     locations: Vec<Location>,
@@ -73,7 +73,14 @@ pub fn start(
                 match apply(library, &locations, &ignore, batch) {
                     Ok(done) if !done.is_empty() => changed(done),
                     Ok(_) => {}
-                    Err(err) => log::warn!("could not apply changes seen on disk: {err}"),
+                    Err(err) => {
+                        // The rest of the batch was not applied: a rescan brings the library back to the disk.
+                        log::warn!("could not apply changes seen on disk ({err}); rescanning every location");
+                        match rescan(library, &locations) {
+                            Ok(done) => changed(done),
+                            Err(err) => log::warn!("rescan failed too: {err}; run 'spacefs rescan'"),
+                        }
+                    }
                 }
             }
         })
@@ -106,6 +113,14 @@ fn place<'a>(locations: &'a [Location], path: &Path) -> Option<(&'a Location, Ve
     Some((location, dir, name))
 }
 
+/// Scans every location again, for when events were lost.
+fn rescan(library: &Library, locations: &[Location]) -> Result<Vec<Changed>> {
+    for location in locations {
+        index::scan(library, location, ScanOptions::default())?;
+    }
+    Ok(vec![Changed::Everything])
+}
+
 /// Applies one batch of events to the library and says what changed.
 pub fn apply(
     library: &Library,
@@ -114,11 +129,10 @@ pub fn apply(
     events: Vec<notify::Result<Event>>,
 ) -> Result<Vec<Changed>> {
     let events: Vec<Event> = events.into_iter().filter_map(|e| e.ok()).collect();
+    log::debug!("applying {} events seen on disk", events.len());
     if events.iter().any(|e| e.need_rescan()) {
-        for location in locations {
-            index::scan(library, location, ScanOptions::default())?;
-        }
-        return Ok(vec![Changed::Everything]);
+        log::info!("too many changes at once for the watcher's queue: rescanning every location");
+        return rescan(library, locations);
     }
     let paired: HashSet<usize> = events
         .iter()

@@ -408,10 +408,16 @@ pub fn entry_on_disk(location: &Location, relative_path: &[u8], name: &[u8], has
     };
     let mut entry = scanned(relative_path, name.to_vec(), &path, &meta);
     if hash && entry.kind == EntryKind::File && location.index_mode != IndexMode::Metadata {
-        let file = open_to_read(&path).map_err(|e| Error::io(&path, e))?;
-        let content = hash_file(&file, location.index_mode).map_err(|e| Error::io(&path, e))?;
-        entry.size = content.size;
-        entry.content = ContentUpdate::Set(content);
+        match open_to_read(&path).and_then(|file| hash_file(&file, location.index_mode)) {
+            Ok(content) => {
+                entry.size = content.size;
+                entry.content = ContentUpdate::Set(content);
+            }
+            // Renamed or removed since it was stated: its own event says where it went.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            // Unreadable (as a scan does): recorded without a content id.
+            Err(e) => log::info!("cannot read {}: {e}; recorded without a content id", path.display()),
+        }
     }
     Ok(Some(ScanItem::Upsert(Box::new(entry))))
 }
