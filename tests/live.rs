@@ -286,65 +286,72 @@ fn a_burst_of_outside_changes_ends_equal_to_a_fresh_rescan() {
     assert_eq!(mnt.ls("tags/survivor"), ["renamed.txt"], "no tag on a surviving file is lost");
 }
 
+/// `count` empty files named `f0000`… in folder `folder` of the fixture's files; returns their names.
+fn empty_files(fx: &Fixture, folder: &str, count: usize) -> Vec<String> {
+    let names: Vec<String> = (0..count).map(|i| format!("f{i:04}")).collect();
+    for name in &names {
+        fx.write(format!("{folder}/{name}"), b"");
+    }
+    names
+}
+
+/// Fails unless every one of `names` in `dir` shows `size` bytes.
+fn assert_sizes(dir: &Path, names: &[String], size: u64) {
+    let stale: Vec<&String> = names.iter().filter(|n| std::fs::metadata(dir.join(n)).unwrap().len() != size).collect();
+    assert!(stale.is_empty(), "{} files show an old size, e.g. {:?}", stale.len(), &stale[..stale.len().min(5)]);
+}
+
+/// Lists `dir` to its end, with `meanwhile` run after the first entry (once the kernel has the first page and
+/// spacefs prepares the next); returns how many entries it listed.
+fn list_around(dir: &Path, meanwhile: impl FnOnce(&std::ffi::OsStr)) -> usize {
+    let mut listing = std::fs::read_dir(dir).unwrap();
+    let first = listing.next().unwrap().unwrap().file_name();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    meanwhile(&first);
+    let mut count = 1;
+    for entry in listing {
+        entry.unwrap();
+        count += 1;
+    }
+    count
+}
+
 #[test]
 fn a_listing_that_straddles_writes_shows_every_new_size() {
     // A folder whose listing takes several requests: spacefs prepares the next page while the kernel takes one
     // in, and must not hand out a size stated before a write made through the mount in between.
     let fx = Fixture::new();
-    let names: Vec<String> = (0..1200).map(|i| format!("f{i:04}")).collect();
-    for name in &names {
-        fx.write(format!("big/{name}"), b"");
-    }
+    let names = empty_files(&fx, "big", 1200);
     add(&fx);
     let mnt = fx.mount();
     let dir = mnt.join("locations/files/big");
-    let mut listing = std::fs::read_dir(&dir).unwrap();
-    let mut listed = vec![listing.next().unwrap().unwrap().file_name()];
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    for name in &names {
-        std::fs::write(dir.join(name), b"grown").unwrap();
-    }
-    listed.extend(listing.map(|e| e.unwrap().file_name()));
-    assert_eq!(listed.len(), names.len());
-    let stale: Vec<&String> = names.iter().filter(|n| std::fs::metadata(dir.join(n)).unwrap().len() != 5).collect();
-    assert!(
-        stale.is_empty(),
-        "{} files show their size from before the write, e.g. {:?}",
-        stale.len(),
-        &stale[..stale.len().min(5)]
-    );
+    let listed = list_around(&dir, |_| {
+        for name in &names {
+            std::fs::write(dir.join(name), b"grown").unwrap();
+        }
+    });
+    assert_eq!(listed, names.len());
+    assert_sizes(&dir, &names, 5);
 }
 
 #[test]
 fn a_listing_that_straddles_outside_changes_shows_every_new_size() {
     let fx = Fixture::new();
-    let names: Vec<String> = (0..1200).map(|i| format!("f{i:04}")).collect();
-    for name in &names {
-        fx.write(format!("big/{name}"), b"");
-    }
+    let names = empty_files(&fx, "big", 1200);
     add(&fx);
     let mnt = fx.mount();
     let dir = mnt.join("locations/files/big");
-    let mut listing = std::fs::read_dir(&dir).unwrap();
-    let first = listing.next().unwrap().unwrap().file_name();
-    let mut listed = vec![first.clone()];
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    // Changed on disk, the first listed file last: once the mount shows its new size, the watcher has handled
-    // every change before it.
-    for name in names.iter().filter(|n| first != n.as_str()) {
-        std::fs::write(fx.file(format!("big/{name}")), b"grown").unwrap();
-    }
-    std::fs::write(fx.file(Path::new("big").join(&first)), b"grown").unwrap();
-    eventually("the watcher handled the changes", || std::fs::metadata(dir.join(&first)).unwrap().len() == 5);
-    listed.extend(listing.map(|e| e.unwrap().file_name()));
-    assert_eq!(listed.len(), names.len());
-    let stale: Vec<&String> = names.iter().filter(|n| std::fs::metadata(dir.join(n)).unwrap().len() != 5).collect();
-    assert!(
-        stale.is_empty(),
-        "{} files show their size from before the change, e.g. {:?}",
-        stale.len(),
-        &stale[..stale.len().min(5)]
-    );
+    let listed = list_around(&dir, |first| {
+        // Changed on disk, the first listed file last: once the mount shows its new size, the watcher has handled
+        // every change before it.
+        for name in names.iter().filter(|n| first != n.as_str()) {
+            std::fs::write(fx.file(format!("big/{name}")), b"grown").unwrap();
+        }
+        std::fs::write(fx.file(Path::new("big").join(first)), b"grown").unwrap();
+        eventually("the watcher handled the changes", || std::fs::metadata(dir.join(first)).unwrap().len() == 5);
+    });
+    assert_eq!(listed, names.len());
+    assert_sizes(&dir, &names, 5);
 }
 
 #[test]
@@ -352,12 +359,8 @@ fn a_walk_shows_changes_made_to_the_folder_it_enters_next() {
     // Listing a folder to its end also begins the listing of the folder a walk enters next (its first subfolder,
     // or the next folder in its parent); what changed there in between must show.
     let fx = Fixture::new();
-    let names: Vec<String> = (0..300).map(|i| format!("f{i:03}")).collect();
-    for dir in ["a", "b"] {
-        for name in &names {
-            fx.write(format!("walk/{dir}/{name}"), b"");
-        }
-    }
+    let names = empty_files(&fx, "walk/a", 300);
+    empty_files(&fx, "walk/b", 300);
     add(&fx);
     let mnt = fx.mount();
     let walk = mnt.join("locations/files/walk");
@@ -374,14 +377,7 @@ fn a_walk_shows_changes_made_to_the_folder_it_enters_next() {
         std::fs::read_dir(&next).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(listed.len(), names.len() - 1);
     assert!(!listed.contains(&names[299]));
-    let stale: Vec<&String> =
-        names[..150].iter().filter(|n| std::fs::metadata(next.join(n)).unwrap().len() != 5).collect();
-    assert!(
-        stale.is_empty(),
-        "{} files show their size from before the write, e.g. {:?}",
-        stale.len(),
-        &stale[..stale.len().min(5)]
-    );
+    assert_sizes(&next, &names[..150], 5);
 }
 
 #[test]
@@ -389,28 +385,18 @@ fn a_listing_shows_sizes_written_through_files_held_open() {
     // Writes through a descriptor opened on the mount reach the real file without a request to spacefs, so a
     // child stated for an earlier request must be stated again while any file is open for writing.
     let fx = Fixture::new();
-    let names: Vec<String> = (0..600).map(|i| format!("f{i:03}")).collect();
-    for name in &names {
-        fx.write(format!("held/{name}"), b"");
-    }
+    let names = empty_files(&fx, "held", 600);
     add(&fx);
     let mnt = fx.mount();
     let dir = mnt.join("locations/files/held");
     let open: Vec<std::fs::File> =
         names.iter().map(|n| std::fs::OpenOptions::new().write(true).open(dir.join(n)).unwrap()).collect();
-    let mut listing = std::fs::read_dir(&dir).unwrap();
-    let mut listed = vec![listing.next().unwrap().unwrap().file_name()];
-    for mut file in &open {
-        std::io::Write::write_all(&mut file, b"grown").unwrap();
-    }
-    listed.extend(listing.map(|e| e.unwrap().file_name()));
-    assert_eq!(listed.len(), names.len());
-    let stale: Vec<&String> = names.iter().filter(|n| std::fs::metadata(dir.join(n)).unwrap().len() != 5).collect();
-    assert!(
-        stale.is_empty(),
-        "{} files show their size from before the write, e.g. {:?}",
-        stale.len(),
-        &stale[..stale.len().min(5)]
-    );
+    let listed = list_around(&dir, |_| {
+        for mut file in &open {
+            std::io::Write::write_all(&mut file, b"grown").unwrap();
+        }
+    });
+    assert_eq!(listed, names.len());
+    assert_sizes(&dir, &names, 5);
     drop(open);
 }
