@@ -400,20 +400,55 @@ impl Ctx {
 
     fn check(&self, out: &mut dyn Write) -> Result<bool> {
         let problems = self.library.reader()?.check()?;
-        if problems.is_empty() {
-            writeln!(out, "ok: {} passed the integrity and foreign key checks", shown(self.library.path()))
-                .map_err(write_err)?;
-            return Ok(true);
+        if !problems.is_empty() {
+            for p in &problems {
+                writeln!(out, "problem: {p}").map_err(write_err)?;
+            }
+            eprintln!(
+                "spacefs: library {} has {} problems (restore a copy made with 'spacefs backup')",
+                shown(self.library.path()),
+                problems.len()
+            );
+            return Ok(false);
         }
-        for p in &problems {
-            writeln!(out, "problem: {p}").map_err(write_err)?;
+        writeln!(out, "ok: {} passed the integrity and foreign key checks", shown(self.library.path()))
+            .map_err(write_err)?;
+        let mut differing = 0;
+        for location in self.library.reader()?.locations()? {
+            if !location.path.is_dir() {
+                writeln!(out, "skipped: location '{}' ({} cannot be read)", location.name, shown(&location.path))
+                    .map_err(write_err)?;
+                continue;
+            }
+            let differences = settled_differences(&self.library, &location)?;
+            for d in &differences {
+                let path = location.path.join(std::ffi::OsStr::from_bytes(d.path()));
+                let line = match d {
+                    index::Difference::Ghost(_) => format!("ghost: {} (in the library, not on disk)", shown(&path)),
+                    index::Difference::Missing(_) => format!("missing: {} (on disk, not in the library)", shown(&path)),
+                    index::Difference::Differs { library, disk, .. } => format!(
+                        "differs: {} (library: {:?} of {} bytes, disk: {:?} of {} bytes)",
+                        shown(&path),
+                        library.0,
+                        library.1,
+                        disk.0,
+                        disk.1
+                    ),
+                };
+                writeln!(out, "{line}").map_err(write_err)?;
+            }
+            if differences.is_empty() {
+                writeln!(out, "ok: location '{}' equals its folder on disk", location.name).map_err(write_err)?;
+            }
+            differing += differences.len();
         }
-        eprintln!(
-            "spacefs: library {} has {} problems (restore a copy made with 'spacefs backup')",
-            shown(self.library.path()),
-            problems.len()
-        );
-        Ok(false)
+        if differing > 0 {
+            eprintln!(
+                "spacefs: the library differs from the disk in {differing} places (repair with 'spacefs rescan')"
+            );
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     fn backup(&self, dest: &Path, out: &mut dyn Write) -> Result<()> {
@@ -449,6 +484,25 @@ impl Ctx {
         }
         Ok(())
     }
+}
+
+/// The differences between a location and its folder that last: a mounted daemon may still be recording changes
+/// made a moment ago (through the mount or seen by its watcher), so differences are compared again until they stop
+/// changing (about two seconds at most) before they are reported.
+fn settled_differences(library: &Library, location: &Location) -> Result<Vec<index::Difference>> {
+    let mut differences = index::compare(library, location)?;
+    for _ in 0..8 {
+        if differences.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let again = index::compare(library, location)?;
+        if again == differences {
+            break;
+        }
+        differences = again;
+    }
+    Ok(differences)
 }
 
 fn check_location_name(name: &str) -> Result<()> {

@@ -201,7 +201,10 @@ pub enum Command {
     #[command(after_help = "Example:\n  spacefs dupes")]
     Dupes,
 
-    /// Check the library database's integrity and references; exits 1 when a problem is found.
+    /// Check the library database's integrity and references, then compare every location's entries with its
+    /// folder on disk (names, kinds, file sizes): lists ghosts (in the library, not on disk), missing files (on
+    /// disk, not in the library) and entries that differ; exits 1 when anything is found ('spacefs rescan'
+    /// repairs the differences). Changes a mounted daemon is still recording are waited for.
     #[command(after_help = "Example:\n  spacefs check")]
     Check,
 

@@ -26,6 +26,7 @@ use lru::LruCache;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -63,6 +64,9 @@ pub struct Attr {
     pub gid: u32,
     pub rdev: u32,
     pub blksize: u32,
+    /// The file type bits of a real file's mode (`S_IFMT`), which tell the kinds of `NodeKind::Other` apart; 0 for
+    /// virtual folders.
+    pub format: u32,
     /// The kernel may cache this entry only briefly: it is a view entry the dentry record had no room for, so a
     /// library change could not tell the kernel to drop it.
     pub short_ttl: bool,
@@ -215,9 +219,32 @@ impl SpaceFs {
         if let Some(info) = self.cache.get(id) {
             return Ok(info);
         }
-        let info = Arc::new(reader.entry_info(id)?.ok_or_else(|| Error::NotFound(format!("entry {} is gone", id.0)))?);
-        self.cache.put(Arc::clone(&info));
+        let found = match reader.entry_info(id)? {
+            Some(info) => Some(info),
+            // The name whose entry gave a hard-linked file its inode number is gone: the file lives on under
+            // another name, which the kernel still knows by that number.
+            None => match self.inodes.link_alias(id) {
+                Some(other) => reader.entry_info(other)?,
+                None => None,
+            },
+        };
+        let info = Arc::new(found.ok_or_else(|| Error::NotFound(format!("entry {} is gone", id.0)))?);
+        if info.id == id {
+            self.cache.put(Arc::clone(&info));
+        }
         Ok(info)
+    }
+
+    /// The inode number `locations/` shows for a real entry: a file with several hard links shows one number for
+    /// all its names (its first entry's), as a disk does, so the kernel knows they are one file.
+    fn shown_ino(&self, reader: &Reader, ino: u64, kind: NodeKind, nlink: u64, device: u64, inode: u64) -> u64 {
+        if nlink < 2 || kind != NodeKind::File || !crate::inode::is_entry(ino) {
+            return ino;
+        }
+        match reader.first_link(device, inode) {
+            Ok(Some(first)) => self.inodes.ino_of(Node::Entry(first)),
+            _ => ino,
+        }
     }
 
     /// The real path behind a node, for nodes that are real files or folders.
@@ -286,7 +313,9 @@ impl SpaceFs {
         match self.real_path_of(reader, node)? {
             Some(path) => {
                 let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
-                Ok(self.real_attr(ino, &meta))
+                let mut attr = self.real_attr(ino, &meta);
+                attr.ino = self.shown_ino(reader, ino, attr.kind, meta.nlink(), meta.dev(), meta.ino());
+                Ok(attr)
             }
             None => Ok(self.virtual_dir_attr(ino, node)),
         }
@@ -304,11 +333,12 @@ impl SpaceFs {
             mtime: time(meta.mtime(), meta.mtime_nsec()),
             ctime: time(meta.ctime(), meta.ctime_nsec()),
             perm: (meta.mode() & 0o7777) as u16,
-            nlink: shown_nlink(kind, meta.nlink()),
+            nlink: shown_nlink(ino, kind, meta.nlink()),
             uid: meta.uid(),
             gid: meta.gid(),
             rdev: meta.rdev() as u32,
             blksize: meta.blksize() as u32,
+            format: meta.mode() & libc::S_IFMT,
             short_ttl: false,
         }
     }
@@ -329,11 +359,12 @@ impl SpaceFs {
             mtime: system_time(st.st_mtime, st.st_mtime_nsec),
             ctime: system_time(st.st_ctime, st.st_ctime_nsec),
             perm: (st.st_mode & 0o7777) as u16,
-            nlink: shown_nlink(kind, st.st_nlink),
+            nlink: shown_nlink(ino, kind, st.st_nlink),
             uid: st.st_uid,
             gid: st.st_gid,
             rdev: st.st_rdev as u32,
             blksize: st.st_blksize as u32,
+            format: st.st_mode & libc::S_IFMT,
             short_ttl: false,
         }
     }
@@ -354,6 +385,7 @@ impl SpaceFs {
             gid: self.gid,
             rdev: 0,
             blksize: 4096,
+            format: 0,
             short_ttl: false,
         }
     }
@@ -452,7 +484,7 @@ impl SpaceFs {
 
     fn record(&self, ino: u64, wait: bool) -> Result<()> {
         let _change = self.changing();
-        let Some(id) = self.node(ino).ok().and_then(Self::entry_of) else { return Ok(()) };
+        let Some(id) = self.node(ino).ok().and_then(|n| self.entry_of(n)) else { return Ok(()) };
         // An entry removed meanwhile (the file deleted before its release came) has nothing left to record.
         let found = self.with_reader(|r| {
             let Some(info) = r.entry_info(id)? else { return Ok(None) };
@@ -468,7 +500,9 @@ impl SpaceFs {
     }
 
     /// chmod, chown, truncate and utimens of a real file or folder (not through duplicates/ or a folder seen
-    /// through a view). Permission checks are the kernel's (default_permissions) against the real modes.
+    /// through a view). Permission checks are the kernel's (default_permissions) against the real modes. With
+    /// `open_file` (a descriptor of the file open through the mount), the change is made on it: that is how a file
+    /// deleted while open is still changed, as on a disk.
     pub fn setattr(&self, ino: u64, change: &AttrChange, open_file: Option<&File>) -> Result<Attr> {
         let _change = self.changing();
         let node = self.node(ino)?;
@@ -476,18 +510,21 @@ impl SpaceFs {
         if !matches!(node, Node::Entry(_) | Node::ViewFile(_)) {
             return Err(self.refuse_write(node));
         }
+        if let Some(file) = open_file {
+            let fd_path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+            set_attr_of_open(file, change).map_err(|e| Error::io(&fd_path, e))?;
+            let _ = self.record_change(ino);
+            return Ok(self.real_attr(ino, &file.metadata().map_err(|e| Error::io(&fd_path, e))?));
+        }
         let path = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| Error::NotFound(String::new()))?;
         let io = |e| Error::io(&path, e);
         if let Some(size) = change.size {
-            match open_file {
-                Some(file) => file.set_len(size).map_err(io)?,
-                None => File::options()
-                    .write(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&path)
-                    .and_then(|f| f.set_len(size))
-                    .map_err(io)?,
-            }
+            File::options()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .and_then(|f| f.set_len(size))
+                .map_err(io)?;
         }
         if let Some(mode) = change.mode {
             std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777)).map_err(io)?;
@@ -495,11 +532,63 @@ impl SpaceFs {
         if change.uid.is_some() || change.gid.is_some() {
             std::os::unix::fs::lchown(&path, change.uid, change.gid).map_err(io)?;
         }
-        if change.atime.is_some() || change.mtime.is_some() {
+        let times = change.atime.is_some() || change.mtime.is_some();
+        if times {
             set_times(&path, change.atime, change.mtime).map_err(io)?;
         }
         self.record_change(ino)?;
+        if times && std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            // Recording read the link's target, and reading a link updates its access time: set the times again.
+            set_times(&path, change.atime, change.mtime).map_err(io)?;
+        }
         self.getattr(ino)
+    }
+
+    /// The attributes of a file open through the mount, from its descriptor (its name may be gone).
+    pub fn getattr_open(&self, ino: u64, file: &File) -> Result<Attr> {
+        let meta = file.metadata().map_err(|e| Error::io(std::path::Path::new("an open file"), e))?;
+        Ok(self.real_attr(ino, &meta))
+    }
+
+    /// getxattr of a real attribute on a file open through the mount (its name may be gone).
+    pub fn getxattr_open(&self, file: &File, name: &OsStr) -> Result<Vec<u8>> {
+        use ::xattr::FileExt;
+        if !name.as_bytes().starts_with(b"user.") || is_owned(name.as_bytes()) {
+            return Err(Error::NoAttribute);
+        }
+        let value = file.get_xattr(name).map_err(|e| Error::io(std::path::Path::new("an open file"), e))?;
+        value.ok_or(Error::NoAttribute)
+    }
+
+    /// listxattr of a file open through the mount: its own `user.*` attributes.
+    pub fn listxattr_open(&self, file: &File) -> Result<Vec<u8>> {
+        use ::xattr::FileExt;
+        let names = file.list_xattr().map_err(|e| Error::io(std::path::Path::new("an open file"), e))?;
+        Ok(names
+            .filter(|n| n.as_bytes().starts_with(b"user.") && !is_owned(n.as_bytes()))
+            .flat_map(|n| {
+                let mut n = n.into_vec();
+                n.push(0);
+                n
+            })
+            .collect())
+    }
+
+    /// setxattr of a real attribute (not one spacefs serves) on a file open through the mount.
+    pub fn setxattr_open(&self, ino: u64, file: &File, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
+        self.check_writable(self.node(ino)?)?;
+        if !name.as_bytes().starts_with(b"user.") || is_owned(name.as_bytes()) {
+            return Err(Error::NotFound(String::new()));
+        }
+        let c_name = std::ffi::CString::new(name.as_bytes()).map_err(|_| Error::Invalid("NUL in a name".into()))?;
+        // SAFETY: a descriptor we own, a NUL-terminated name and a buffer of the length given.
+        let rc =
+            unsafe { libc::fsetxattr(file.as_raw_fd(), c_name.as_ptr(), value.as_ptr().cast(), value.len(), flags) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(Error::io(std::path::Path::new("an open file"), std::io::Error::last_os_error()))
+        }
     }
 
     pub fn readlink(&self, ino: u64) -> Result<Vec<u8>> {
@@ -529,10 +618,13 @@ impl SpaceFs {
         )
     }
 
-    /// The entry behind a node, for the nodes that carry metadata.
-    fn entry_of(node: Node) -> Option<EntryId> {
+    /// The entry behind a node, for the nodes that carry metadata (for a hard-linked file whose first name is
+    /// gone, a name it lives on under).
+    fn entry_of(&self, node: Node) -> Option<EntryId> {
         match node {
-            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) => Some(id),
+            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) => {
+                Some(self.inodes.link_alias(id).unwrap_or(id))
+            }
             _ => None,
         }
     }
@@ -552,7 +644,7 @@ impl SpaceFs {
             let color = self.with_reader(|r| r.tag(tag))?.and_then(|(_, color)| color);
             return color.map(String::into_bytes).ok_or(Error::NoAttribute);
         }
-        let Some(entry) = Self::entry_of(node) else { return Err(not_supported(name)) };
+        let Some(entry) = self.entry_of(node) else { return Err(not_supported(name)) };
         let meta = self.with_reader(|r| r.entry_meta(entry))?.ok_or_else(|| Error::NotFound(String::new()))?;
         let value = match std::str::from_utf8(name).unwrap_or("") {
             xattr::XDG_TAGS => non_empty(meta.tags.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(",")),
@@ -578,7 +670,7 @@ impl SpaceFs {
             if self.with_reader(|r| r.tag(tag))?.is_some_and(|(_, color)| color.is_some()) {
                 names.push(xattr::COLOR.into());
             }
-        } else if let Some(entry) = Self::entry_of(node) {
+        } else if let Some(entry) = self.entry_of(node) {
             let meta = self.with_reader(|r| r.entry_meta(entry))?.ok_or_else(|| Error::NotFound(String::new()))?;
             let has_tags = !meta.tags.is_empty();
             for (present, name) in [
@@ -645,7 +737,7 @@ impl SpaceFs {
             let (name, _) = self.with_reader(|r| r.tag(tag))?.ok_or_else(|| Error::NotFound(String::new()))?;
             return writer.set_tag_color(TagName::parse(&name)?, color);
         }
-        let Some(entry) = Self::entry_of(node) else { return Err(not_supported(bytes)) };
+        let Some(entry) = self.entry_of(node) else { return Err(not_supported(bytes)) };
         match std::str::from_utf8(bytes).unwrap_or("") {
             xattr::XDG_TAGS => writer.set_tags(entry, xattr::parse_tag_list(value)?, Vec::new()),
             xattr::XDG_COMMENT => {
@@ -680,7 +772,7 @@ impl SpaceFs {
             let (name, _) = self.with_reader(|r| r.tag(tag))?.ok_or_else(|| Error::NotFound(String::new()))?;
             return writer.set_tag_color(TagName::parse(&name)?, None);
         }
-        let Some(entry) = Self::entry_of(node) else { return Err(not_supported(bytes)) };
+        let Some(entry) = self.entry_of(node) else { return Err(not_supported(bytes)) };
         match std::str::from_utf8(bytes).unwrap_or("") {
             xattr::XDG_TAGS | xattr::FINDER_TAGS => writer.set_tags(entry, Vec::new(), Vec::new()),
             xattr::XDG_COMMENT => writer.set_notes(entry, None),
@@ -758,9 +850,9 @@ impl SpaceFs {
 
     /// After something was created on disk: make it the caller's, index it, and return its attributes. Its content
     /// id follows when it is closed (a file being created has no content yet).
-    fn created(&self, location: &Location, dir: &[u8], name: &[u8], caller: Caller) -> Result<Attr> {
+    fn created(&self, location: &Location, dir: &[u8], name: &[u8], caller: Caller, mode: u32) -> Result<Attr> {
         let path = crate::library::real_path(&location.path, dir, name);
-        give_to_caller(&path, caller).map_err(|e| Error::io(&path, e))?;
+        give_to_caller(&path, caller, mode).map_err(|e| Error::io(&path, e))?;
         let item = crate::index::entry_on_disk(location, dir, name, false)?
             .ok_or_else(|| Error::io(&path, std::io::Error::from(std::io::ErrorKind::NotFound)))?;
         self.library.writer().apply_scan(location.id, vec![item])?;
@@ -786,6 +878,11 @@ impl SpaceFs {
     /// Records that `name` in a real folder is gone from disk (its metadata is kept as an orphan).
     fn vanished(&self, location: &Location, dir: &[u8], name: &[u8]) -> Result<()> {
         let Some(child) = self.with_reader(|r| r.folder_child(location.id, dir, name))? else { return Ok(()) };
+        if child.kind == EntryKind::File
+            && let Some(other) = self.with_reader(|r| r.other_link(child.id))?
+        {
+            self.inodes.alias_link(child.id, other);
+        }
         let dir_path = (child.kind == EntryKind::Dir).then(|| crate::library::child_path(dir, name));
         self.library.writer().apply_scan(location.id, vec![ScanItem::Remove { id: child.id, dir_path }])?;
         // Below a removed folder, cached paths are gone too.
@@ -813,9 +910,10 @@ impl SpaceFs {
             options.create(true)
         };
         let passed = libc::O_APPEND | libc::O_TRUNC | libc::O_SYNC | libc::O_DSYNC | libc::O_NOATIME | libc::O_DIRECT;
+        no_umask();
         let file =
             options.custom_flags(flags & passed | libc::O_NOFOLLOW).open(&path).map_err(|e| Error::io(&path, e))?;
-        let attr = self.created(&location, &dir, name.as_bytes(), caller)?;
+        let attr = self.created(&location, &dir, name.as_bytes(), caller, mode)?;
         self.writers.fetch_add(1, Ordering::AcqRel);
         Ok((attr, file))
     }
@@ -831,7 +929,7 @@ impl SpaceFs {
         let Some((location, dir)) = self.real_folder(node)? else { return Ok(None) };
         let path = crate::library::real_path(&location.path, &dir, name);
         std::os::unix::fs::symlink(target, &path).map_err(|e| Error::io(&path, e))?;
-        self.created(&location, &dir, name, caller).map(Some)
+        self.created(&location, &dir, name, caller, 0o777).map(Some)
     }
 
     /// mkdir: `tags/T` creates tag T; `labels/…/L` creates label L there; in `locations/`, a real folder.
@@ -841,8 +939,9 @@ impl SpaceFs {
         self.check_writable(node)?;
         if let Some((location, dir)) = self.real_folder(node)? {
             let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
+            no_umask();
             std::fs::DirBuilder::new().mode(mode & 0o7777).create(&path).map_err(|e| Error::io(&path, e))?;
-            return self.created(&location, &dir, name.as_bytes(), caller);
+            return self.created(&location, &dir, name.as_bytes(), caller, libc::S_IFDIR | mode);
         }
         let name = name.as_bytes();
         let writer = self.library.writer();
@@ -859,6 +958,24 @@ impl SpaceFs {
             _ => return Err(self.refuse_write(node)),
         };
         self.with_reader(|r| self.attr_of(r, created))
+    }
+
+    /// mknod(2) in `locations/`: a FIFO, socket, device node or empty regular file made in the real folder (with the
+    /// real folder's rules: device nodes need root). Views hold entries, not special files: EPERM there.
+    pub fn mknod(&self, parent: u64, name: &OsStr, mode: u32, rdev: u32, caller: Caller) -> Result<Attr> {
+        let _change = self.changing();
+        let node = self.node(parent)?;
+        self.check_writable(node)?;
+        let Some((location, dir)) = self.real_folder(node)? else { return Err(self.refuse_write(node)) };
+        let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
+        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::InvalidName("a name with a NUL byte".into()))?;
+        no_umask();
+        // SAFETY: a valid NUL-terminated path; mknod reads nothing else.
+        if unsafe { libc::mknod(c_path.as_ptr(), mode, libc::dev_t::from(rdev)) } != 0 {
+            return Err(Error::io(&path, std::io::Error::last_os_error()));
+        }
+        self.created(&location, &dir, name.as_bytes(), caller, mode)
     }
 
     /// rmdir: deletes an empty tag or label, or takes a folder out of a flat view (untag, unlabel, unfavorite);
@@ -1006,14 +1123,17 @@ impl SpaceFs {
             let source = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| self.refuse_write(node))?;
             let path = crate::library::real_path(&location.path, &dir, new_name.as_bytes());
             std::fs::hard_link(&source, &path).map_err(|e| Error::io(&path, e))?;
-            return self.created(&location, &dir, new_name.as_bytes(), Caller::KEEP);
+            return self.created(&location, &dir, new_name.as_bytes(), Caller::KEEP, 0);
         }
         let (Some(entry), Some(membership)) = (Self::member_entry(node), Self::membership_of(to)) else {
             return Err(self.refuse_write(to));
         };
         self.library.writer().change_membership(entry, None, Some(membership))?;
         self.remember_view_dentry(new_parent, new_name.as_bytes());
-        self.with_reader(|r| self.attr_of(r, node))
+        // The new name is the view's file, with the view's inode and link count (see `shown_nlink`), as a lookup
+        // of it would answer: not the inode of `locations/`, whose link count is the disk's.
+        let shown = if node == Node::Entry(entry) { Node::ViewFile(entry) } else { node };
+        self.with_reader(|r| self.attr_of(r, shown))
     }
 
     /// symlink (`ln -s REALPATH <mnt>/tags/T/`) puts the entry at REALPATH (inside a location) into the view.
@@ -1148,11 +1268,11 @@ impl DentryRecord {
     }
 }
 
-/// A file's link count as the mount shows it: its links on disk plus one for its place in the library. The kernel
-/// takes one off for every `rm` in a view and would consider a file with none left gone (a later `ln` of it would
-/// fail with ENOENT), though on disk it is untouched.
-fn shown_nlink(kind: NodeKind, on_disk: u64) -> u32 {
-    let extra = u64::from(kind == NodeKind::File);
+/// A file's link count as the mount shows it. In `locations/`, the disk's. A file seen through a view counts one
+/// more link, for its place in the library: the kernel takes one off for every `rm` in a view and would consider a
+/// file with none left gone (a later `ln` of it would fail with ENOENT), though on disk it is untouched.
+fn shown_nlink(ino: u64, kind: NodeKind, on_disk: u64) -> u32 {
+    let extra = u64::from(kind == NodeKind::File && !crate::inode::is_entry(ino));
     (on_disk + extra).min(u64::from(u32::MAX)) as u32
 }
 
@@ -1170,7 +1290,9 @@ impl Caller {
 
 /// The daemon usually runs as root: what it creates for a caller is given to the caller (the group stays the
 /// folder's when the folder is setgid, as the kernel would do).
-fn give_to_caller(path: &std::path::Path, caller: Caller) -> std::io::Result<()> {
+/// `mode` is the one it was made with: chown clears the set-user-ID and set-group-ID bits of a file, which the
+/// caller asked for (the kernel has already taken off what the caller may not have), so they are put back.
+fn give_to_caller(path: &std::path::Path, caller: Caller, mode: u32) -> std::io::Result<()> {
     // SAFETY: geteuid cannot fail.
     if caller == Caller::KEEP || unsafe { libc::geteuid() } != 0 {
         return Ok(());
@@ -1178,7 +1300,31 @@ fn give_to_caller(path: &std::path::Path, caller: Caller) -> std::io::Result<()>
     let setgid_parent =
         path.parent().and_then(|p| std::fs::metadata(p).ok()).is_some_and(|m| m.mode() & libc::S_ISGID != 0);
     let gid = if setgid_parent { None } else { Some(caller.gid) };
-    std::os::unix::fs::lchown(path, Some(caller.uid), gid)
+    std::os::unix::fs::lchown(path, Some(caller.uid), gid)?;
+    let file_type = mode & libc::S_IFMT;
+    if mode & (libc::S_ISUID | libc::S_ISGID) != 0 && file_type != libc::S_IFDIR && file_type != libc::S_IFLNK {
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777))?;
+    }
+    Ok(())
+}
+
+/// Makes the calling thread's umask 0, once per thread: the kernel has applied the caller's umask to the modes it
+/// sends, and the daemon's own must not be applied a second time. The thread first gets file system attributes of
+/// its own (`unshare(CLONE_FS)`), so the rest of the daemon keeps its umask for the files it makes for itself.
+fn no_umask() {
+    thread_local! {
+        static DONE: () = {
+            // SAFETY: unshare(CLONE_FS) and umask change only this thread's file system attributes.
+            unsafe {
+                if libc::unshare(libc::CLONE_FS) == 0 {
+                    libc::umask(0);
+                } else {
+                    log::warn!("unshare(CLONE_FS): {}; new files keep the daemon's umask", std::io::Error::last_os_error());
+                }
+            }
+        };
+    }
+    DONE.with(|_| ());
 }
 
 fn rename_at(old: &std::path::Path, new: &std::path::Path, flags: u32) -> std::io::Result<()> {
@@ -1208,16 +1354,50 @@ pub enum SetTime {
     At(SystemTime),
 }
 
-fn set_times(path: &std::path::Path, atime: Option<SetTime>, mtime: Option<SetTime>) -> std::io::Result<()> {
-    let spec = |t: Option<SetTime>| match t {
+/// setattr on an open descriptor: ftruncate (through a writable descriptor of the same file when this one is
+/// read-only), fchmod, fchown, futimens.
+fn set_attr_of_open(file: &File, change: &AttrChange) -> std::io::Result<()> {
+    let fd = file.as_raw_fd();
+    let check = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
+    if let Some(size) = change.size {
+        // SAFETY: fcntl(F_GETFL) on a descriptor we own.
+        let access = unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_ACCMODE;
+        if access == libc::O_RDONLY {
+            File::options().write(true).open(format!("/proc/self/fd/{fd}"))?.set_len(size)?;
+        } else {
+            file.set_len(size)?;
+        }
+    }
+    if let Some(mode) = change.mode {
+        // SAFETY: fchmod on a descriptor we own.
+        check(unsafe { libc::fchmod(fd, (mode & 0o7777) as libc::mode_t) })?;
+    }
+    if change.uid.is_some() || change.gid.is_some() {
+        let (uid, gid) = (change.uid.unwrap_or(u32::MAX), change.gid.unwrap_or(u32::MAX));
+        // SAFETY: fchown on a descriptor we own; -1 leaves an id as it is.
+        check(unsafe { libc::fchown(fd, uid, gid) })?;
+    }
+    if change.atime.is_some() || change.mtime.is_some() {
+        let times = [timespec(change.atime), timespec(change.mtime)];
+        // SAFETY: futimens on a descriptor we own, with two timespecs.
+        check(unsafe { libc::futimens(fd, times.as_ptr()) })?;
+    }
+    Ok(())
+}
+
+fn timespec(t: Option<SetTime>) -> libc::timespec {
+    match t {
         None => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
         Some(SetTime::Now) => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW },
         Some(SetTime::At(at)) => {
             let d = at.duration_since(UNIX_EPOCH).unwrap_or_default();
             libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as libc::c_long }
         }
-    };
-    let times = [spec(atime), spec(mtime)];
+    }
+}
+
+fn set_times(path: &std::path::Path, atime: Option<SetTime>, mtime: Option<SetTime>) -> std::io::Result<()> {
+    let times = [timespec(atime), timespec(mtime)];
     let c = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: a valid NUL-terminated path and two timespecs, as utimensat expects.

@@ -39,12 +39,13 @@ pub struct FuseFs {
 struct Handles {
     next: u64,
     /// The kernel accepts one backing file per inode among its open files (a second one fails the open with EIO),
-    /// so every passthrough handle of an inode shares this one; `bool`: the backing file is open for writing.
-    backing: HashMap<u64, (Weak<BackingId>, bool)>,
+    /// so every passthrough handle of an inode shares this one.
+    backing: HashMap<u64, Weak<BackingId>>,
     open: HashMap<u64, Open>,
 }
 
 struct Open {
+    ino: u64,
     file: File,
     writable: bool,
     /// A flush recorded the file's new state already (release need not again).
@@ -63,6 +64,11 @@ impl FuseFs {
 
     /// A descriptor for an open handle's real file; EBADF for an unknown handle, or one not open for writing when
     /// `for_writing`.
+    /// A descriptor of any handle open on `ino`: what a file deleted while open is reached through.
+    fn any_open_file(&self, ino: u64) -> Option<File> {
+        self.handles().open.values().find(|o| o.ino == ino).and_then(|o| o.file.try_clone().ok())
+    }
+
     fn handle_file(&self, fh: FileHandle, for_writing: bool) -> Result<File, Errno> {
         match self.handles().open.get(&fh.0).filter(|o| o.writable || !for_writing).map(|o| o.file.try_clone()) {
             Some(Ok(file)) => Ok(file),
@@ -100,6 +106,11 @@ fn errno(err: &Error) -> Errno {
     Errno::from_i32(errno)
 }
 
+/// Whether an error says the file's name or entry is gone.
+fn gone(err: &Error) -> bool {
+    err.errno() == libc::ENOENT
+}
+
 /// A size probe (`size` 0) gets the length; a buffer too small gets ERANGE; otherwise the value.
 fn reply_xattr(reply: ReplyXattr, size: u32, value: &[u8]) {
     if size == 0 {
@@ -120,6 +131,16 @@ fn file_type(kind: NodeKind) -> FileType {
     }
 }
 
+/// The type `stat` shows: a special file's own (FIFO, socket, device) from its mode.
+fn attr_type(a: &Attr) -> FileType {
+    match a.format {
+        libc::S_IFSOCK => FileType::Socket,
+        libc::S_IFCHR => FileType::CharDevice,
+        libc::S_IFBLK => FileType::BlockDevice,
+        _ => file_type(a.kind),
+    }
+}
+
 fn file_attr(a: &Attr) -> FileAttr {
     FileAttr {
         ino: INodeNo(a.ino),
@@ -129,7 +150,7 @@ fn file_attr(a: &Attr) -> FileAttr {
         mtime: a.mtime,
         ctime: a.ctime,
         crtime: a.mtime,
-        kind: file_type(a.kind),
+        kind: attr_type(a),
         perm: a.perm,
         nlink: a.nlink,
         uid: a.uid,
@@ -142,8 +163,8 @@ fn file_attr(a: &Attr) -> FileAttr {
 
 struct Plain<'a>(&'a mut ReplyDirectory);
 impl DirSink for Plain<'_> {
-    fn add(&mut self, ino: u64, offset: u64, kind: NodeKind, name: &OsStr, _attr: Option<&Attr>) -> bool {
-        self.0.add(INodeNo(ino), offset, file_type(kind), name)
+    fn add(&mut self, ino: u64, offset: u64, kind: NodeKind, name: &OsStr, attr: Option<&Attr>) -> bool {
+        self.0.add(INodeNo(ino), offset, attr.map_or_else(|| file_type(kind), attr_type), name)
     }
 }
 
@@ -185,8 +206,17 @@ impl Filesystem for FuseFs {
         }
     }
 
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.core.getattr(ino.0) {
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        let open = fh.and_then(|fh| self.handle_file(fh, false).ok());
+        let result = match open {
+            Some(file) => self.core.getattr_open(ino.0, &file),
+            None => self.core.getattr(ino.0).or_else(|err| match self.any_open_file(ino.0) {
+                // Deleted while open: fstat on the descriptor answers, as on a disk.
+                Some(file) if gone(&err) => self.core.getattr_open(ino.0, &file),
+                _ => Err(err),
+            }),
+        };
+        match result {
             Ok(attr) => reply.attr(ttl(&attr), &file_attr(&attr)),
             Err(err) => reply.error(errno(&err)),
         }
@@ -204,21 +234,17 @@ impl Filesystem for FuseFs {
             Ok(opened) => opened,
             Err(err) => return reply.error(errno(&err)),
         };
-        let io = self.choose_io(ino.0, writable, &file, |f| reply.open_backing(f));
+        let io = self.choose_io(ino.0, &file, |f| reply.open_backing(f));
         let mut handles = self.handles();
         handles.next += 1;
         let fh = handles.next;
         match io {
             Io::Passthrough(id) => {
                 reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
-                handles.open.insert(fh, Open { file, writable, recorded: false, _backing: Some(id) });
-            }
-            Io::Direct => {
-                handles.open.insert(fh, Open { file, writable, recorded: false, _backing: None });
-                reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
+                handles.open.insert(fh, Open { ino: ino.0, file, writable, recorded: false, _backing: Some(id) });
             }
             Io::Cached => {
-                handles.open.insert(fh, Open { file, writable, recorded: false, _backing: None });
+                handles.open.insert(fh, Open { ino: ino.0, file, writable, recorded: false, _backing: None });
                 reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
             }
         }
@@ -265,7 +291,7 @@ impl Filesystem for FuseFs {
         let closed = {
             let mut handles = self.handles();
             let closed = handles.open.remove(&fh.0);
-            handles.backing.retain(|i, (w, _)| *i != ino.0 || w.strong_count() > 0);
+            handles.backing.retain(|i, w| *i != ino.0 || w.strong_count() > 0);
             closed
         };
         if let Some(closed) = &closed {
@@ -403,14 +429,22 @@ impl Filesystem for FuseFs {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        match self.core.getxattr(ino.0, name) {
+        let result = self.core.getxattr(ino.0, name).or_else(|err| match self.any_open_file(ino.0) {
+            Some(file) if gone(&err) => self.core.getxattr_open(&file, name),
+            _ => Err(err),
+        });
+        match result {
             Ok(value) => reply_xattr(reply, size, &value),
             Err(err) => reply.error(errno(&err)),
         }
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        match self.core.listxattr(ino.0) {
+        let result = self.core.listxattr(ino.0).or_else(|err| match self.any_open_file(ino.0) {
+            Some(file) if gone(&err) => self.core.listxattr_open(&file),
+            _ => Err(err),
+        });
+        match result {
             Ok(names) => reply_xattr(reply, size, &names),
             Err(err) => reply.error(errno(&err)),
         }
@@ -426,7 +460,11 @@ impl Filesystem for FuseFs {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        match self.core.setxattr(ino.0, name, value, flags) {
+        let result = self.core.setxattr(ino.0, name, value, flags).or_else(|err| match self.any_open_file(ino.0) {
+            Some(file) if gone(&err) => self.core.setxattr_open(ino.0, &file, name, value, flags).map_err(|_| err),
+            _ => Err(err),
+        });
+        match result {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
         }
@@ -464,9 +502,13 @@ impl Filesystem for FuseFs {
             })
         };
         let change = AttrChange { mode, uid, gid, size, atime: time(atime), mtime: time(mtime) };
-        let file = fh
-            .and_then(|fh| self.handles().open.get(&fh.0).filter(|o| o.writable).and_then(|o| o.file.try_clone().ok()));
-        match self.core.setattr(ino.0, &change, file.as_ref()) {
+        let file = fh.and_then(|fh| self.handle_file(fh, false).ok());
+        let result = self.core.setattr(ino.0, &change, file.as_ref()).or_else(|err| match self.any_open_file(ino.0) {
+            // Deleted while open (fchmod, ftruncate, futimens): the change is made on the open file, as on a disk.
+            Some(file) if gone(&err) => self.core.setattr(ino.0, &change, Some(&file)),
+            _ => Err(err),
+        });
+        match result {
             Ok(attr) => reply.attr(ttl(&attr), &file_attr(&attr)),
             Err(err) => reply.error(errno(&err)),
         }
@@ -474,15 +516,18 @@ impl Filesystem for FuseFs {
 
     fn mknod(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
-        _name: &OsStr,
-        _mode: u32,
+        name: &OsStr,
+        mode: u32,
         _umask: u32,
-        _rdev: u32,
+        rdev: u32,
         reply: ReplyEntry,
     ) {
-        reply.error(self.refusal(parent));
+        match self.core.mknod(parent.0, name, mode, rdev, caller(req)) {
+            Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
+            Err(err) => reply.error(errno(&err)),
+        }
     }
 
     fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, _umask: u32, reply: ReplyEntry) {
@@ -554,7 +599,7 @@ impl Filesystem for FuseFs {
             Ok(created) => created,
             Err(err) => return reply.error(errno(&err)),
         };
-        let io = self.choose_io(attr.ino, true, &file, |f| reply.open_backing(f));
+        let io = self.choose_io(attr.ino, &file, |f| reply.open_backing(f));
         let mut handles = self.handles();
         handles.next += 1;
         let fh = handles.next;
@@ -562,14 +607,12 @@ impl Filesystem for FuseFs {
         match io {
             Io::Passthrough(id) => {
                 reply.created_passthrough(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty(), &id);
-                handles.open.insert(fh, Open { file, writable: true, recorded: false, _backing: Some(id) });
-            }
-            Io::Direct => {
-                handles.open.insert(fh, Open { file, writable: true, recorded: false, _backing: None });
-                reply.created(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
+                handles
+                    .open
+                    .insert(fh, Open { ino: attr.ino, file, writable: true, recorded: false, _backing: Some(id) });
             }
             Io::Cached => {
-                handles.open.insert(fh, Open { file, writable: true, recorded: false, _backing: None });
+                handles.open.insert(fh, Open { ino: attr.ino, file, writable: true, recorded: false, _backing: None });
                 reply.created(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty());
             }
         }
@@ -580,26 +623,20 @@ impl Filesystem for FuseFs {
 enum Io {
     /// The kernel reads and writes the backing file itself.
     Passthrough(Arc<BackingId>),
-    /// Through spacefs, bypassing the page cache: the inode has passthrough handles whose backing file cannot serve
-    /// this one (it is read-only and this handle writes), and the kernel refuses cached handles beside them.
-    Direct,
     /// Through spacefs and the page cache (passthrough unavailable).
     Cached,
 }
 
 impl FuseFs {
-    /// Picks the io mode of a new handle of `ino`. The lock is held while a backing file is registered, so two
-    /// concurrent opens of one inode cannot register two (the kernel would fail the second open with EIO).
-    fn choose_io(
-        &self,
-        ino: u64,
-        writable: bool,
-        file: &File,
-        open_backing: impl FnOnce(&File) -> std::io::Result<BackingId>,
-    ) -> Io {
+    /// Picks the io mode of a new handle of `ino`. An inode that has a backing file must pass every open through it
+    /// (the kernel fails any other open of it with EIO), and it can: the kernel opens the backing file anew for each
+    /// handle with that handle's own flags, so a backing registered by a reader serves a writer too. The lock is held
+    /// while a backing file is registered, so two concurrent opens of one inode cannot register two (the kernel
+    /// would fail the second open with EIO as well).
+    fn choose_io(&self, ino: u64, file: &File, open_backing: impl FnOnce(&File) -> std::io::Result<BackingId>) -> Io {
         let mut handles = self.handles();
-        if let Some((id, backing_writes)) = handles.backing.get(&ino).and_then(|(w, rw)| Some((w.upgrade()?, *rw))) {
-            return if backing_writes || !writable { Io::Passthrough(id) } else { Io::Direct };
+        if let Some(id) = handles.backing.get(&ino).and_then(Weak::upgrade) {
+            return Io::Passthrough(id);
         }
         if !self.passthrough.load(Ordering::Relaxed) {
             return Io::Cached;
@@ -607,7 +644,7 @@ impl FuseFs {
         match open_backing(file) {
             Ok(id) => {
                 let id = Arc::new(id);
-                handles.backing.insert(ino, (Arc::downgrade(&id), writable));
+                handles.backing.insert(ino, Arc::downgrade(&id));
                 Io::Passthrough(id)
             }
             Err(err) => {
@@ -615,14 +652,6 @@ impl FuseFs {
                 self.passthrough.store(false, Ordering::Relaxed);
                 Io::Cached
             }
-        }
-    }
-
-    /// The errno for a change this mount does not make (yet) at `ino`.
-    fn refusal(&self, ino: INodeNo) -> Errno {
-        match self.core.node_of(ino.0) {
-            Some(node) => errno(&self.core.refuse_write(node)),
-            None => Errno::ENOENT,
         }
     }
 }

@@ -31,6 +31,11 @@ pub fn stand_in(entry: EntryId) -> u64 {
     (STAND_IN << CLASS_SHIFT) | (entry.0 as u64 & ID_MASK)
 }
 
+/// Whether `ino` is an entry as `locations/` shows it (not through a view).
+pub fn is_entry(ino: u64) -> bool {
+    ino & HASHED == 0 && ino >> CLASS_SHIFT == ENTRY
+}
+
 pub fn is_stand_in(ino: u64) -> bool {
     ino & HASHED == 0 && ino >> CLASS_SHIFT == STAND_IN
 }
@@ -38,9 +43,29 @@ pub fn is_stand_in(ino: u64) -> bool {
 #[derive(Default)]
 pub struct Inodes {
     view_dirs: Mutex<HashMap<u64, Node>>,
+    /// For an entry removed while other names of its file remain (hard links): one of them. The kernel may still
+    /// know the file by the removed entry's number, which all its names shared.
+    link_aliases: Mutex<HashMap<EntryId, EntryId>>,
 }
 
 impl Inodes {
+    /// Records that `gone`'s file lives on as entry `other`.
+    pub fn alias_link(&self, gone: EntryId, other: EntryId) {
+        let mut aliases = self.link_aliases.lock().unwrap_or_else(|p| p.into_inner());
+        // Names that led to `gone` lead on to `other`.
+        for target in aliases.values_mut() {
+            if *target == gone {
+                *target = other;
+            }
+        }
+        aliases.insert(gone, other);
+    }
+
+    /// Where a removed entry's file lives on, if it had other names.
+    pub fn link_alias(&self, gone: EntryId) -> Option<EntryId> {
+        self.link_aliases.lock().unwrap_or_else(|p| p.into_inner()).get(&gone).copied()
+    }
+
     pub fn ino_of(&self, node: Node) -> u64 {
         let class = |c: u64, id: i64| (c << CLASS_SHIFT) | (id as u64 & ID_MASK);
         match node {

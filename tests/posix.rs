@@ -74,18 +74,17 @@ fn utimens(p: &Path, atime: (i64, i64), mtime: (i64, i64)) -> std::io::Result<()
 }
 
 /// What `stat` says that must not depend on where the file lives (no inode or device numbers, no times that
-/// depend on the clock). The link count is left out: the mount shows a file's links plus one for its place in the
-/// library (documented in the README), so that taking a file out of a view, which the kernel counts as an unlink,
-/// never makes the kernel think the file is gone; `hard links` below checks links by their effect instead.
+/// depend on the clock). The link count is the disk's in `locations/` (views add one, documented in the README).
 fn shape(p: &Path) -> String {
     match fs::symlink_metadata(p) {
         Ok(m) => format!(
-            "kind {:?} mode {:o} size {} uid {} gid {}",
+            "kind {:?} mode {:o} size {} uid {} gid {} links {}",
             m.file_type(),
             m.mode(),
             if m.is_dir() { 0 } else { m.size() },
             m.uid(),
-            m.gid()
+            m.gid(),
+            if m.is_dir() { 0 } else { m.nlink() }
         ),
         Err(e) => errno_name(&e),
     }
@@ -299,6 +298,81 @@ fn scenario(root: &Path) -> Vec<String> {
     say("stat h", shape(&p("h")));
     say("listing", listing(root));
     say("listing e", listing(&p("e")));
+
+    // names of one file are one inode: same number, the link count, and a change seen under every name at once
+    say("create l1", result(fs::write(p("l1"), b"linked")));
+    say("link l1 l2", result(fs::hard_link(p("l1"), p("l2"))));
+    let same = fs::metadata(p("l1")).and_then(|a| fs::metadata(p("l2")).map(|b| a.ino() == b.ino()));
+    say("l1 and l2 are one inode", result(same));
+    say("stat l1", shape(&p("l1")));
+    say("chmod l1 600", result(fs::set_permissions(p("l1"), fs::Permissions::from_mode(0o600))));
+    say("stat l2", shape(&p("l2")));
+    say("unlink l1", result(fs::remove_file(p("l1"))));
+    say("stat l2", shape(&p("l2")));
+    say("chmod l2 644", result(fs::set_permissions(p("l2"), fs::Permissions::from_mode(0o644))));
+    say("read l2", result(fs::read(p("l2"))));
+
+    // new files and folders get the caller's mode under the caller's umask, special bits included
+    // SAFETY: umask only changes this process's mask; the scenario runs on one thread.
+    let saved = unsafe { libc::umask(0o002) };
+    say("create m under umask 002", result(fs::write(p("m"), b"")));
+    say("stat m", shape(&p("m")));
+    say("mkdir md under umask 002", result(fs::create_dir(p("md"))));
+    say("stat md", shape(&p("md")));
+    // SAFETY: as above.
+    unsafe { libc::umask(0) };
+    let setuid = OpenOptions::new().write(true).create_new(true).mode(0o4777).open(p("suid"));
+    say("create suid 04777 under umask 0", result(setuid.map(|_| ())));
+    say("stat suid", shape(&p("suid")));
+    // SAFETY: as above.
+    unsafe { libc::umask(saved) };
+
+    // special files: FIFOs, sockets, device nodes (root), and mknod of a regular file
+    // SAFETY: valid C strings.
+    say("mkfifo fifo", result(check(unsafe { libc::mkfifo(cstr(&p("fifo")).as_ptr(), 0o640) })));
+    say("stat fifo", shape(&p("fifo")));
+    say("mkfifo fifo again", result(check(unsafe { libc::mkfifo(cstr(&p("fifo")).as_ptr(), 0o640) })));
+    let regular = unsafe { libc::mknod(cstr(&p("node")).as_ptr(), libc::S_IFREG | 0o600, 0) };
+    say("mknod S_IFREG node", result(check(regular)));
+    say("stat node", shape(&p("node")));
+    let device = unsafe { libc::mknod(cstr(&p("null")).as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    say("mknod a character device", result(check(device)));
+    say("stat null", shape(&p("null")));
+    say("its device number", result(fs::symlink_metadata(p("null")).map(|m| m.rdev())));
+    let socket = std::os::unix::net::UnixListener::bind(p("sock"));
+    say("bind a unix socket", result(socket.map(|_| ())));
+    say("stat sock", shape(&p("sock")));
+
+    // a writer opens a file a reader holds open (shells, tail -f beside an appender)
+    say("create shared", result(fs::write(p("shared"), b"one\n")));
+    let reader = File::open(p("shared"));
+    say("open shared for reading", reader.as_ref().map_or_else(errno_name, |_| "ok".into()));
+    let appended = OpenOptions::new().append(true).open(p("shared")).and_then(|mut f| f.write_all(b"two\n"));
+    say("append to it meanwhile", result(appended));
+    if let Ok(mut reader) = reader {
+        let mut text = String::new();
+        say("the reader sees both lines", result(reader.read_to_string(&mut text).map(|_| text)));
+    }
+
+    // a file deleted while open is still changed and stated through its descriptor
+    let open = OpenOptions::new().read(true).write(true).create_new(true).mode(0o644).open(p("doomed"));
+    say("create doomed", open.as_ref().map_or_else(errno_name, |_| "ok".into()));
+    say("unlink doomed", result(fs::remove_file(p("doomed"))));
+    if let Ok(file) = open {
+        use xattr::FileExt;
+        say("fstat", result(file.metadata().map(|m| (m.len(), m.mode(), m.nlink()))));
+        say("ftruncate 10", result(file.set_len(10)));
+        say("fchmod 600", result(file.set_permissions(fs::Permissions::from_mode(0o600))));
+        say("fstat", result(file.metadata().map(|m| (m.len(), m.mode(), m.nlink()))));
+        say("fsetxattr", result(file.set_xattr("user.kept", b"yes")));
+        say("fgetxattr", result(file.get_xattr("user.kept")));
+    }
+
+    // a symlink's own times
+    say("symlink times -> h", result(std::os::unix::fs::symlink("h", p("times"))));
+    say("utimens the link itself", result(utimens(&p("times"), (1_000, 0), (2_000, 0))));
+    say("its times", result(fs::symlink_metadata(p("times")).map(|m| (m.atime(), m.mtime()))));
+    say("listing", listing(root));
     trace
 }
 

@@ -295,7 +295,11 @@ impl SpaceFs {
         }
         if let Some(Some(dir)) = real_dir {
             return match dir.stat(name) {
-                Ok(stat) => Ok(Some(self.stat_attr(ino, &stat))),
+                Ok(stat) => {
+                    let mut attr = self.stat_attr(ino, &stat);
+                    attr.ino = self.shown_ino(reader, ino, attr.kind, stat.st_nlink, stat.st_dev, stat.st_ino);
+                    Ok(Some(attr))
+                }
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(err) => Err(Error::io(&dir.path.join(OsStr::from_bytes(name)), err)),
             };

@@ -21,7 +21,7 @@ use crate::library::{EntryKind, EntryStamp, IndexMode, Library, Location, cas, c
 use crate::xattr::{XDG_COMMENT, XDG_TAGS, parse_xdg_tags};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use progress::{Counters, Progress};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, File, Metadata};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -223,12 +223,17 @@ fn walk(
     let reader = library.reader()?;
     let mut pending: Vec<Vec<u8>> = vec![start.to_vec()];
     let closed = || Error::WriterGone;
+    // Folders walked, and folders that could not be read (what the library knows below them is kept).
+    let mut walked: HashSet<Vec<u8>> = HashSet::new();
+    let mut unreadable: Vec<Vec<u8>> = Vec::new();
     while let Some(rel) = pending.pop() {
+        walked.insert(rel.clone());
         let dir = if rel.is_empty() { location.path.clone() } else { location.path.join(OsStr::from_bytes(&rel)) };
         let listing = match fs::read_dir(&dir) {
             Ok(listing) => listing,
             Err(err) => {
                 shared.unreadable(&dir, &err);
+                unreadable.push(rel);
                 continue;
             }
         };
@@ -276,7 +281,107 @@ fn walk(
             items.send(ScanItem::Remove { id: gone.id, dir_path }).map_err(|_| closed())?;
         }
     }
+    if start.is_empty() {
+        // Rows in folders the walk never met (their folder's own row went missing, so no listing named them):
+        // the disk has no such folder, so they go too, their metadata kept as orphans.
+        for rel in stray_folders(&reader, location, &walked, &unreadable)? {
+            for gone in reader.children_stamps(location.id, &rel)? {
+                let dir_path = (gone.kind == EntryKind::Dir).then(|| child_path(&rel, &gone.name));
+                items.send(ScanItem::Remove { id: gone.id, dir_path }).map_err(|_| closed())?;
+            }
+        }
+    }
     Ok(())
+}
+
+/// A place where the library and the disk disagree (a path relative to the location's folder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    /// In the library, not on disk.
+    Ghost(Vec<u8>),
+    /// On disk, not in the library.
+    Missing(Vec<u8>),
+    /// In both, but of another kind, or (files) another size.
+    Differs { path: Vec<u8>, library: (EntryKind, i64), disk: (EntryKind, i64) },
+}
+
+impl Difference {
+    pub fn path(&self) -> &[u8] {
+        match self {
+            Difference::Ghost(p) | Difference::Missing(p) | Difference::Differs { path: p, .. } => p,
+        }
+    }
+}
+
+/// Compares a location's entries with its folder on disk (names, kinds, file sizes), reading nothing but
+/// listings and `lstat`s; folders that cannot be read are not compared. Sorted by path.
+pub fn compare(library: &Library, location: &Location) -> Result<Vec<Difference>> {
+    let reader = library.reader()?;
+    let mut differences = Vec::new();
+    let mut pending: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut walked: HashSet<Vec<u8>> = HashSet::new();
+    let mut unreadable: Vec<Vec<u8>> = Vec::new();
+    while let Some(rel) = pending.pop() {
+        walked.insert(rel.clone());
+        let dir = if rel.is_empty() { location.path.clone() } else { location.path.join(OsStr::from_bytes(&rel)) };
+        let Ok(listing) = fs::read_dir(&dir) else {
+            unreadable.push(rel);
+            continue;
+        };
+        let mut known: HashMap<Vec<u8>, EntryStamp> =
+            reader.children_stamps(location.id, &rel)?.into_iter().map(|s| (s.name.clone(), s)).collect();
+        let mut complete = true;
+        for child in listing {
+            let Ok(child) = child else {
+                complete = false;
+                break;
+            };
+            let name = child.file_name().into_vec();
+            let Ok(meta) = fs::symlink_metadata(child.path()) else {
+                known.remove(&name);
+                continue;
+            };
+            let kind = EntryKind::from_file_type(meta.file_type());
+            let path = child_path(&rel, &name);
+            if kind == EntryKind::Dir {
+                pending.push(path.clone());
+            }
+            let size = if kind == EntryKind::File { meta.size() as i64 } else { 0 };
+            match known.remove(&name) {
+                None => differences.push(Difference::Missing(path)),
+                Some(stamp) => {
+                    let shown = if stamp.kind == EntryKind::File { stamp.size } else { 0 };
+                    if stamp.kind != kind || shown != size {
+                        differences.push(Difference::Differs { path, library: (stamp.kind, shown), disk: (kind, size) })
+                    }
+                }
+            }
+        }
+        if complete {
+            differences.extend(known.into_values().map(|gone| Difference::Ghost(child_path(&rel, &gone.name))));
+        }
+    }
+    for rel in stray_folders(&reader, location, &walked, &unreadable)? {
+        let rows = reader.children_stamps(location.id, &rel)?;
+        differences.extend(rows.into_iter().map(|gone| Difference::Ghost(child_path(&rel, &gone.name))));
+    }
+    differences.sort_by(|a, b| a.path().cmp(b.path()));
+    Ok(differences)
+}
+
+/// The folder paths holding rows in the library that are neither among `walked` nor below an `unreadable` folder.
+fn stray_folders(
+    reader: &crate::library::Reader,
+    location: &Location,
+    walked: &HashSet<Vec<u8>>,
+    unreadable: &[Vec<u8>],
+) -> Result<Vec<Vec<u8>>> {
+    let below = |rel: &[u8], dir: &[u8]| dir.is_empty() || (rel.starts_with(dir) && rel.get(dir.len()) == Some(&b'/'));
+    Ok(reader
+        .folder_paths(location.id)?
+        .into_iter()
+        .filter(|rel| !walked.contains(rel) && !unreadable.iter().any(|dir| rel == dir || below(rel, dir)))
+        .collect())
 }
 
 /// Decides what an entry found on disk needs, given what the library knew of it: nothing, a metadata update

@@ -116,6 +116,16 @@ impl Reader {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Every folder path of a location that has entries in it (each entry's `relative_path`, once), in order: what
+    /// a full scan checks against the folders it found on disk. Read from the `entries_children` index.
+    pub fn folder_paths(&self, location: LocationId) -> Result<Vec<Vec<u8>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT relative_path FROM entries WHERE location_id = ?1 ORDER BY relative_path",
+        )?;
+        let rows = stmt.query_map(params![location.0], |r| r.get::<_, Vec<u8>>(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// What the library knows of one entry, for comparing with the disk.
     pub fn child_stamp(&self, location: LocationId, relative_path: &[u8], name: &[u8]) -> Result<Option<EntryStamp>> {
         let mut stmt = self.conn.prepare_cached(
