@@ -238,7 +238,7 @@ impl SpaceFs {
     /// The inode number `locations/` shows for a real entry: a file with several hard links shows one number for
     /// all its names (its first entry's), as a disk does, so the kernel knows they are one file.
     fn shown_ino(&self, reader: &Reader, ino: u64, kind: NodeKind, nlink: u64, device: u64, inode: u64) -> u64 {
-        if nlink < 2 || kind != NodeKind::File || !crate::inode::is_entry(ino) {
+        if nlink < 2 || kind == NodeKind::Dir || !crate::inode::is_entry(ino) {
             return ino;
         }
         match reader.first_link(device, inode) {
@@ -878,7 +878,7 @@ impl SpaceFs {
     /// Records that `name` in a real folder is gone from disk (its metadata is kept as an orphan).
     fn vanished(&self, location: &Location, dir: &[u8], name: &[u8]) -> Result<()> {
         let Some(child) = self.with_reader(|r| r.folder_child(location.id, dir, name))? else { return Ok(()) };
-        if child.kind == EntryKind::File
+        if child.kind != EntryKind::Dir
             && let Some(other) = self.with_reader(|r| r.other_link(child.id))?
         {
             self.inodes.alias_link(child.id, other);

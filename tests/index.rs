@@ -401,8 +401,12 @@ fn orphaned_tags_come_back_with_their_file_and_never_by_guess() {
     let a = entry(&lib, &loc, b"", b"a.txt");
     lib.writer().tag(vec![a], tag(&["kept"])).unwrap();
     let stamp = lib.reader().unwrap().children_stamps(loc.id, b"").unwrap().remove(0);
-    // The file vanishes (its tags become an orphan) and comes back under the same inode and name.
+    // The file vanishes (its tags become an orphan) and comes back under the same inode and name: moved out of the
+    // location and back (a rename keeps the inode). The writer checks items against the disk when it applies them.
+    let outside = fx.dir.path().join("outside");
+    std::fs::rename(fx.file("a.txt"), &outside).unwrap();
     lib.writer().apply_scan(loc.id, vec![ScanItem::Remove { id: a, dir_path: None }]).unwrap();
+    std::fs::rename(&outside, fx.file("a.txt")).unwrap();
     assert_eq!(lib.reader().unwrap().status().unwrap().orphans, 1);
     let device = std::os::unix::fs::MetadataExt::dev(&std::fs::metadata(fx.file("a.txt")).unwrap()) as i64;
     let back = ScannedEntry {
@@ -429,7 +433,9 @@ fn orphaned_tags_come_back_with_their_file_and_never_by_guess() {
     assert_eq!(lib.reader().unwrap().tags_of(again).unwrap(), ["kept"]);
     assert_eq!(lib.reader().unwrap().status().unwrap().orphans, 0);
     // An unrelated file that happens to get the freed inode number (other name, other content) is not a match.
+    std::fs::rename(fx.file("a.txt"), &outside).unwrap();
     lib.writer().apply_scan(loc.id, vec![ScanItem::Remove { id: again, dir_path: None }]).unwrap();
+    std::fs::rename(&outside, fx.file("stranger.bin")).unwrap();
     let stranger = ScannedEntry { name: b"stranger.bin".to_vec(), ..back };
     lib.writer().apply_scan(loc.id, vec![ScanItem::Upsert(Box::new(stranger))]).unwrap();
     assert_eq!(lib.writer().relink_orphans(loc.id).unwrap(), 0);

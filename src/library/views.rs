@@ -228,11 +228,11 @@ impl Reader {
         Ok(stmt.query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
     }
 
-    /// The first entry (lowest id) of a file's names: the entry whose inode number `locations/` shows for every
+    /// The first entry (lowest id) of a file's names (any kind but a folder): the entry whose inode number `locations/` shows for every
     /// name of a file with several hard links. By the `entries_inode` index.
     pub fn first_link(&self, device: u64, inode: u64) -> Result<Option<EntryId>> {
         let mut stmt =
-            self.conn().prepare_cached("SELECT min(id) FROM entries WHERE device = ?1 AND inode = ?2 AND kind = 0")?;
+            self.conn().prepare_cached("SELECT min(id) FROM entries WHERE device = ?1 AND inode = ?2 AND kind != 1")?;
         Ok(stmt.query_row([device as i64, inode as i64], |r| r.get::<_, Option<i64>>(0))?.map(EntryId))
     }
 
@@ -240,7 +240,7 @@ impl Reader {
     pub fn other_link(&self, id: EntryId) -> Result<Option<EntryId>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT b.id FROM entries a JOIN entries b ON b.device = a.device AND b.inode = a.inode AND b.id != a.id \
-             WHERE a.id = ?1 AND a.kind = 0 AND b.kind = 0 ORDER BY b.id LIMIT 1",
+             WHERE a.id = ?1 AND a.kind != 1 AND b.kind != 1 ORDER BY b.id LIMIT 1",
         )?;
         Ok(stmt.query_row([id.0], |r| r.get(0)).optional()?.map(EntryId))
     }

@@ -78,6 +78,8 @@ pub enum ScanItem {
 pub struct ScanApplied {
     pub upserted: u64,
     pub removed: u64,
+    /// Items the disk had already overtaken when they were applied (see `is_stale`).
+    pub stale: u64,
     pub orphaned: u64,
     pub tags_imported: u64,
 }
@@ -202,7 +204,12 @@ pub fn finish_scan(
 pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem]) -> Result<ScanApplied> {
     let now = now_ns();
     let mut applied = ScanApplied::default();
+    let Some(root) = location_root(conn, location)? else { return Ok(applied) };
     for item in items {
+        if is_stale(conn, &root, item)? {
+            applied.stale += 1;
+            continue;
+        }
         match item {
             ScanItem::Upsert(entry) => {
                 let (id, metadata) = upsert_entry(conn, location, entry, now)?;
@@ -228,6 +235,53 @@ pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem]) -
         }
     }
     Ok(applied)
+}
+
+/// The folder of a location, `None` when the location is gone.
+fn location_root(conn: &Connection, location: LocationId) -> Result<Option<PathBuf>> {
+    let path: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT path FROM locations WHERE id = ?1")?
+        .query_row([location.0], |r| r.get(0))
+        .optional()?;
+    Ok(path.map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(&p))))
+}
+
+/// What is on disk at `relative_path/name` of the location in `root` now: its kind and inode.
+fn on_disk(root: &std::path::Path, relative_path: &[u8], name: &[u8]) -> Option<(EntryKind, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(super::real_path(root, relative_path, name)).ok()?;
+    Some((EntryKind::from_file_type(meta.file_type()), meta.ino() as i64))
+}
+
+/// Whether the disk has overtaken an item since it was read: an entry to record that is no longer at its path (or
+/// is another file there now), an entry to remove whose file is back at its path, a folder to empty that is a
+/// folder again. Items are read from the disk by several threads (system calls through the mount, the release of
+/// a file, the watcher, a scan) and applied here one at a time, so without this check an item read before a
+/// change and applied after it would put back what the change undid (a file renamed away left as a ghost). A
+/// later item for the same path, read after the change, records what the disk holds: checking at commit time is
+/// what keeps the library equal to the disk.
+fn is_stale(conn: &Connection, root: &std::path::Path, item: &ScanItem) -> Result<bool> {
+    Ok(match item {
+        ScanItem::Upsert(e) => on_disk(root, &e.relative_path, &e.name) != Some((e.kind, e.inode)),
+        ScanItem::Remove { id, .. } => {
+            let row: Option<(Vec<u8>, Vec<u8>, i64, i64)> = conn
+                .prepare_cached("SELECT relative_path, name, kind, inode FROM entries WHERE id = ?1")?
+                .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?;
+            match row {
+                None => false,
+                Some((rel, name, kind, inode)) => on_disk(root, &rel, &name)
+                    .is_some_and(|(k, i)| k == EntryKind::from_i64(kind) && (inode == 0 || i == inode)),
+            }
+        }
+        ScanItem::RemoveBelow { dir_path } => {
+            let (rel, name) = match dir_path.iter().rposition(|&b| b == b'/') {
+                Some(at) => (&dir_path[..at], &dir_path[at + 1..]),
+                None => (&b""[..], &dir_path[..]),
+            };
+            on_disk(root, rel, name).is_some_and(|(k, _)| k == EntryKind::Dir)
+        }
+    })
 }
 
 fn upsert_entry(conn: &Connection, location: LocationId, e: &ScannedEntry, now: i64) -> Result<(EntryId, Option<i64>)> {
@@ -823,12 +877,32 @@ pub fn exchange_entries(conn: &Connection, a: EntryId, b: EntryId) -> Result<()>
     };
     let ((a_rel, a_name), (b_rel, b_name)) = (place(a)?, place(b)?);
     let parking = format!("\0exchange-{}", a.0).into_bytes();
-    rename_entry(conn, a, &a_rel, &parking)?;
-    rename_entry(conn, b, &a_rel, &a_name)?;
-    rename_entry(conn, a, &b_rel, &b_name)
+    move_entry(conn, a, &a_rel, &parking)?;
+    move_entry(conn, b, &a_rel, &a_name)?;
+    move_entry(conn, a, &b_rel, &b_name)
 }
 
+/// Records a rename, unless the disk says it is stale: the file is still (or again) at its old name, as when a
+/// watcher reports `f -> g` after `f -> g -> f` through the mount. Applying it would leave the library saying `g`
+/// while the disk has `f`; a rename the disk has gone past in another way (renamed on, removed) is applied, and the
+/// events after it carry the entry to where the file is.
 pub fn rename_entry(conn: &Connection, entry: EntryId, new_relative_path: &[u8], new_name: &[u8]) -> Result<()> {
+    let (location, old_rel, old_name, kind, inode): (i64, Vec<u8>, Vec<u8>, i64, i64) = conn
+        .prepare_cached("SELECT location_id, relative_path, name, kind, inode FROM entries WHERE id = ?1")?
+        .query_row([entry.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("entry {} is gone", entry.0)))?;
+    if inode != 0
+        && let Some(root) = location_root(conn, LocationId(location))?
+        && on_disk(&root, &old_rel, &old_name) == Some((EntryKind::from_i64(kind), inode))
+    {
+        return Ok(());
+    }
+    move_entry(conn, entry, new_relative_path, new_name)
+}
+
+/// Moves an entry (and, for a folder, everything below it) to a new place in the library.
+fn move_entry(conn: &Connection, entry: EntryId, new_relative_path: &[u8], new_name: &[u8]) -> Result<()> {
     let (location, old_rel, old_name, kind): (i64, Vec<u8>, Vec<u8>, i64) = conn
         .prepare_cached("SELECT location_id, relative_path, name, kind FROM entries WHERE id = ?1")?
         .query_row([entry.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
