@@ -19,6 +19,7 @@ use crate::inode::Inodes;
 use crate::library::write::ScanItem;
 use crate::library::write::{Flag, Membership};
 use crate::library::{EntryId, EntryInfo, EntryKind, Library, Location, LocationId, Reader};
+use crate::longpath;
 use crate::names::TagName;
 use crate::view::{Node, NodeKind, Place, Resolver};
 use crate::xattr;
@@ -242,7 +243,8 @@ impl SpaceFs {
             return ino;
         }
         match reader.first_link(device, inode) {
-            Ok(Some(first)) => self.inodes.ino_of(Node::Entry(first)),
+            // A name removed before may have given the file the number the kernel knows it by: keep that one.
+            Ok(Some(first)) => self.inodes.ino_of(Node::Entry(self.inodes.aliased_as(first).unwrap_or(first))),
             _ => ino,
         }
     }
@@ -312,7 +314,7 @@ impl SpaceFs {
         let ino = self.inodes.ino_of(node);
         match self.real_path_of(reader, node)? {
             Some(path) => {
-                let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+                let meta = longpath::with(&path, |p| std::fs::symlink_metadata(p)).map_err(|e| Error::io(&path, e))?;
                 let mut attr = self.real_attr(ino, &meta);
                 attr.ino = self.shown_ino(reader, ino, attr.kind, meta.nlink(), meta.dev(), meta.ino());
                 Ok(attr)
@@ -459,12 +461,14 @@ impl SpaceFs {
             | libc::O_TRUNC
             | libc::O_SYNC
             | libc::O_DSYNC;
-        let file = File::options()
-            .read(access != libc::O_WRONLY)
-            .write(writing)
-            .custom_flags(flags & passed | libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let file = longpath::with(&path, |p| {
+            File::options()
+                .read(access != libc::O_WRONLY)
+                .write(writing)
+                .custom_flags(flags & passed | libc::O_NOFOLLOW)
+                .open(p)
+        })
+        .map_err(|e| Error::io(&path, e))?;
         if writing {
             self.writers.fetch_add(1, Ordering::AcqRel);
         }
@@ -518,28 +522,27 @@ impl SpaceFs {
         }
         let path = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| Error::NotFound(String::new()))?;
         let io = |e| Error::io(&path, e);
-        if let Some(size) = change.size {
-            File::options()
-                .write(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&path)
-                .and_then(|f| f.set_len(size))
-                .map_err(io)?;
-        }
-        if let Some(mode) = change.mode {
-            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777)).map_err(io)?;
-        }
-        if change.uid.is_some() || change.gid.is_some() {
-            std::os::unix::fs::lchown(&path, change.uid, change.gid).map_err(io)?;
-        }
+        longpath::with(&path, |p| {
+            if let Some(size) = change.size {
+                File::options().write(true).custom_flags(libc::O_NOFOLLOW).open(p)?.set_len(size)?;
+            }
+            if let Some(mode) = change.mode {
+                std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777))?;
+            }
+            if change.uid.is_some() || change.gid.is_some() {
+                std::os::unix::fs::lchown(p, change.uid, change.gid)?;
+            }
+            Ok(())
+        })
+        .map_err(io)?;
         let times = change.atime.is_some() || change.mtime.is_some();
         if times {
-            set_times(&path, change.atime, change.mtime).map_err(io)?;
+            longpath::with(&path, |p| set_times(p, change.atime, change.mtime)).map_err(io)?;
         }
         self.record_change(ino)?;
-        if times && std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        if times && longpath::with(&path, |p| std::fs::symlink_metadata(p)).is_ok_and(|m| m.file_type().is_symlink()) {
             // Recording read the link's target, and reading a link updates its access time: set the times again.
-            set_times(&path, change.atime, change.mtime).map_err(io)?;
+            longpath::with(&path, |p| set_times(p, change.atime, change.mtime)).map_err(io)?;
         }
         self.getattr(ino)
     }
@@ -593,7 +596,7 @@ impl SpaceFs {
 
     pub fn readlink(&self, ino: u64) -> Result<Vec<u8>> {
         let path = self.real_path(ino)?.ok_or_else(|| Error::Invalid("not a link".into()))?;
-        let target = std::fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
+        let target = longpath::with(&path, |p| std::fs::read_link(p)).map_err(|e| Error::io(&path, e))?;
         Ok(target.into_os_string().into_vec())
     }
 
@@ -688,7 +691,7 @@ impl SpaceFs {
                 }
             }
             if let (Node::Entry(_), Some(path)) = (node, self.real_path(ino)?) {
-                for own in ::xattr::list(&path).map_err(|e| Error::io(&path, e))? {
+                for own in longpath::with(&path, |p| ::xattr::list(p)).map_err(|e| Error::io(&path, e))? {
                     let own = own.as_bytes().to_vec();
                     if own.starts_with(b"user.") && !names.contains(&own) && !is_owned(&own) {
                         names.push(own);
@@ -852,7 +855,7 @@ impl SpaceFs {
     /// id follows when it is closed (a file being created has no content yet).
     fn created(&self, location: &Location, dir: &[u8], name: &[u8], caller: Caller, mode: u32) -> Result<Attr> {
         let path = crate::library::real_path(&location.path, dir, name);
-        give_to_caller(&path, caller, mode).map_err(|e| Error::io(&path, e))?;
+        longpath::with(&path, |p| give_to_caller(p, caller, mode)).map_err(|e| Error::io(&path, e))?;
         let item = crate::index::entry_on_disk(location, dir, name, false)?
             .ok_or_else(|| Error::io(&path, std::io::Error::from(std::io::ErrorKind::NotFound)))?;
         self.library.writer().apply_scan(location.id, vec![item])?;
@@ -871,18 +874,25 @@ impl SpaceFs {
     ) -> Result<Option<()>> {
         let Some((location, dir)) = self.real_folder(node)? else { return Ok(None) };
         let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
-        remove(&path).map_err(|e| Error::io(&path, e))?;
+        longpath::with(&path, remove).map_err(|e| Error::io(&path, e))?;
         self.vanished(&location, &dir, name.as_bytes()).map(Some)
+    }
+
+    /// Before entry `id` leaves the library (unlinked, or renamed over): if its file has other names, the kernel may
+    /// know them all by this entry's inode number (see `shown_ino`), which from now on leads to one of them.
+    fn keep_links(&self, id: EntryId, kind: EntryKind) -> Result<()> {
+        if kind != EntryKind::Dir
+            && let Some(other) = self.with_reader(|r| r.other_link(id))?
+        {
+            self.inodes.alias_link(id, other);
+        }
+        Ok(())
     }
 
     /// Records that `name` in a real folder is gone from disk (its metadata is kept as an orphan).
     fn vanished(&self, location: &Location, dir: &[u8], name: &[u8]) -> Result<()> {
         let Some(child) = self.with_reader(|r| r.folder_child(location.id, dir, name))? else { return Ok(()) };
-        if child.kind != EntryKind::Dir
-            && let Some(other) = self.with_reader(|r| r.other_link(child.id))?
-        {
-            self.inodes.alias_link(child.id, other);
-        }
+        self.keep_links(child.id, child.kind)?;
         let dir_path = (child.kind == EntryKind::Dir).then(|| crate::library::child_path(dir, name));
         self.library.writer().apply_scan(location.id, vec![ScanItem::Remove { id: child.id, dir_path }])?;
         // Below a removed folder, cached paths are gone too.
@@ -911,8 +921,8 @@ impl SpaceFs {
         };
         let passed = libc::O_APPEND | libc::O_TRUNC | libc::O_SYNC | libc::O_DSYNC | libc::O_NOATIME | libc::O_DIRECT;
         no_umask();
-        let file =
-            options.custom_flags(flags & passed | libc::O_NOFOLLOW).open(&path).map_err(|e| Error::io(&path, e))?;
+        let file = longpath::with(&path, |p| options.custom_flags(flags & passed | libc::O_NOFOLLOW).open(p))
+            .map_err(|e| Error::io(&path, e))?;
         let attr = self.created(&location, &dir, name.as_bytes(), caller, mode)?;
         self.writers.fetch_add(1, Ordering::AcqRel);
         Ok((attr, file))
@@ -928,7 +938,7 @@ impl SpaceFs {
     ) -> Result<Option<Attr>> {
         let Some((location, dir)) = self.real_folder(node)? else { return Ok(None) };
         let path = crate::library::real_path(&location.path, &dir, name);
-        std::os::unix::fs::symlink(target, &path).map_err(|e| Error::io(&path, e))?;
+        longpath::with(&path, |p| std::os::unix::fs::symlink(target, p)).map_err(|e| Error::io(&path, e))?;
         self.created(&location, &dir, name, caller, 0o777).map(Some)
     }
 
@@ -940,7 +950,8 @@ impl SpaceFs {
         if let Some((location, dir)) = self.real_folder(node)? {
             let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
             no_umask();
-            std::fs::DirBuilder::new().mode(mode & 0o7777).create(&path).map_err(|e| Error::io(&path, e))?;
+            longpath::with(&path, |p| std::fs::DirBuilder::new().mode(mode & 0o7777).create(p))
+                .map_err(|e| Error::io(&path, e))?;
             return self.created(&location, &dir, name.as_bytes(), caller, libc::S_IFDIR | mode);
         }
         let name = name.as_bytes();
@@ -968,13 +979,17 @@ impl SpaceFs {
         self.check_writable(node)?;
         let Some((location, dir)) = self.real_folder(node)? else { return Err(self.refuse_write(node)) };
         let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
-        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| Error::InvalidName("a name with a NUL byte".into()))?;
         no_umask();
-        // SAFETY: a valid NUL-terminated path; mknod reads nothing else.
-        if unsafe { libc::mknod(c_path.as_ptr(), mode, libc::dev_t::from(rdev)) } != 0 {
-            return Err(Error::io(&path, std::io::Error::last_os_error()));
-        }
+        longpath::with(&path, |p| {
+            let c_path = std::ffi::CString::new(p.as_os_str().as_bytes())
+                .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+            // SAFETY: a valid NUL-terminated path; mknod reads nothing else.
+            if unsafe { libc::mknod(c_path.as_ptr(), mode, libc::dev_t::from(rdev)) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+        .map_err(|e| Error::io(&path, e))?;
         self.created(&location, &dir, name.as_bytes(), caller, mode)
     }
 
@@ -1047,7 +1062,15 @@ impl SpaceFs {
             if flags & !(libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) != 0 {
                 return Err(Error::Invalid("only RENAME_NOREPLACE and RENAME_EXCHANGE are supported".into()));
             }
-            rename_at(&old, &new, flags).map_err(|e| Error::io(&old, e))?;
+            let replaced = if flags & libc::RENAME_EXCHANGE == 0 {
+                self.with_reader(|r| r.folder_child(loc_b.id, &dir_b, new_name.as_bytes()))?
+            } else {
+                None
+            };
+            if let Some(replaced) = &replaced {
+                self.keep_links(replaced.id, replaced.kind)?;
+            }
+            longpath::with2(&old, &new, |a, b| rename_at(a, b, flags)).map_err(|e| Error::io(&old, e))?;
             let entry = self.with_reader(|r| r.folder_child(loc_a.id, &dir_a, name.as_bytes()))?;
             if flags & libc::RENAME_EXCHANGE != 0 {
                 let other = self.with_reader(|r| r.folder_child(loc_b.id, &dir_b, new_name.as_bytes()))?;
@@ -1122,7 +1145,7 @@ impl SpaceFs {
         if let Some((location, dir)) = self.real_folder(to)? {
             let source = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| self.refuse_write(node))?;
             let path = crate::library::real_path(&location.path, &dir, new_name.as_bytes());
-            std::fs::hard_link(&source, &path).map_err(|e| Error::io(&path, e))?;
+            longpath::with2(&source, &path, |a, b| std::fs::hard_link(a, b)).map_err(|e| Error::io(&path, e))?;
             return self.created(&location, &dir, new_name.as_bytes(), Caller::KEEP, 0);
         }
         let (Some(entry), Some(membership)) = (Self::member_entry(node), Self::membership_of(to)) else {
@@ -1193,7 +1216,7 @@ impl SpaceFs {
             return Err(not_supported(name));
         }
         let path = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| Error::NotFound(String::new()))?;
-        op(&path, OsStr::from_bytes(name)).map_err(|e| match e.raw_os_error() {
+        longpath::with(&path, |p| op(p, OsStr::from_bytes(name))).map_err(|e| match e.raw_os_error() {
             Some(libc::ENODATA) => Error::NoAttribute,
             _ => Error::io(&path, e),
         })
@@ -1297,8 +1320,8 @@ fn give_to_caller(path: &std::path::Path, caller: Caller, mode: u32) -> std::io:
     if caller == Caller::KEEP || unsafe { libc::geteuid() } != 0 {
         return Ok(());
     }
-    let setgid_parent =
-        path.parent().and_then(|p| std::fs::metadata(p).ok()).is_some_and(|m| m.mode() & libc::S_ISGID != 0);
+    let parent = path.parent().map(|p| if p.as_os_str().is_empty() { std::path::Path::new(".") } else { p });
+    let setgid_parent = parent.and_then(|p| std::fs::metadata(p).ok()).is_some_and(|m| m.mode() & libc::S_ISGID != 0);
     let gid = if setgid_parent { None } else { Some(caller.gid) };
     std::os::unix::fs::lchown(path, Some(caller.uid), gid)?;
     let file_type = mode & libc::S_IFMT;
@@ -1313,15 +1336,9 @@ fn give_to_caller(path: &std::path::Path, caller: Caller, mode: u32) -> std::io:
 /// its own (`unshare(CLONE_FS)`), so the rest of the daemon keeps its umask for the files it makes for itself.
 fn no_umask() {
     thread_local! {
-        static DONE: () = {
-            // SAFETY: unshare(CLONE_FS) and umask change only this thread's file system attributes.
-            unsafe {
-                if libc::unshare(libc::CLONE_FS) == 0 {
-                    libc::umask(0);
-                } else {
-                    log::warn!("unshare(CLONE_FS): {}; new files keep the daemon's umask", std::io::Error::last_os_error());
-                }
-            }
+        static DONE: () = if longpath::own_fs_attributes() {
+            // SAFETY: umask changes only this thread's file system attributes (unshared).
+            unsafe { libc::umask(0) };
         };
     }
     DONE.with(|_| ());

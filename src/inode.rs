@@ -61,6 +61,12 @@ impl Inodes {
         aliases.insert(gone, other);
     }
 
+    /// The removed entry whose number the kernel knows entry `live`'s file by, if any (the lowest such id).
+    pub fn aliased_as(&self, live: EntryId) -> Option<EntryId> {
+        let aliases = self.link_aliases.lock().unwrap_or_else(|p| p.into_inner());
+        aliases.iter().filter(|(_, to)| **to == live).map(|(gone, _)| *gone).min()
+    }
+
     /// Where a removed entry's file lives on, if it had other names.
     pub fn link_alias(&self, gone: EntryId) -> Option<EntryId> {
         self.link_aliases.lock().unwrap_or_else(|p| p.into_inner()).get(&gone).copied()

@@ -12,6 +12,7 @@ pub mod fuse;
 pub mod index;
 pub mod inode;
 pub mod library;
+pub mod longpath;
 pub mod mount;
 pub mod names;
 pub mod query;

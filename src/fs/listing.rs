@@ -386,7 +386,9 @@ struct RealDir {
 
 impl RealDir {
     fn open(path: &std::path::Path) -> std::io::Result<RealDir> {
-        let fd = File::options().read(true).custom_flags(libc::O_PATH | libc::O_DIRECTORY).open(path)?;
+        let fd = crate::longpath::with(path, |p| {
+            File::options().read(true).custom_flags(libc::O_PATH | libc::O_DIRECTORY).open(p)
+        })?;
         Ok(RealDir { path: path.to_path_buf(), fd })
     }
 

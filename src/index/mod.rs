@@ -506,14 +506,27 @@ pub fn entry_now(location: &Location, relative_path: &[u8], name: &[u8]) -> Resu
 /// As `entry_now`; without `hash`, only the stamp (a file just created has no content to identify yet).
 pub fn entry_on_disk(location: &Location, relative_path: &[u8], name: &[u8], hash: bool) -> Result<Option<ScanItem>> {
     let path = crate::library::real_path(&location.path, relative_path, name);
-    let meta = match fs::symlink_metadata(&path) {
+    crate::longpath::with(&path, |short| Ok(read_entry(location, relative_path, name, short, &path, hash)))
+        .map_err(|e| Error::io(&path, e))?
+}
+
+/// `entry_on_disk` with the real path given as `short` (which may be relative to a folder on the way to `path`).
+fn read_entry(
+    location: &Location,
+    relative_path: &[u8],
+    name: &[u8],
+    short: &Path,
+    path: &Path,
+    hash: bool,
+) -> Result<Option<ScanItem>> {
+    let meta = match fs::symlink_metadata(short) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(&path, e)),
+        Err(e) => return Err(Error::io(path, e)),
     };
-    let mut entry = scanned(relative_path, name.to_vec(), &path, &meta);
+    let mut entry = scanned(relative_path, name.to_vec(), short, &meta);
     if hash && entry.kind == EntryKind::File && location.index_mode != IndexMode::Metadata {
-        match open_to_read(&path).and_then(|file| hash_file(&file, location.index_mode)) {
+        match open_to_read(short).and_then(|file| hash_file(&file, location.index_mode)) {
             Ok(content) => {
                 entry.size = content.size;
                 entry.content = ContentUpdate::Set(content);

@@ -249,7 +249,8 @@ fn location_root(conn: &Connection, location: LocationId) -> Result<Option<PathB
 /// What is on disk at `relative_path/name` of the location in `root` now: its kind and inode.
 fn on_disk(root: &std::path::Path, relative_path: &[u8], name: &[u8]) -> Option<(EntryKind, i64)> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(super::real_path(root, relative_path, name)).ok()?;
+    let meta =
+        crate::longpath::with(&super::real_path(root, relative_path, name), |p| std::fs::symlink_metadata(p)).ok()?;
     Some((EntryKind::from_file_type(meta.file_type()), meta.ino() as i64))
 }
 
