@@ -109,6 +109,12 @@ pub struct SpaceFs {
     mountpoint: Option<PathBuf>,
     touched_inodes: Mutex<HashSet<u64>>,
     queries: crate::view::QueryTable,
+    /// Changes queued to the writer without waiting (removals in `locations/`, records of released files), and how
+    /// many of them are known committed: while some are not, a listing, or a read that finds a name missing, waits
+    /// for them (`settled`) before it answers. Only removals are queued: what they change is never a place user
+    /// metadata must be found at next (their tags become an orphan either way).
+    queued: AtomicU64,
+    settled: AtomicU64,
 }
 
 /// Counts one change in `SpaceFs::changes` when dropped.
@@ -157,6 +163,36 @@ impl SpaceFs {
             mountpoint: None,
             touched_inodes: Mutex::new(HashSet::new()),
             queries: crate::view::QueryTable::default(),
+            queued: AtomicU64::new(0),
+            settled: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a change about to be queued to the writer without waiting for it.
+    fn queue_later(&self) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Waits until every change queued so far without waiting is committed; false when nothing was pending.
+    pub fn settle(&self) -> bool {
+        let target = self.queued.load(Ordering::Acquire);
+        if self.settled.load(Ordering::Acquire) >= target {
+            return false;
+        }
+        if self.library.writer().barrier().is_ok() {
+            self.settled.fetch_max(target, Ordering::AcqRel);
+        }
+        // What was cached meanwhile may have been read before the queued changes landed.
+        self.cache.clear();
+        true
+    }
+
+    /// Runs `f`; if it finds something missing while queued changes are not committed yet, waits for them and runs
+    /// it again. The library may lag the disk by what is queued, never more: this is what makes queuing safe.
+    fn settled<T>(&self, f: impl Fn() -> Result<T>) -> Result<T> {
+        match f() {
+            Err(err) if err.errno() == libc::ENOENT && self.settle() => f(),
+            result => result,
         }
     }
 
@@ -266,6 +302,27 @@ impl SpaceFs {
     }
 
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr> {
+        if self.missing_on_disk(parent, name)? {
+            // `locations/` is the disk: a name the disk does not have is not there, whatever the library says.
+            return Err(Error::NotFound(String::new()));
+        }
+        self.settled(|| self.lookup_now(parent, name))
+    }
+
+    /// Whether `parent` is a real folder (in `locations/`) that has no `name` on disk.
+    fn missing_on_disk(&self, parent: u64, name: &OsStr) -> Result<bool> {
+        if !matches!(self.node(parent)?, Node::Location(_) | Node::Entry(_))
+            || name.len() > crate::names::MAX_NAME_BYTES
+        {
+            return Ok(false);
+        }
+        let Ok(Some(dir)) = self.real_path(parent) else { return Ok(false) };
+        let path = dir.join(name);
+        Ok(longpath::with(&path, |p| std::fs::symlink_metadata(p))
+            .is_err_and(|e| matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))))
+    }
+
+    fn lookup_now(&self, parent: u64, name: &OsStr) -> Result<Attr> {
         let parent_node = self.node(parent)?;
         let name = name.as_bytes();
         if name.len() > crate::names::MAX_NAME_BYTES {
@@ -296,6 +353,10 @@ impl SpaceFs {
     }
 
     pub fn getattr(&self, ino: u64) -> Result<Attr> {
+        self.settled(|| self.getattr_now(ino))
+    }
+
+    fn getattr_now(&self, ino: u64) -> Result<Attr> {
         let node = self.node(ino)?;
         self.with_reader(|reader| {
             let resolver = self.resolver(reader);
@@ -440,6 +501,10 @@ impl SpaceFs {
     /// Opens the real file behind `ino`; returns it and whether it is open for writing. Writes go to the real
     /// file (from any view but duplicates/, which is read-only); `record_change` brings the library up to date.
     pub fn open(&self, ino: u64, flags: i32) -> Result<(File, bool)> {
+        self.settled(|| self.open_now(ino, flags))
+    }
+
+    fn open_now(&self, ino: u64, flags: i32) -> Result<(File, bool)> {
         let _change = self.changing();
         let node = self.node(ino)?;
         let access = flags & libc::O_ACCMODE;
@@ -488,6 +553,7 @@ impl SpaceFs {
 
     fn record(&self, ino: u64, wait: bool) -> Result<()> {
         let _change = self.changing();
+        self.settle();
         let Some(id) = self.node(ino).ok().and_then(|n| self.entry_of(n)) else { return Ok(()) };
         // An entry removed meanwhile (the file deleted before its release came) has nothing left to record.
         let found = self.with_reader(|r| {
@@ -495,12 +561,32 @@ impl SpaceFs {
             Ok(r.location_by_id(info.location)?.map(|location| (info, location)))
         })?;
         let Some((info, location)) = found else { return Ok(()) };
+        if self.recorded_already(&location, &info)? {
+            return Ok(());
+        }
         let Some(item) = crate::index::entry_now(&location, &info.relative_path, &info.name)? else { return Ok(()) };
         if wait {
             self.library.writer().apply_scan(location.id, vec![item]).map(drop)
         } else {
+            self.queue_later();
             self.library.writer().apply_scan_later(location.id, vec![item])
         }
+    }
+
+    /// Whether the library holds what the file is now (same size, times and inode, and its content id, or an empty
+    /// file, which has none to read): a file closed without a change is not read and recorded again.
+    fn recorded_already(&self, location: &Location, info: &EntryInfo) -> Result<bool> {
+        let Some(stamp) = self.with_reader(|r| r.child_stamp(location.id, &info.relative_path, &info.name))? else {
+            return Ok(false);
+        };
+        let path = info.real_path();
+        let Ok(meta) = longpath::with(&path, |p| std::fs::symlink_metadata(p)) else { return Ok(false) };
+        Ok(stamp.kind == EntryKind::from_file_type(meta.file_type())
+            && stamp.size == meta.size() as i64
+            && stamp.modified_at == meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+            && stamp.changed_at == meta.ctime() * 1_000_000_000 + meta.ctime_nsec()
+            && stamp.inode == meta.ino() as i64
+            && (stamp.has_content || meta.size() == 0 || location.index_mode == crate::library::IndexMode::Metadata))
     }
 
     /// chmod, chown, truncate and utimens of a real file or folder (not through duplicates/ or a folder seen
@@ -508,6 +594,10 @@ impl SpaceFs {
     /// `open_file` (a descriptor of the file open through the mount), the change is made on it: that is how a file
     /// deleted while open is still changed, as on a disk.
     pub fn setattr(&self, ino: u64, change: &AttrChange, open_file: Option<&File>) -> Result<Attr> {
+        self.settled(|| self.setattr_now(ino, change, open_file))
+    }
+
+    fn setattr_now(&self, ino: u64, change: &AttrChange, open_file: Option<&File>) -> Result<Attr> {
         let _change = self.changing();
         let node = self.node(ino)?;
         self.check_writable(node)?;
@@ -595,6 +685,10 @@ impl SpaceFs {
     }
 
     pub fn readlink(&self, ino: u64) -> Result<Vec<u8>> {
+        self.settled(|| self.readlink_now(ino))
+    }
+
+    fn readlink_now(&self, ino: u64) -> Result<Vec<u8>> {
         let path = self.real_path(ino)?.ok_or_else(|| Error::Invalid("not a link".into()))?;
         let target = longpath::with(&path, |p| std::fs::read_link(p)).map_err(|e| Error::io(&path, e))?;
         Ok(target.into_os_string().into_vec())
@@ -633,6 +727,10 @@ impl SpaceFs {
     }
 
     pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>> {
+        self.settled(|| self.getxattr_now(ino, name))
+    }
+
+    fn getxattr_now(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>> {
         let node = self.node(ino)?;
         let name = name.as_bytes();
         // The kernel asks for security.capability before every write; answer what the code below would, without
@@ -667,6 +765,10 @@ impl SpaceFs {
     }
 
     pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>> {
+        self.settled(|| self.listxattr_now(ino))
+    }
+
+    fn listxattr_now(&self, ino: u64) -> Result<Vec<u8>> {
         let node = self.node(ino)?;
         let mut names: Vec<Vec<u8>> = Vec::new();
         if let Node::Tag(tag) = node {
@@ -710,6 +812,10 @@ impl SpaceFs {
 
     /// Sets an attribute. `flags` are setxattr's XATTR_CREATE / XATTR_REPLACE.
     pub fn setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
+        self.settled(|| self.setxattr_now(ino, name, value, flags))
+    }
+
+    fn setxattr_now(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
         let _change = self.changing();
         let node = self.node(ino)?;
         self.check_writable(node)?;
@@ -763,6 +869,10 @@ impl SpaceFs {
     }
 
     pub fn removexattr(&self, ino: u64, name: &OsStr) -> Result<()> {
+        self.settled(|| self.removexattr_now(ino, name))
+    }
+
+    fn removexattr_now(&self, ino: u64, name: &OsStr) -> Result<()> {
         let _change = self.changing();
         let node = self.node(ino)?;
         self.check_writable(node)?;
@@ -894,7 +1004,8 @@ impl SpaceFs {
         let Some(child) = self.with_reader(|r| r.folder_child(location.id, dir, name))? else { return Ok(()) };
         self.keep_links(child.id, child.kind)?;
         let dir_path = (child.kind == EntryKind::Dir).then(|| crate::library::child_path(dir, name));
-        self.library.writer().apply_scan(location.id, vec![ScanItem::Remove { id: child.id, dir_path }])?;
+        self.queue_later();
+        self.library.writer().apply_scan_later(location.id, vec![ScanItem::Remove { id: child.id, dir_path }])?;
         // Below a removed folder, cached paths are gone too.
         if child.kind == EntryKind::Dir {
             self.cache.clear()
@@ -1095,6 +1206,8 @@ impl SpaceFs {
                 };
             }
             return match entry {
+                // Committed before the call returns: the entry's tags go with it (or stay on the name it replaced,
+                // for an editor's save), and whoever asks next must find them there.
                 Some(child) => {
                     self.library.writer().rename_entry(child.id, dir_b.clone(), new_name.as_bytes().to_vec())?;
                     // A folder's descendants moved too; a file is the only entry whose path changed.

@@ -234,6 +234,10 @@ impl Writer {
     pub fn rename_entry(&self, entry: EntryId, relative_path: Vec<u8>, name: Vec<u8>) -> Result<()> {
         self.call(|reply| WriteCmd::RenameEntry { entry, relative_path, name, reply })
     }
+    /// Returns once everything queued before it is committed (commands are applied in the order they are sent).
+    pub fn barrier(&self) -> Result<()> {
+        self.call(|r| WriteCmd::ApplyScan(LocationId(0), Vec::new(), r)).map(drop)
+    }
     pub fn exchange_entries(&self, a: EntryId, b: EntryId) -> Result<()> {
         self.call(|r| WriteCmd::ExchangeEntries(a, b, r))
     }

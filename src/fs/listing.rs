@@ -104,6 +104,8 @@ impl SpaceFs {
     /// library, so an unchanged library means an unchanged listing, and a changed one is listed afresh.
     pub fn opendir(&self, ino: u64) -> Result<(u64, bool)> {
         self.node(ino)?;
+        // Listings come from the library: changes queued without waiting are committed first.
+        self.settle();
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
         let warm = self.warm.lock().unwrap_or_else(|p| p.into_inner()).pop(&ino);
         let cursor = warm.unwrap_or_else(|| Arc::new(Mutex::new(DirCursor::new(ino))));
@@ -130,6 +132,7 @@ impl SpaceFs {
     /// Children prepared for one call and not all taken stay with the handle `fh` for the next call, so a large
     /// folder costs one pass over its rows. Children whose real file vanished are skipped.
     pub fn readdir(&self, ino: u64, fh: u64, offset: u64, plus: bool, sink: &mut dyn DirSink) -> Result<()> {
+        self.settle();
         let node = self.node(ino)?;
         let parent_ino = match node {
             Node::Root => ino,

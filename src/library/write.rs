@@ -248,10 +248,18 @@ fn location_root(conn: &Connection, location: LocationId) -> Result<Option<PathB
 
 /// What is on disk at `relative_path/name` of the location in `root` now: its kind and inode.
 fn on_disk(root: &std::path::Path, relative_path: &[u8], name: &[u8]) -> Option<(EntryKind, i64)> {
+    on_disk_born(root, relative_path, name).map(|(kind, inode, _)| (kind, inode))
+}
+
+/// As `on_disk`, with the birth time (ns) where the file system keeps one: an inode number freed and given to a
+/// new file is told apart by it.
+fn on_disk_born(root: &std::path::Path, relative_path: &[u8], name: &[u8]) -> Option<(EntryKind, i64, Option<i64>)> {
     use std::os::unix::fs::MetadataExt;
-    let meta =
-        crate::longpath::with(&super::real_path(root, relative_path, name), |p| std::fs::symlink_metadata(p)).ok()?;
-    Some((EntryKind::from_file_type(meta.file_type()), meta.ino() as i64))
+    let path = super::real_path(root, relative_path, name);
+    let meta = crate::longpath::with(&path, |p| std::fs::symlink_metadata(p)).ok()?;
+    let born =
+        meta.created().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos() as i64);
+    Some((EntryKind::from_file_type(meta.file_type()), meta.ino() as i64, born))
 }
 
 /// Whether the disk has overtaken an item since it was read: an entry to record that is no longer at its path (or
@@ -265,14 +273,18 @@ fn is_stale(conn: &Connection, root: &std::path::Path, item: &ScanItem) -> Resul
     Ok(match item {
         ScanItem::Upsert(e) => on_disk(root, &e.relative_path, &e.name) != Some((e.kind, e.inode)),
         ScanItem::Remove { id, .. } => {
-            let row: Option<(Vec<u8>, Vec<u8>, i64, i64)> = conn
-                .prepare_cached("SELECT relative_path, name, kind, inode FROM entries WHERE id = ?1")?
-                .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            type Row = (Vec<u8>, Vec<u8>, i64, i64, Option<i64>);
+            let row: Option<Row> = conn
+                .prepare_cached("SELECT relative_path, name, kind, inode, created_at FROM entries WHERE id = ?1")?
+                .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
                 .optional()?;
             match row {
                 None => false,
-                Some((rel, name, kind, inode)) => on_disk(root, &rel, &name)
-                    .is_some_and(|(k, i)| k == EntryKind::from_i64(kind) && (inode == 0 || i == inode)),
+                Some((rel, name, kind, inode, born)) => on_disk_born(root, &rel, &name).is_some_and(|(k, i, b)| {
+                    k == EntryKind::from_i64(kind)
+                        && (inode == 0 || i == inode)
+                        && (born.is_none() || b.is_none() || born == b)
+                }),
             }
         }
         ScanItem::RemoveBelow { dir_path } => {
