@@ -553,7 +553,6 @@ impl SpaceFs {
 
     fn record(&self, ino: u64, wait: bool) -> Result<()> {
         let _change = self.changing();
-        self.settle();
         let Some(id) = self.node(ino).ok().and_then(|n| self.entry_of(n)) else { return Ok(()) };
         // An entry removed meanwhile (the file deleted before its release came) has nothing left to record.
         let found = self.with_reader(|r| {
@@ -968,10 +967,17 @@ impl SpaceFs {
         longpath::with(&path, |p| give_to_caller(p, caller, mode)).map_err(|e| Error::io(&path, e))?;
         let item = crate::index::entry_on_disk(location, dir, name, false)?
             .ok_or_else(|| Error::io(&path, std::io::Error::from(std::io::ErrorKind::NotFound)))?;
-        self.library.writer().apply_scan(location.id, vec![item])?;
-        let child = self.with_reader(|r| r.folder_child(location.id, dir, name))?;
-        let id = child.ok_or_else(|| Error::NotFound(String::new()))?.id;
-        self.with_reader(|r| self.attr_of(r, Node::Entry(id)))
+        let applied = self.library.writer().apply_scan(location.id, vec![item])?;
+        // Not recorded: the disk had overtaken it (removed or replaced meanwhile by another process).
+        let id = applied.last_upserted.ok_or_else(|| Error::io(&path, std::io::ErrorKind::NotFound.into()))?;
+        let meta = longpath::with(&path, |p| std::fs::symlink_metadata(p)).map_err(|e| Error::io(&path, e))?;
+        let ino = self.ino_of(Node::Entry(id));
+        let mut attr = self.real_attr(ino, &meta);
+        if meta.nlink() > 1 {
+            attr.ino =
+                self.with_reader(|r| Ok(self.shown_ino(r, ino, attr.kind, meta.nlink(), meta.dev(), meta.ino())))?;
+        }
+        Ok(attr)
     }
 
     /// In `locations/`: removes `name` from the real folder with `remove` (remove_file or remove_dir), then records
@@ -984,8 +990,9 @@ impl SpaceFs {
     ) -> Result<Option<()>> {
         let Some((location, dir)) = self.real_folder(node)? else { return Ok(None) };
         let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
+        let linked = has_other_links(&path);
         longpath::with(&path, remove).map_err(|e| Error::io(&path, e))?;
-        self.vanished(&location, &dir, name.as_bytes()).map(Some)
+        self.vanished(&location, &dir, name.as_bytes(), linked).map(Some)
     }
 
     /// Before entry `id` leaves the library (unlinked, or renamed over): if its file has other names, the kernel may
@@ -1000,9 +1007,12 @@ impl SpaceFs {
     }
 
     /// Records that `name` in a real folder is gone from disk (its metadata is kept as an orphan).
-    fn vanished(&self, location: &Location, dir: &[u8], name: &[u8]) -> Result<()> {
+    /// `linked`: the file had other names (hard links) before it went.
+    fn vanished(&self, location: &Location, dir: &[u8], name: &[u8], linked: bool) -> Result<()> {
         let Some(child) = self.with_reader(|r| r.folder_child(location.id, dir, name))? else { return Ok(()) };
-        self.keep_links(child.id, child.kind)?;
+        if linked {
+            self.keep_links(child.id, child.kind)?;
+        }
         let dir_path = (child.kind == EntryKind::Dir).then(|| crate::library::child_path(dir, name));
         self.queue_later();
         self.library.writer().apply_scan_later(location.id, vec![ScanItem::Remove { id: child.id, dir_path }])?;
@@ -1173,7 +1183,7 @@ impl SpaceFs {
             if flags & !(libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) != 0 {
                 return Err(Error::Invalid("only RENAME_NOREPLACE and RENAME_EXCHANGE are supported".into()));
             }
-            let replaced = if flags & libc::RENAME_EXCHANGE == 0 {
+            let replaced = if flags & libc::RENAME_EXCHANGE == 0 && has_other_links(&new) {
                 self.with_reader(|r| r.folder_child(loc_b.id, &dir_b, new_name.as_bytes()))?
             } else {
                 None
@@ -1442,6 +1452,11 @@ fn give_to_caller(path: &std::path::Path, caller: Caller, mode: u32) -> std::io:
         std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777))?;
     }
     Ok(())
+}
+
+/// Whether `path` is a file (not a folder) with other names: its removal must leave the kernel a way to them.
+fn has_other_links(path: &std::path::Path) -> bool {
+    longpath::with(path, |p| std::fs::symlink_metadata(p)).is_ok_and(|m| !m.is_dir() && m.nlink() > 1)
 }
 
 /// Makes the calling thread's umask 0, once per thread: the kernel has applied the caller's umask to the modes it

@@ -33,6 +33,7 @@ fn errno_name(err: &std::io::Error) -> String {
         (libc::EBADF, "EBADF"),
         (libc::ELOOP, "ELOOP"),
         (libc::ENOTSUP, "ENOTSUP"),
+        (libc::EROFS, "EROFS"),
     ];
     match err.raw_os_error() {
         Some(code) => names.iter().find(|(c, _)| *c == code).map_or(format!("errno {code}"), |(_, n)| n.to_string()),
@@ -547,4 +548,30 @@ fn rename_exchange_swaps_two_entries_with_their_tags() {
     assert_eq!(fx.run(["find", "--tag", "deep"]).ok().trim(), fx.file("a/inside").display().to_string());
     drop(mnt);
     assert!(fx.run(["check"]).code == 0);
+}
+
+#[test]
+fn special_files_are_made_in_locations_and_refused_in_views() {
+    let fx = Fixture::new();
+    fx.write("a.txt", b"a");
+    fx.run(["add".as_ref(), fx.files().as_os_str()]).ok();
+    fx.run(["tag".as_ref(), "t".as_ref(), fx.file("a.txt").as_os_str()]).ok();
+    let mnt = fx.mount();
+    let mkfifo = |p: &Path| {
+        // SAFETY: a valid C string.
+        check(unsafe { libc::mkfifo(cstr(p).as_ptr(), 0o644) })
+    };
+    // In locations/: a real FIFO on disk, indexed.
+    mkfifo(&mnt.join("locations/files/pipe")).unwrap();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&fs::symlink_metadata(fx.file("pipe")).unwrap().file_type()));
+    // In a view: EPERM (views hold entries, not new files); in duplicates/: EROFS. Nothing reaches the disk.
+    for (folder, errno) in [("tags/t", "EPERM"), ("favorites", "EPERM"), ("untagged", "EPERM"), ("duplicates", "EROFS")]
+    {
+        let made = mkfifo(&mnt.join(folder).join("fifo"));
+        assert_eq!(made.map_err(|e| errno_name(&e)), Err(errno.to_string()), "mkfifo in {folder}");
+    }
+    assert_eq!(listing(&fx.files()), r#""a.txt" "pipe""#);
+    drop(mnt);
+    let check = fx.run(["check"]);
+    assert_eq!(check.code, 0, "{check:?}");
 }

@@ -82,6 +82,8 @@ pub struct ScanApplied {
     pub stale: u64,
     pub orphaned: u64,
     pub tags_imported: u64,
+    /// The entry the last upsert of the batch wrote (what a one-item batch of something just created made).
+    pub last_upserted: Option<EntryId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +216,7 @@ pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem]) -
             ScanItem::Upsert(entry) => {
                 let (id, metadata) = upsert_entry(conn, location, entry, now)?;
                 applied.upserted += 1;
+                applied.last_upserted = Some(id);
                 if !entry.xdg_tags.is_empty() || entry.xdg_comment.is_some() {
                     applied.tags_imported += import_xdg(conn, id, metadata, entry, now)?;
                 }
@@ -413,28 +416,35 @@ fn remove_below(conn: &Connection, location: LocationId, dir_path: &[u8], now: i
     Ok((orphaned, removed))
 }
 
-/// Marks the metadata of the entries selected by `filter` (over `entries AS e`) as orphaned, remembering where
-/// they were, and deletes the metadata rows that carry nothing. Returns how many were kept as orphans.
+/// Marks the metadata of the entries selected by `filter` (over `entries AS e`, its parameters `args`) as orphaned,
+/// remembering where they were, and deletes the metadata rows that carry nothing. Returns how many were kept as
+/// orphans. Both statements reach rows by index (the filter's: `+` keeps the planner off the partial
+/// `entries_metadata` index, which would scan every entry with metadata; then `entries_metadata` and the primary
+/// key), so a removal costs the same in a library of any size; the text depends only on `filter`, parsed once.
 fn orphan_metadata_of(conn: &Connection, filter: &str, args: &[&dyn rusqlite::ToSql], now: i64) -> Result<u64> {
+    let at = args.len() + 1;
     let sql = format!(
-        "UPDATE user_metadata SET orphaned_at = {now}, orphan_location_id = e.location_id, \
-         orphan_path = CAST(CASE WHEN e.relative_path = x'' THEN e.name ELSE e.relative_path || x'2f' || e.name END AS BLOB), \
-         orphan_inode = e.inode, orphan_device = e.device, orphan_content_id = e.content_id, updated_at = {now} \
-         FROM entries AS e {filter} AND e.metadata_id = user_metadata.id"
+        "UPDATE user_metadata SET (orphaned_at, updated_at, orphan_location_id, orphan_path, orphan_inode, \
+         orphan_device, orphan_content_id) = (SELECT ?{at}, ?{at}, e.location_id, \
+         CAST(CASE WHEN e.relative_path = x'' THEN e.name ELSE e.relative_path || x'2f' || e.name END AS BLOB), \
+         e.inode, e.device, e.content_id FROM entries AS e WHERE e.metadata_id = user_metadata.id) \
+         WHERE id IN (SELECT e.metadata_id FROM entries AS e {filter} AND +e.metadata_id IS NOT NULL) RETURNING id"
     );
-    let marked = conn.prepare_cached(&sql)?.execute(args)? as u64;
-    if marked == 0 {
-        return Ok(0);
+    let mut params: Vec<&dyn rusqlite::ToSql> = args.to_vec();
+    params.push(&now);
+    let marked: Vec<i64> =
+        conn.prepare_cached(&sql)?.query_map(params.as_slice(), |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let mut dropped = 0;
+    let mut drop_empty = conn.prepare_cached(
+        "DELETE FROM user_metadata WHERE id = ?1 AND favorite = 0 AND hidden = 0 \
+         AND coalesce(notes, '') = '' AND custom_data IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM metadata_tag WHERE metadata_id = user_metadata.id) \
+         AND NOT EXISTS (SELECT 1 FROM metadata_label WHERE metadata_id = user_metadata.id)",
+    )?;
+    for id in &marked {
+        dropped += drop_empty.execute([id])? as u64;
     }
-    let dropped = conn
-        .prepare_cached(
-            "DELETE FROM user_metadata WHERE orphaned_at = ?1 AND favorite = 0 AND hidden = 0 \
-             AND coalesce(notes, '') = '' AND custom_data IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM metadata_tag WHERE metadata_id = user_metadata.id) \
-             AND NOT EXISTS (SELECT 1 FROM metadata_label WHERE metadata_id = user_metadata.id)",
-        )?
-        .execute([now])? as u64;
-    Ok(marked.saturating_sub(dropped))
+    Ok((marked.len() as u64).saturating_sub(dropped))
 }
 
 fn import_xdg(conn: &Connection, entry: EntryId, metadata: Option<i64>, e: &ScannedEntry, now: i64) -> Result<u64> {
