@@ -666,6 +666,19 @@ impl SpaceFs {
             .collect())
     }
 
+    /// removexattr of a real attribute on a file open through the mount (its name may be gone).
+    pub fn removexattr_open(&self, ino: u64, file: &File, name: &OsStr) -> Result<()> {
+        use ::xattr::FileExt;
+        self.check_writable(self.node(ino)?)?;
+        if !name.as_bytes().starts_with(b"user.") || is_owned(name.as_bytes()) {
+            return Err(Error::NotFound(String::new()));
+        }
+        file.remove_xattr(name).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENODATA) => Error::NoAttribute,
+            _ => Error::io(std::path::Path::new("an open file"), e),
+        })
+    }
+
     /// setxattr of a real attribute (not one spacefs serves) on a file open through the mount.
     pub fn setxattr_open(&self, ino: u64, file: &File, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
         self.check_writable(self.node(ino)?)?;

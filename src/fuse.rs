@@ -471,7 +471,11 @@ impl Filesystem for FuseFs {
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.core.removexattr(ino.0, name) {
+        let result = self.core.removexattr(ino.0, name).or_else(|err| match self.any_open_file(ino.0) {
+            Some(file) if gone(&err) => self.core.removexattr_open(ino.0, &file, name),
+            _ => Err(err),
+        });
+        match result {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
         }

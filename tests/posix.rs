@@ -367,6 +367,8 @@ fn scenario(root: &Path) -> Vec<String> {
         say("fstat", result(file.metadata().map(|m| (m.len(), m.mode(), m.nlink()))));
         say("fsetxattr", result(file.set_xattr("user.kept", b"yes")));
         say("fgetxattr", result(file.get_xattr("user.kept")));
+        say("fremovexattr", result(file.remove_xattr("user.kept")));
+        say("fgetxattr after", result(file.get_xattr("user.kept")));
     }
 
     // a symlink's own times
