@@ -22,7 +22,9 @@ fn no_pjdfstest_subtest_fails_only_through_the_mount() {
         eprintln!("skipped: no pjdfstest source (set PJDFSTEST_SRC to run it)");
         return;
     };
-    let groups = ["chmod", "ftruncate", "link", "mkdir", "mkfifo", "mknod", "open", "rmdir", "symlink", "unlink"];
+    // The groups that cover what the mount adds to the disk (links, special files, long paths, opens), in about 90 s;
+    // chmod, chown, rename, unlink and the rest run with `scripts/conformance`.
+    let groups = ["ftruncate", "link", "mkdir", "mkfifo", "mknod", "open", "rmdir", "symlink"];
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/conformance");
     let build = std::env::temp_dir().join("spacefs-pjdfstest-suite");
     let out = Command::new(script)
