@@ -212,6 +212,23 @@ pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem]) -
             applied.stale += 1;
             continue;
         }
+        if let ScanItem::Upsert(entry) = item {
+            follow_move(conn, &root, location, entry)?;
+        }
+        apply_item(conn, location, item, now, &mut applied)?;
+    }
+    Ok(applied)
+}
+
+/// Applies one scan item as it is (`apply_scan` has checked it against the disk).
+fn apply_item(
+    conn: &Connection,
+    location: LocationId,
+    item: &ScanItem,
+    now: i64,
+    applied: &mut ScanApplied,
+) -> Result<()> {
+    {
         match item {
             ScanItem::Upsert(entry) => {
                 let (id, metadata) = upsert_entry(conn, location, entry, now)?;
@@ -237,7 +254,38 @@ pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem]) -
             }
         }
     }
-    Ok(applied)
+    Ok(())
+}
+
+/// Before a file is recorded at a path the library has no entry for: if an entry of this location is the same file
+/// (same inode and device) and its own path no longer holds it on disk, the file was moved and the news of the move
+/// has not arrived yet (a watcher's late view of renames made through the mount): the entry moves here, keeping its
+/// identity and tags, instead of a second entry being made for one file (which left the other as a ghost, and made
+/// the next rename onto it fail).
+fn follow_move(conn: &Connection, root: &std::path::Path, location: LocationId, e: &ScannedEntry) -> Result<()> {
+    if e.inode == 0 {
+        return Ok(());
+    }
+    let here: Option<i64> = conn
+        .prepare_cached("SELECT id FROM entries WHERE location_id = ?1 AND relative_path = ?2 AND name = ?3")?
+        .query_row(params![location.0, e.relative_path, e.name], |r| r.get(0))
+        .optional()?;
+    if here.is_some() {
+        return Ok(());
+    }
+    let same: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
+        .prepare_cached(
+            "SELECT id, relative_path, name FROM entries WHERE device = ?1 AND inode = ?2 AND location_id = ?3 \
+             AND kind = ?4",
+        )?
+        .query_map(params![e.device, e.inode, location.0, e.kind as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, rel, name) in same {
+        if on_disk(root, &rel, &name) != Some((e.kind, e.inode)) {
+            return move_entry(conn, EntryId(id), &e.relative_path, &e.name);
+        }
+    }
+    Ok(())
 }
 
 /// The folder of a location, `None` when the location is gone.
@@ -949,7 +997,9 @@ fn move_entry(conn: &Connection, entry: EntryId, new_relative_path: &[u8], new_n
                 .execute(params![entry.0, kept])?;
         }
         let dir_path = (replaced_kind == EntryKind::Dir as i64).then(|| child_path(new_relative_path, new_name));
-        apply_scan(conn, LocationId(location), &[ScanItem::Remove { id: EntryId(id), dir_path }])?;
+        // The entry moving here replaces it: removed without asking the disk, where the moving file now is.
+        let item = ScanItem::Remove { id: EntryId(id), dir_path };
+        apply_item(conn, LocationId(location), &item, now_ns(), &mut ScanApplied::default())?;
     }
     conn.prepare_cached("UPDATE entries SET relative_path = ?2, name = ?3, extension = ?4 WHERE id = ?1")?
         .execute(params![entry.0, new_relative_path, new_name, extension_of(new_name)])?;
