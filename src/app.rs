@@ -56,7 +56,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
         Command::Favorite { files } => ctx.favorite(&files, true, out)?,
         Command::Unfavorite { files } => ctx.favorite(&files, false, out)?,
         Command::Note { file, text } => {
-            let entry = resolve_entries(&ctx.library.reader()?, &[file])?[0];
+            let entry = resolve_or_index(&ctx.library, &[file])?[0];
             ctx.library.writer().set_notes(entry, (!text.is_empty()).then_some(text))?;
         }
         Command::TagRename { old, new } => {
@@ -291,7 +291,7 @@ impl Ctx {
 
     fn tag(&self, tag: &str, files: &[PathBuf], add: bool, out: &mut dyn Write) -> Result<()> {
         let tag = TagName::parse(tag)?;
-        let entries = resolve_entries(&self.library.reader()?, files)?;
+        let entries = resolve_or_index(&self.library, files)?;
         let count = entries.len();
         let changed = if add {
             self.library.writer().tag(entries, vec![tag.clone()])?
@@ -314,7 +314,7 @@ impl Ctx {
 
     fn label(&self, label: &str, files: &[PathBuf], add: bool, out: &mut dyn Write) -> Result<()> {
         let label = LabelPath::parse(label)?;
-        let entries = resolve_entries(&self.library.reader()?, files)?;
+        let entries = resolve_or_index(&self.library, files)?;
         let count = entries.len();
         if add {
             let changed = self.library.writer().label(entries, label.clone())?;
@@ -326,7 +326,7 @@ impl Ctx {
     }
 
     fn favorite(&self, files: &[PathBuf], on: bool, out: &mut dyn Write) -> Result<()> {
-        let entries = resolve_entries(&self.library.reader()?, files)?;
+        let entries = resolve_or_index(&self.library, files)?;
         let count = entries.len();
         let changed = self.library.writer().set_flag(entries, Flag::Favorite, on)?;
         let verb = if on { "favorited" } else { "unfavorited" };
@@ -573,6 +573,32 @@ pub fn resolve_entries(reader: &Reader, files: &[PathBuf]) -> Result<Vec<EntryId
     files.iter().map(|f| resolve_entry(reader, &locations, f)).collect()
 }
 
+/// As `resolve_entries`, but a file inside a location that the library has not recorded yet (made since the last
+/// scan, or made through a mount that has not committed its record yet) is indexed first, with any folders above it
+/// that are missing too: it is inside a location, so it belongs in the library.
+pub fn resolve_or_index(library: &Library, files: &[PathBuf]) -> Result<Vec<EntryId>> {
+    let reader = library.reader()?;
+    let locations = reader.locations()?;
+    files
+        .iter()
+        .map(|f| match resolve_entry(&reader, &locations, f) {
+            Err(Error::NotIndexed(_)) => {
+                let (location, parent, name) = place_of(&locations, f)?;
+                let mut dir: Vec<u8> = Vec::new();
+                for folder in parent.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+                    if reader.entry_by_path(location.id, &dir, folder)?.is_none() {
+                        crate::index::refresh_entry(library, location, &dir, folder)?;
+                    }
+                    dir = crate::library::child_path(&dir, folder);
+                }
+                crate::index::refresh_entry(library, location, &parent, &name)?;
+                resolve_entry(&reader, &locations, f)
+            }
+            found => found,
+        })
+        .collect()
+}
+
 fn resolve_entry(reader: &Reader, locations: &[Location], file: &Path) -> Result<EntryId> {
     // A path inside a spacefs mount names its entry by uuid.
     if let Ok(Some(uuid)) = ::xattr::get(file, crate::xattr::UUID)
@@ -585,6 +611,14 @@ fn resolve_entry(reader: &Reader, locations: &[Location], file: &Path) -> Result
             ))
         });
     }
+    let (location, parent, name) = place_of(locations, file)?;
+    reader.entry_by_path(location.id, &parent, &name)?.ok_or_else(|| {
+        Error::NotIndexed(format!("{} is not indexed yet (run 'spacefs rescan {}')", shown(file), location.name))
+    })
+}
+
+/// Where an existing file is in the locations: its location, its folder's path there, and its name.
+fn place_of<'a>(locations: &'a [Location], file: &Path) -> Result<(&'a Location, Vec<u8>, Vec<u8>)> {
     let absolute = absolute(file)?;
     if std::fs::symlink_metadata(&absolute).is_err() {
         return Err(Error::NotFound(format!("{} does not exist (check the path)", shown(file))));
@@ -608,9 +642,7 @@ fn resolve_entry(reader: &Reader, locations: &[Location], file: &Path) -> Result
         )));
     };
     let parent = parent.map(|p| p.as_os_str().as_bytes()).unwrap_or(b"");
-    reader.entry_by_path(location.id, parent, name.as_bytes())?.ok_or_else(|| {
-        Error::NotIndexed(format!("{} is not indexed yet (run 'spacefs rescan {}')", shown(file), location.name))
-    })
+    Ok((location, parent.to_vec(), name.as_bytes().to_vec()))
 }
 
 /// The absolute path of `file` with its folders resolved (the last component is kept as is, even a symlink).

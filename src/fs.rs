@@ -10,6 +10,7 @@
 //!   listing's cursor, see `listing`).
 
 mod listing;
+mod pending;
 
 use listing::DirCursor;
 
@@ -109,12 +110,8 @@ pub struct SpaceFs {
     mountpoint: Option<PathBuf>,
     touched_inodes: Mutex<HashSet<u64>>,
     queries: crate::view::QueryTable,
-    /// Changes queued to the writer without waiting (removals in `locations/`, records of released files), and how
-    /// many of them are known committed: while some are not, a listing, or a read that finds a name missing, waits
-    /// for them (`settled`) before it answers. Only removals are queued: what they change is never a place user
-    /// metadata must be found at next (their tags become an orphan either way).
-    queued: AtomicU64,
-    settled: AtomicU64,
+    /// Changes to real entries queued to the writer without waiting (see `pending`).
+    pending: pending::Pending,
 }
 
 /// Counts one change in `SpaceFs::changes` when dropped.
@@ -163,28 +160,34 @@ impl SpaceFs {
             mountpoint: None,
             touched_inodes: Mutex::new(HashSet::new()),
             queries: crate::view::QueryTable::default(),
-            queued: AtomicU64::new(0),
-            settled: AtomicU64::new(0),
+            pending: pending::Pending::default(),
         }
     }
 
-    /// Counts a change about to be queued to the writer without waiting for it.
-    fn queue_later(&self) {
-        self.queued.fetch_add(1, Ordering::AcqRel);
+    /// Sends scan items to the writer without waiting for the commit; `effects` say what later reads must see
+    /// meanwhile.
+    fn queue(&self, location: LocationId, items: Vec<ScanItem>, effects: Vec<pending::Effect>) -> Result<()> {
+        self.pending.queue(self.library.writer(), location, items, effects)
     }
 
     /// Waits until every change queued so far without waiting is committed; false when nothing was pending.
     pub fn settle(&self) -> bool {
-        let target = self.queued.load(Ordering::Acquire);
-        if self.settled.load(Ordering::Acquire) >= target {
+        if !self.pending.any() {
             return false;
         }
-        if self.library.writer().barrier().is_ok() {
-            self.settled.fetch_max(target, Ordering::AcqRel);
-        }
+        let _ = self.library.writer().barrier();
         // What was cached meanwhile may have been read before the queued changes landed.
         self.cache.clear();
         true
+    }
+
+    /// The entry at a name of a real folder, as the disk has it after the changes still queued: the pending changes
+    /// first, then the library.
+    fn child_at(&self, location: LocationId, dir: &[u8], name: &[u8]) -> Result<Option<(EntryId, EntryKind)>> {
+        if let Some(at) = self.pending.at_name(&(location, dir.to_vec(), name.to_vec())) {
+            return Ok(at);
+        }
+        Ok(self.with_reader(|r| r.folder_child(location, dir, name))?.map(|c| (c.id, c.kind)))
     }
 
     /// Runs `f`; if it finds something missing while queued changes are not committed yet, waits for them and runs
@@ -253,9 +256,13 @@ impl SpaceFs {
     }
 
     fn entry_info(&self, reader: &Reader, id: EntryId) -> Result<Arc<EntryInfo>> {
+        if let Some(info) = self.pending.place(id) {
+            return Ok(info);
+        }
         if let Some(info) = self.cache.get(id) {
             return Ok(info);
         }
+        let epoch = self.pending.epoch();
         let found = match reader.entry_info(id)? {
             Some(info) => Some(info),
             // The name whose entry gave a hard-linked file its inode number is gone: the file lives on under
@@ -266,7 +273,8 @@ impl SpaceFs {
             },
         };
         let info = Arc::new(found.ok_or_else(|| Error::NotFound(format!("entry {} is gone", id.0)))?);
-        if info.id == id {
+        // Not when a change was queued meanwhile: what was read may be what it changes.
+        if info.id == id && self.pending.epoch() == epoch {
             self.cache.put(Arc::clone(&info));
         }
         Ok(info)
@@ -306,7 +314,9 @@ impl SpaceFs {
             // `locations/` is the disk: a name the disk does not have is not there, whatever the library says.
             return Err(Error::NotFound(String::new()));
         }
-        self.settled(|| self.lookup_now(parent, name))
+        // Names are answered from the library, which must first hold what is queued.
+        self.settle();
+        self.lookup_now(parent, name)
     }
 
     /// Whether `parent` is a real folder (in `locations/`) that has no `name` on disk.
@@ -540,36 +550,34 @@ impl SpaceFs {
         Ok((file, writing))
     }
 
-    /// Records in the library what a real entry is now, after a change made through the mount.
+    /// Records in the library what a real entry is now, after a change made through the mount. Queued: what it
+    /// records (size, times, content id) is no user's metadata, and reads through the mount see the queue.
     pub fn record_change(&self, ino: u64) -> Result<()> {
-        self.record(ino, true)
+        self.record(ino)
     }
 
-    /// As `record_change`, but queued without waiting for the commit (release, which comes after close returned
-    /// and only matters for writes through a mapping).
-    pub fn record_change_later(&self, ino: u64) -> Result<()> {
-        self.record(ino, false)
-    }
-
-    fn record(&self, ino: u64, wait: bool) -> Result<()> {
+    fn record(&self, ino: u64) -> Result<()> {
         let _change = self.changing();
         let Some(id) = self.node(ino).ok().and_then(|n| self.entry_of(n)) else { return Ok(()) };
         // An entry removed meanwhile (the file deleted before its release came) has nothing left to record.
         let found = self.with_reader(|r| {
-            let Some(info) = r.entry_info(id)? else { return Ok(None) };
+            let info = match self.entry_info(r, id) {
+                Ok(info) if info.id == id => info,
+                _ => return Ok(None),
+            };
             Ok(r.location_by_id(info.location)?.map(|location| (info, location)))
         })?;
         let Some((info, location)) = found else { return Ok(()) };
         if self.recorded_already(&location, &info)? {
             return Ok(());
         }
-        let Some(item) = crate::index::entry_now(&location, &info.relative_path, &info.name)? else { return Ok(()) };
-        if wait {
-            self.library.writer().apply_scan(location.id, vec![item]).map(drop)
-        } else {
-            self.queue_later();
-            self.library.writer().apply_scan_later(location.id, vec![item])
+        let Some(mut item) = crate::index::entry_now(&location, &info.relative_path, &info.name)? else {
+            return Ok(());
+        };
+        if let ScanItem::Upsert(entry) = &mut item {
+            entry.id = Some(id);
         }
+        self.queue(location.id, vec![item], Vec::new())
     }
 
     /// Whether the library holds what the file is now (same size, times and inode, and its content id, or an empty
@@ -739,6 +747,10 @@ impl SpaceFs {
     }
 
     pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>> {
+        // What spacefs serves (tags, content id, uuid) comes from the library, which must hold what is queued.
+        if is_owned(name.as_bytes()) || name == xattr::FINDER_TAGS {
+            self.settle();
+        }
         self.settled(|| self.getxattr_now(ino, name))
     }
 
@@ -777,6 +789,7 @@ impl SpaceFs {
     }
 
     pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>> {
+        self.settle();
         self.settled(|| self.listxattr_now(ino))
     }
 
@@ -974,23 +987,66 @@ impl SpaceFs {
     }
 
     /// After something was created on disk: make it the caller's, index it, and return its attributes. Its content
-    /// id follows when it is closed (a file being created has no content yet).
-    fn created(&self, location: &Location, dir: &[u8], name: &[u8], caller: Caller, mode: u32) -> Result<Attr> {
+    /// id follows when it is closed (a file being created has no content yet). The record is queued under an id
+    /// reserved for it, which is the inode number the kernel gets at once: a new file carries no user metadata, so
+    /// nothing waits for the commit (see `pending`).
+    fn created(
+        &self,
+        location: &Location,
+        dir: &[u8],
+        name: &[u8],
+        caller: Caller,
+        mode: u32,
+        linked_from: Option<EntryId>,
+    ) -> Result<(EntryId, Attr)> {
         let path = crate::library::real_path(&location.path, dir, name);
         longpath::with(&path, |p| give_to_caller(p, caller, mode)).map_err(|e| Error::io(&path, e))?;
-        let item = crate::index::entry_on_disk(location, dir, name, false)?
-            .ok_or_else(|| Error::io(&path, std::io::Error::from(std::io::ErrorKind::NotFound)))?;
-        let applied = self.library.writer().apply_scan(location.id, vec![item])?;
-        // Not recorded: the disk had overtaken it (removed or replaced meanwhile by another process).
-        let id = applied.last_upserted.ok_or_else(|| Error::io(&path, std::io::ErrorKind::NotFound.into()))?;
+        let gone = || Error::io(&path, std::io::ErrorKind::NotFound.into());
+        let Some(ScanItem::Upsert(mut entry)) = crate::index::entry_on_disk(location, dir, name, false)? else {
+            return Err(gone());
+        };
         let meta = longpath::with(&path, |p| std::fs::symlink_metadata(p)).map_err(|e| Error::io(&path, e))?;
+        let id = self.pending.take_id(self.library.writer())?;
+        entry.id = Some(id);
+        let info = self.info_at(id, location, dir, name, entry.kind);
+        let mut effects = vec![pending::Effect::Placed(info)];
+        effects.extend(linked_from.map(|source| pending::Effect::Linked(source, id)));
+        self.queue(location.id, vec![ScanItem::Upsert(entry)], effects)?;
         let ino = self.ino_of(Node::Entry(id));
         let mut attr = self.real_attr(ino, &meta);
         if meta.nlink() > 1 {
             attr.ino =
                 self.with_reader(|r| Ok(self.shown_ino(r, ino, attr.kind, meta.nlink(), meta.dev(), meta.ino())))?;
         }
-        Ok(attr)
+        Ok((id, attr))
+    }
+
+    /// Where entry `id` is, as a pending change puts it.
+    fn info_at(&self, id: EntryId, location: &Location, dir: &[u8], name: &[u8], kind: EntryKind) -> Arc<EntryInfo> {
+        Arc::new(EntryInfo {
+            id,
+            location: location.id,
+            root: Arc::from(location.path.as_path()),
+            relative_path: dir.to_vec(),
+            name: name.to_vec(),
+            kind,
+        })
+    }
+
+    /// A file without user metadata renamed on disk through the mount: its entry's move is queued (the entry keeps
+    /// its id, so its inode number, and its content id).
+    fn moved_later(&self, id: EntryId, from: (&Location, &[u8], &[u8]), to: (&Location, &[u8], &[u8])) -> Result<()> {
+        let (location, dir, name) = to;
+        self.cache.remove(id);
+        let vacated = pending::Effect::Vacated((from.0.id, from.1.to_vec(), from.2.to_vec()));
+        let Some(ScanItem::Upsert(mut entry)) = crate::index::entry_on_disk(location, dir, name, false)? else {
+            // Gone from its new name already: whatever removed it records that.
+            return self.queue(location.id, Vec::new(), vec![vacated]);
+        };
+        entry.id = Some(id);
+        entry.content = crate::library::write::ContentUpdate::Keep;
+        let placed = pending::Effect::Placed(self.info_at(id, location, dir, name, entry.kind));
+        self.queue(location.id, vec![ScanItem::Upsert(entry)], vec![vacated, placed])
     }
 
     /// In `locations/`: removes `name` from the real folder with `remove` (remove_file or remove_dir), then records
@@ -1011,9 +1067,16 @@ impl SpaceFs {
     /// Before entry `id` leaves the library (unlinked, or renamed over): if its file has other names, the kernel may
     /// know them all by this entry's inode number (see `shown_ino`), which from now on leads to one of them.
     fn keep_links(&self, id: EntryId, kind: EntryKind) -> Result<()> {
-        if kind != EntryKind::Dir
-            && let Some(other) = self.with_reader(|r| r.other_link(id))?
-        {
+        if kind == EntryKind::Dir {
+            return Ok(());
+        }
+        // A name linked through the mount a moment ago may not be committed yet (its file may even be gone
+        // before its own record is, as for a temporary file linked then unlinked at once).
+        let other = match self.with_reader(|r| r.other_link(id))? {
+            Some(other) => Some(other),
+            None => self.pending.linked_to(id),
+        };
+        if let Some(other) = other {
             self.inodes.alias_link(id, other);
         }
         Ok(())
@@ -1022,18 +1085,18 @@ impl SpaceFs {
     /// Records that `name` in a real folder is gone from disk (its metadata is kept as an orphan).
     /// `linked`: the file had other names (hard links) before it went.
     fn vanished(&self, location: &Location, dir: &[u8], name: &[u8], linked: bool) -> Result<()> {
-        let Some(child) = self.with_reader(|r| r.folder_child(location.id, dir, name))? else { return Ok(()) };
+        let Some((id, kind)) = self.child_at(location.id, dir, name)? else { return Ok(()) };
         if linked {
-            self.keep_links(child.id, child.kind)?;
+            self.keep_links(id, kind)?;
         }
-        let dir_path = (child.kind == EntryKind::Dir).then(|| crate::library::child_path(dir, name));
-        self.queue_later();
-        self.library.writer().apply_scan_later(location.id, vec![ScanItem::Remove { id: child.id, dir_path }])?;
+        let dir_path = (kind == EntryKind::Dir).then(|| crate::library::child_path(dir, name));
+        let vacated = pending::Effect::Vacated((location.id, dir.to_vec(), name.to_vec()));
+        self.queue(location.id, vec![ScanItem::Remove { id, dir_path }], vec![vacated])?;
         // Below a removed folder, cached paths are gone too.
-        if child.kind == EntryKind::Dir {
+        if kind == EntryKind::Dir {
             self.cache.clear()
         } else {
-            self.cache.remove(child.id)
+            self.cache.remove(id)
         }
         Ok(())
     }
@@ -1057,7 +1120,7 @@ impl SpaceFs {
         no_umask();
         let file = longpath::with(&path, |p| options.custom_flags(flags & passed | libc::O_NOFOLLOW).open(p))
             .map_err(|e| Error::io(&path, e))?;
-        let attr = self.created(&location, &dir, name.as_bytes(), caller, mode)?;
+        let (_, attr) = self.created(&location, &dir, name.as_bytes(), caller, mode, None)?;
         self.writers.fetch_add(1, Ordering::AcqRel);
         Ok((attr, file))
     }
@@ -1073,7 +1136,7 @@ impl SpaceFs {
         let Some((location, dir)) = self.real_folder(node)? else { return Ok(None) };
         let path = crate::library::real_path(&location.path, &dir, name);
         longpath::with(&path, |p| std::os::unix::fs::symlink(target, p)).map_err(|e| Error::io(&path, e))?;
-        self.created(&location, &dir, name, caller, 0o777).map(Some)
+        self.created(&location, &dir, name, caller, 0o777, None).map(|(_, attr)| Some(attr))
     }
 
     /// mkdir: `tags/T` creates tag T; `labels/…/L` creates label L there; in `locations/`, a real folder.
@@ -1086,7 +1149,9 @@ impl SpaceFs {
             no_umask();
             longpath::with(&path, |p| std::fs::DirBuilder::new().mode(mode & 0o7777).create(p))
                 .map_err(|e| Error::io(&path, e))?;
-            return self.created(&location, &dir, name.as_bytes(), caller, libc::S_IFDIR | mode);
+            return self
+                .created(&location, &dir, name.as_bytes(), caller, libc::S_IFDIR | mode, None)
+                .map(|(_, attr)| attr);
         }
         let name = name.as_bytes();
         let writer = self.library.writer();
@@ -1124,7 +1189,7 @@ impl SpaceFs {
             Ok(())
         })
         .map_err(|e| Error::io(&path, e))?;
-        self.created(&location, &dir, name.as_bytes(), caller, mode)
+        self.created(&location, &dir, name.as_bytes(), caller, mode, None).map(|(_, attr)| attr)
     }
 
     /// rmdir: deletes an empty tag or label, or takes a folder out of a flat view (untag, unlabel, unfavorite);
@@ -1196,30 +1261,44 @@ impl SpaceFs {
             if flags & !(libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) != 0 {
                 return Err(Error::Invalid("only RENAME_NOREPLACE and RENAME_EXCHANGE are supported".into()));
             }
-            let replaced = if flags & libc::RENAME_EXCHANGE == 0 && has_other_links(&new) {
-                self.with_reader(|r| r.folder_child(loc_b.id, &dir_b, new_name.as_bytes()))?
-            } else {
-                None
+            let (old_name, new_name) = (name.as_bytes(), new_name.as_bytes());
+            let source = self.child_at(loc_a.id, &dir_a, old_name)?;
+            let target = self.child_at(loc_b.id, &dir_b, new_name)?;
+            let exchange = flags & libc::RENAME_EXCHANGE != 0;
+            if !exchange
+                && let Some((replaced, kind)) = target
+                && has_other_links(&new)
+            {
+                self.keep_links(replaced, kind)?;
+            }
+            let carries = |id: EntryId| self.with_reader(|r| r.has_metadata(id));
+            let queued = match source {
+                Some((id, kind)) => {
+                    !exchange
+                        && kind != EntryKind::Dir
+                        && !carries(id)?
+                        && !matches!(target, Some((t, _)) if carries(t)?)
+                }
+                None => false,
             };
-            if let Some(replaced) = &replaced {
-                self.keep_links(replaced.id, replaced.kind)?;
+            if !queued {
+                // Recorded before the call returns, on a library holding everything queued before (a folder's
+                // children created a moment ago move with it).
+                self.settle();
             }
             longpath::with2(&old, &new, |a, b| rename_at(a, b, flags)).map_err(|e| Error::io(&old, e))?;
-            let entry = self.with_reader(|r| r.folder_child(loc_a.id, &dir_a, name.as_bytes()))?;
-            if flags & libc::RENAME_EXCHANGE != 0 {
-                let other = self.with_reader(|r| r.folder_child(loc_b.id, &dir_b, new_name.as_bytes()))?;
+            let writer = self.library.writer();
+            if exchange {
                 self.cache.clear();
-                let writer = self.library.writer();
-                let (old_name, new_name) = (name.as_bytes(), new_name.as_bytes());
                 // A side not indexed yet is indexed where it is now.
-                return match (entry, other) {
-                    (Some(a), Some(b)) => writer.exchange_entries(a.id, b.id),
-                    (Some(a), None) => {
-                        writer.rename_entry(a.id, dir_b.clone(), new_name.to_vec())?;
+                return match (source, target) {
+                    (Some((a, _)), Some((b, _))) => writer.exchange_entries(a, b),
+                    (Some((a, _)), None) => {
+                        writer.rename_entry(a, dir_b.clone(), new_name.to_vec())?;
                         crate::index::refresh_entry(&self.library, &loc_a, &dir_a, old_name)
                     }
-                    (None, Some(b)) => {
-                        writer.rename_entry(b.id, dir_a.clone(), old_name.to_vec())?;
+                    (None, Some((b, _))) => {
+                        writer.rename_entry(b, dir_a.clone(), old_name.to_vec())?;
                         crate::index::refresh_entry(&self.library, &loc_b, &dir_b, new_name)
                     }
                     (None, None) => {
@@ -1228,21 +1307,24 @@ impl SpaceFs {
                     }
                 };
             }
-            return match entry {
+            return match source {
+                // Nothing a user gave depends on this record (no metadata on either side, not a folder, whose
+                // descendants may carry some): queued.
+                Some((id, _)) if queued => self.moved_later(id, (&loc_a, &dir_a, old_name), (&loc_b, &dir_b, new_name)),
                 // Committed before the call returns: the entry's tags go with it (or stay on the name it replaced,
                 // for an editor's save), and whoever asks next must find them there.
-                Some(child) => {
-                    self.library.writer().rename_entry(child.id, dir_b.clone(), new_name.as_bytes().to_vec())?;
+                Some((id, kind)) => {
+                    writer.rename_entry(id, dir_b.clone(), new_name.to_vec())?;
                     // A folder's descendants moved too; a file is the only entry whose path changed.
-                    if child.kind == EntryKind::Dir {
+                    if kind == EntryKind::Dir {
                         self.cache.clear()
                     } else {
-                        self.cache.remove(child.id)
+                        self.cache.remove(id)
                     }
                     Ok(())
                 }
                 // Not indexed yet: index it where it is now.
-                None => crate::index::refresh_entry(&self.library, &loc_b, &dir_b, new_name.as_bytes()),
+                None => crate::index::refresh_entry(&self.library, &loc_b, &dir_b, new_name),
             };
         }
         if flags != 0 {
@@ -1282,7 +1364,16 @@ impl SpaceFs {
             let source = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| self.refuse_write(node))?;
             let path = crate::library::real_path(&location.path, &dir, new_name.as_bytes());
             longpath::with2(&source, &path, |a, b| std::fs::hard_link(a, b)).map_err(|e| Error::io(&path, e))?;
-            return self.created(&location, &dir, new_name.as_bytes(), Caller::KEEP, 0);
+            let source_entry = match node {
+                Node::Entry(id) => Some(self.entry_of(node).unwrap_or(id)),
+                _ => None,
+            };
+            let (_, mut attr) = self.created(&location, &dir, new_name.as_bytes(), Caller::KEEP, 0, source_entry)?;
+            // The new name is the file the kernel knows by `ino`, as on a disk.
+            if source_entry.is_some() && crate::inode::is_entry(ino) {
+                attr.ino = ino;
+            }
+            return Ok(attr);
         }
         let (Some(entry), Some(membership)) = (Self::member_entry(node), Self::membership_of(to)) else {
             return Err(self.refuse_write(to));

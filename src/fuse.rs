@@ -298,7 +298,7 @@ impl Filesystem for FuseFs {
             self.core.closed(closed.writable);
         }
         if closed.is_some_and(|c| c.writable && !c.recorded)
-            && let Err(err) = self.core.record_change_later(ino.0)
+            && let Err(err) = self.core.record_change(ino.0)
         {
             log::warn!("could not record a change made through the mount: {err}");
         }

@@ -34,6 +34,8 @@ pub enum WriteCmd {
     RemoveLocation(LocationId, Reply<RemovedLocation>),
     StartScan(LocationId, Reply<JobId>),
     ApplyScan(LocationId, Vec<ScanItem>, Reply<ScanApplied>),
+    /// Reserve this many entry ids; answers the first (see `write::reserve_entry_ids`).
+    ReserveEntryIds(i64, Reply<i64>),
     SetFullHashes(Vec<(EntryId, ContentHash)>, Reply<u64>),
     FinishScan {
         location: LocationId,
@@ -156,6 +158,20 @@ impl Writer {
         let tx = self.inner.tx.as_ref().ok_or(Error::WriterGone)?;
         tx.send(WriteCmd::ApplyScan(location, items, reply)).map_err(|_| Error::WriterGone)
     }
+    /// Queues scan items without waiting; their outcome goes to `done` once committed. Outcomes arrive in the order
+    /// the commands were sent, which is what lets a caller count what is committed.
+    pub fn apply_scan_queued(
+        &self,
+        location: LocationId,
+        items: Vec<ScanItem>,
+        done: &Sender<Result<ScanApplied>>,
+    ) -> Result<()> {
+        let tx = self.inner.tx.as_ref().ok_or(Error::WriterGone)?;
+        tx.send(WriteCmd::ApplyScan(location, items, done.clone())).map_err(|_| Error::WriterGone)
+    }
+    pub fn reserve_entry_ids(&self, count: i64) -> Result<i64> {
+        self.call(|r| WriteCmd::ReserveEntryIds(count, r))
+    }
     pub fn set_full_hashes(&self, hashes: Vec<(EntryId, ContentHash)>) -> Result<u64> {
         self.call(|r| WriteCmd::SetFullHashes(hashes, r))
     }
@@ -259,6 +275,7 @@ enum Answer {
     Totals(LocationTotals),
     Tag(TagId),
     Label(LabelId),
+    First(i64),
     Unit,
 }
 
@@ -339,6 +356,7 @@ fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
         WriteCmd::RemoveLocation(id, _) => Answer::Removed(write::remove_location(conn, *id)?),
         WriteCmd::StartScan(id, _) => Answer::Job(write::start_scan(conn, *id)?),
         WriteCmd::ApplyScan(id, items, _) => Answer::Scan(write::apply_scan(conn, *id, items)?),
+        WriteCmd::ReserveEntryIds(count, _) => Answer::First(write::reserve_entry_ids(conn, *count)?),
         WriteCmd::SetFullHashes(hashes, _) => Answer::Count(write::set_full_hashes(conn, hashes)?),
         WriteCmd::FinishScan { location, job, items, error, .. } => {
             Answer::Totals(write::finish_scan(conn, *location, *job, *items, error.as_deref())?)
@@ -433,6 +451,7 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
         WriteCmd::CreateTag(_, r) => send(r, outcome, |a| if let Answer::Tag(v) = a { Some(v) } else { None }),
         WriteCmd::CreateLabel(_, _, r) => send(r, outcome, |a| if let Answer::Label(v) = a { Some(v) } else { None }),
         WriteCmd::ApplyScan(_, _, r) => send(r, outcome, |a| if let Answer::Scan(v) = a { Some(v) } else { None }),
+        WriteCmd::ReserveEntryIds(_, r) => send(r, outcome, |a| if let Answer::First(v) = a { Some(v) } else { None }),
         WriteCmd::FinishScan { reply, .. } => {
             send(reply, outcome, |a| if let Answer::Totals(v) = a { Some(v) } else { None })
         }

@@ -71,14 +71,17 @@ fn unknown_locations_and_files_outside_them() {
     std::fs::write(&outside, b"out").unwrap();
     fx.run(["tag".as_ref(), "t".as_ref(), outside.as_os_str()]).fails_with("is not inside any location");
     fx.run(["tag", "t", "/no/such/file"]).fails_with("/no/such/file does not exist");
-    let late = fx.write("late.txt", b"late");
-    fx.run(["tag".as_ref(), "t".as_ref(), late.as_os_str()])
-        .fails_with("is not indexed yet (run 'spacefs rescan files')");
     // All or nothing: one bad file in the list tags none.
     fx.run(["tag".as_ref(), "t".as_ref(), inside.as_os_str(), outside.as_os_str()])
         .fails_with("not inside any location");
     assert_eq!(tags(&fx), "");
     fx.run(["find", "--tag", "t"]).fails_with("no tag named 't'");
+    // A file made since the last scan (in a folder made since, too) is indexed, then tagged.
+    let late = fx.write("new/late.txt", b"late");
+    fx.run(["tag".as_ref(), "t".as_ref(), late.as_os_str()]).ok();
+    let listed = fx.run(["find", "--tag", "t"]).ok().to_owned();
+    assert!(listed.contains("new/late.txt"), "{listed}");
+    fx.run(["check"]).ok();
 }
 
 #[test]

@@ -410,6 +410,7 @@ fn orphaned_tags_come_back_with_their_file_and_never_by_guess() {
     assert_eq!(lib.reader().unwrap().status().unwrap().orphans, 1);
     let device = std::os::unix::fs::MetadataExt::dev(&std::fs::metadata(fx.file("a.txt")).unwrap()) as i64;
     let back = ScannedEntry {
+        id: None,
         relative_path: Vec::new(),
         name: b"a.txt".to_vec(),
         kind: EntryKind::File,

@@ -405,6 +405,7 @@ fn scanned(rel: &[u8], name: Vec<u8>, path: &Path, meta: &Metadata) -> ScannedEn
     let symlink_target =
         if kind == EntryKind::Symlink { fs::read_link(path).ok().map(|t| t.into_os_string().into_vec()) } else { None };
     ScannedEntry {
+        id: None,
         relative_path: rel.to_vec(),
         name,
         kind,

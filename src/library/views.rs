@@ -245,6 +245,12 @@ impl Reader {
         Ok(stmt.query_row([id.0], |r| r.get(0)).optional()?.map(EntryId))
     }
 
+    /// Whether an entry carries user metadata (tags, labels, notes, flags); false for an entry not recorded.
+    pub fn has_metadata(&self, id: EntryId) -> Result<bool> {
+        let mut stmt = self.conn().prepare_cached("SELECT metadata_id IS NOT NULL FROM entries WHERE id = ?1")?;
+        Ok(stmt.query_row([id.0], |r| r.get(0)).optional()?.unwrap_or(false))
+    }
+
     pub fn entry_info(&self, id: EntryId) -> Result<Option<EntryInfo>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT e.id, e.location_id, l.path, e.relative_path, e.name, e.kind FROM entries e \

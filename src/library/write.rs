@@ -24,6 +24,9 @@ pub struct NewLocation {
 /// One file or folder as the indexer found it on disk.
 #[derive(Debug, Clone)]
 pub struct ScannedEntry {
+    /// The entry id this file must have, given beforehand (a file created through the mount: the kernel knows it by
+    /// that number before the writer records it; see `reserve_entry_ids`). `None`: the path's entry, or a new one.
+    pub id: Option<EntryId>,
     pub relative_path: Vec<u8>,
     pub name: Vec<u8>,
     pub kind: EntryKind,
@@ -214,6 +217,9 @@ pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem]) -
         }
         if let ScanItem::Upsert(entry) = item {
             follow_move(conn, &root, location, entry)?;
+            if let Some(id) = entry.id {
+                give_id(conn, location, entry, id)?;
+            }
         }
         apply_item(conn, location, item, now, &mut applied)?;
     }
@@ -288,6 +294,46 @@ fn follow_move(conn: &Connection, root: &std::path::Path, location: LocationId, 
     Ok(())
 }
 
+/// Before a file is recorded under an id given beforehand: entry `id` takes the file's path. If `id` is recorded
+/// elsewhere (the file moved since), it moves here, replacing what the path held; if not, an entry already at the
+/// path (the watcher's view of the same new file, or the CLI's) takes the number `id`, keeping its metadata. The
+/// upsert that follows then finds `id` at the path.
+fn give_id(conn: &Connection, location: LocationId, e: &ScannedEntry, id: EntryId) -> Result<()> {
+    let here: Option<i64> = conn
+        .prepare_cached("SELECT id FROM entries WHERE location_id = ?1 AND relative_path = ?2 AND name = ?3")?
+        .query_row(params![location.0, e.relative_path, e.name], |r| r.get(0))
+        .optional()?;
+    if here == Some(id.0) {
+        return Ok(());
+    }
+    let exists = conn.prepare_cached("SELECT 1 FROM entries WHERE id = ?1")?.exists([id.0])?;
+    match here {
+        _ if exists => move_entry(conn, id, &e.relative_path, &e.name),
+        Some(other) => {
+            conn.prepare_cached("UPDATE entries SET id = ?2 WHERE id = ?1")?.execute(params![other, id.0])?;
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// Reserves `count` entry ids for the caller to give to files it records later (`ScannedEntry::id`): the table's
+/// AUTOINCREMENT counter moves past them, so no other insert takes one, and ids are never handed out twice (a
+/// reserved id left unused is a gap). Returns the first id of the block.
+pub fn reserve_entry_ids(conn: &Connection, count: i64) -> Result<i64> {
+    let next: i64 = conn
+        .prepare_cached(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entries'), 0), \
+             coalesce((SELECT max(id) FROM entries), 0)) + 1",
+        )?
+        .query_row([], |r| r.get(0))?;
+    let last = next + count - 1;
+    if conn.prepare_cached("UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'entries'")?.execute([last])? == 0 {
+        conn.prepare_cached("INSERT INTO sqlite_sequence (name, seq) VALUES ('entries', ?1)")?.execute([last])?;
+    }
+    Ok(next)
+}
+
 /// The folder of a location, `None` when the location is gone.
 fn location_root(conn: &Connection, location: LocationId) -> Result<Option<PathBuf>> {
     let path: Option<Vec<u8>> = conn
@@ -358,8 +404,8 @@ fn upsert_entry(conn: &Connection, location: LocationId, e: &ScannedEntry, now: 
     let row = conn
         .prepare_cached(
             "INSERT INTO entries (uuid, location_id, relative_path, name, kind, extension, size, mode, created_at, \
-             modified_at, changed_at, accessed_at, inode, device, symlink_target, content_id, indexed_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+             modified_at, changed_at, accessed_at, inode, device, symlink_target, content_id, indexed_at, id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?19) \
              ON CONFLICT (location_id, relative_path, name) DO UPDATE SET kind = excluded.kind, \
              extension = excluded.extension, size = excluded.size, mode = excluded.mode, \
              created_at = excluded.created_at, modified_at = excluded.modified_at, changed_at = excluded.changed_at, \
@@ -389,6 +435,7 @@ fn upsert_entry(conn: &Connection, location: LocationId, e: &ScannedEntry, now: 
                 content_id,
                 now,
                 keep_content,
+                e.id.map(|id| id.0),
             ],
             |r| Ok((EntryId(r.get(0)?), r.get(1)?)),
         )?;
