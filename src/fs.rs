@@ -103,6 +103,7 @@ pub struct SpaceFs {
     writers: AtomicU64,
     next_handle: AtomicU64,
     roots: Mutex<HashMap<LocationId, Arc<std::path::Path>>>,
+    locations: Mutex<HashMap<LocationId, Arc<Location>>>,
     /// A connection of its own whose `data_version` tells whether the library changed since a folder was listed.
     version_reader: Mutex<Option<Reader>>,
     /// For each folder the kernel listed, the `data_version` at that listing.
@@ -155,6 +156,7 @@ impl SpaceFs {
             writers: AtomicU64::new(0),
             next_handle: AtomicU64::new(1),
             roots: Mutex::new(HashMap::new()),
+            locations: Mutex::new(HashMap::new()),
             version_reader: Mutex::new(None),
             listed_at: Mutex::new(HashMap::new()),
             mountpoint: None,
@@ -219,6 +221,12 @@ impl SpaceFs {
         };
         let child = self.with_reader(|r| r.folder_child(location, parent, name))?;
         Ok(child.map(|c| self.ino_of(Node::Entry(c.id))))
+    }
+
+    /// Forgets every path cached (after something moved or went away outside the mount).
+    pub fn forget_paths(&self) {
+        self.note_change();
+        self.cache.clear();
     }
 
     /// Forgets what the cache knows of an entry (after it changed on disk).
@@ -304,9 +312,19 @@ impl SpaceFs {
             Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) => {
                 Some(self.entry_info(reader, id)?.real_path())
             }
-            Node::Location(id) => reader.location_by_id(id)?.map(|l| l.path),
+            Node::Location(id) => self.location(reader, id)?.map(|l| l.path.clone()),
             _ => None,
         })
+    }
+
+    /// A location, from a cache cleared whenever something other than this mount changes the library.
+    fn location(&self, reader: &Reader, id: LocationId) -> Result<Option<Arc<Location>>> {
+        if let Some(found) = self.locations.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            return Ok(Some(Arc::clone(found)));
+        }
+        let Some(location) = reader.location_by_id(id)?.map(Arc::new) else { return Ok(None) };
+        self.locations.lock().unwrap_or_else(|p| p.into_inner()).insert(id, Arc::clone(&location));
+        Ok(Some(location))
     }
 
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr> {
@@ -565,7 +583,7 @@ impl SpaceFs {
                 Ok(info) if info.id == id => info,
                 _ => return Ok(None),
             };
-            Ok(r.location_by_id(info.location)?.map(|location| (info, location)))
+            Ok(self.location(r, info.location)?.map(|location| (info, location)))
         })?;
         let Some((info, location)) = found else { return Ok(()) };
         if self.recorded_already(&location, &info)? {
@@ -969,7 +987,7 @@ impl SpaceFs {
     }
 
     /// The real folder behind a `locations/` node: its location and its path inside it.
-    fn real_folder(&self, node: Node) -> Result<Option<(Location, Vec<u8>)>> {
+    fn real_folder(&self, node: Node) -> Result<Option<(Arc<Location>, Vec<u8>)>> {
         let (location, path) = match node {
             Node::Location(id) => (id, Vec::new()),
             Node::Entry(id) => {
@@ -982,7 +1000,7 @@ impl SpaceFs {
             _ => return Ok(None),
         };
         let location =
-            self.with_reader(|r| r.location_by_id(location))?.ok_or_else(|| Error::NotFound(String::new()))?;
+            self.with_reader(|r| self.location(r, location))?.ok_or_else(|| Error::NotFound(String::new()))?;
         Ok(Some((location, path)))
     }
 
@@ -1014,7 +1032,8 @@ impl SpaceFs {
         self.queue(location.id, vec![ScanItem::Upsert(entry)], effects)?;
         let ino = self.ino_of(Node::Entry(id));
         let mut attr = self.real_attr(ino, &meta);
-        if meta.nlink() > 1 {
+        // (A name linked through the mount shows its source's number: see `link`.)
+        if meta.nlink() > 1 && linked_from.is_none() {
             attr.ino =
                 self.with_reader(|r| Ok(self.shown_ino(r, ino, attr.kind, meta.nlink(), meta.dev(), meta.ino())))?;
         }
@@ -1455,6 +1474,13 @@ impl SpaceFs {
         self.note_change();
         self.cache.clear();
         self.roots.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.locations.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.own_changes()
+    }
+
+    /// After this mount's own writer committed: the view entries the kernel cached may show other tags now. Paths
+    /// cached here are current (each change made through the mount updated them).
+    pub fn own_changes(&self) -> Vec<(u64, Vec<u8>)> {
         self.view_dentries.lock().unwrap_or_else(|p| p.into_inner()).drain()
     }
 

@@ -48,8 +48,6 @@ struct Open {
     ino: u64,
     file: File,
     writable: bool,
-    /// A flush recorded the file's new state already (release need not again).
-    recorded: bool,
     _backing: Option<Arc<BackingId>>,
 }
 
@@ -241,10 +239,10 @@ impl Filesystem for FuseFs {
         match io {
             Io::Passthrough(id) => {
                 reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
-                handles.open.insert(fh, Open { ino: ino.0, file, writable, recorded: false, _backing: Some(id) });
+                handles.open.insert(fh, Open { ino: ino.0, file, writable, _backing: Some(id) });
             }
             Io::Cached => {
-                handles.open.insert(fh, Open { ino: ino.0, file, writable, recorded: false, _backing: None });
+                handles.open.insert(fh, Open { ino: ino.0, file, writable, _backing: None });
                 reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
             }
         }
@@ -297,7 +295,7 @@ impl Filesystem for FuseFs {
         if let Some(closed) = &closed {
             self.core.closed(closed.writable);
         }
-        if closed.is_some_and(|c| c.writable && !c.recorded)
+        if closed.is_some_and(|c| c.writable)
             && let Err(err) = self.core.record_change(ino.0)
         {
             log::warn!("could not record a change made through the mount: {err}");
@@ -378,21 +376,9 @@ impl Filesystem for FuseFs {
         }
     }
 
-    /// Every close(2) flushes, synchronously: recording the change here means the library is up to date when
-    /// close returns (release comes later, asynchronously, and covers writes through mmap).
-    fn flush(&self, _req: &Request, ino: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
-        let writable = match self.handles().open.get_mut(&fh.0) {
-            Some(open) if open.writable => {
-                open.recorded = true;
-                true
-            }
-            _ => false,
-        };
-        if writable && let Err(err) = self.core.record_change(ino.0) {
-            log::warn!("could not record a change made through the mount: {err}");
-        }
-        reply.ok();
-    }
+    // No flush: answering ENOSYS once makes the kernel stop sending it, so close(2) costs no round trip. What a
+    // file became is recorded at release, once its last descriptor is closed (queued to the writer either way;
+    // reads through the mount see the queue, see `fs::pending`).
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         match self.core.opendir(ino.0) {
@@ -611,12 +597,10 @@ impl Filesystem for FuseFs {
         match io {
             Io::Passthrough(id) => {
                 reply.created_passthrough(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty(), &id);
-                handles
-                    .open
-                    .insert(fh, Open { ino: attr.ino, file, writable: true, recorded: false, _backing: Some(id) });
+                handles.open.insert(fh, Open { ino: attr.ino, file, writable: true, _backing: Some(id) });
             }
             Io::Cached => {
-                handles.open.insert(fh, Open { ino: attr.ino, file, writable: true, recorded: false, _backing: None });
+                handles.open.insert(fh, Open { ino: attr.ino, file, writable: true, _backing: None });
                 reply.created(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty());
             }
         }

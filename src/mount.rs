@@ -384,6 +384,8 @@ fn start_invalidator(
                 _ => return,
             };
             let mut seen = reader.data_version().unwrap_or(0);
+            let external_version = || core.upgrade().and_then(|c| c.library().writer().external_version().ok());
+            let mut external = external_version();
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(POLL);
                 let Ok(version) = reader.data_version() else { continue };
@@ -391,8 +393,13 @@ fn start_invalidator(
                     continue;
                 }
                 seen = version;
+                // Commits by this mount's writer leave the paths it caches current; others may have moved anything.
+                let now_external = external_version();
+                let elsewhere = now_external.is_none() || now_external != external;
+                external = now_external;
                 let Some(core) = core.upgrade() else { return };
-                for (parent, name) in core.library_changed() {
+                let dentries = if elsewhere { core.library_changed() } else { core.own_changes() };
+                for (parent, name) in dentries {
                     let _ = notifier.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::from_bytes(&name));
                 }
                 for folder in core.view_folders().into_iter().chain(core.take_touched_inodes()) {
@@ -415,6 +422,8 @@ fn start_watcher(core: &Arc<SpaceFs>, library: &Path, notifier: fuser::Notifier)
         for change in changes {
             match change {
                 crate::watch::Changed::Gone { location, dir, name } => {
+                    // Moved or removed outside the mount: the paths cached of it (or below it) are gone.
+                    core.forget_paths();
                     if let Ok(Some(parent)) = core.folder_ino(location, &dir) {
                         let _ = notifier.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::from_bytes(&name));
                     }

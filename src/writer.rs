@@ -26,6 +26,8 @@ use std::thread::JoinHandle;
 const QUEUE_CAPACITY: usize = 1024;
 /// The most commands applied in one transaction.
 const MAX_BATCH: usize = 512;
+/// How long queued commands (which nobody waits for) may wait for others to share their commit.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 
 type Reply<T> = Sender<Result<T>>;
 
@@ -34,6 +36,8 @@ pub enum WriteCmd {
     RemoveLocation(LocationId, Reply<RemovedLocation>),
     StartScan(LocationId, Reply<JobId>),
     ApplyScan(LocationId, Vec<ScanItem>, Reply<ScanApplied>),
+    /// As `ApplyScan`, from a caller that does not wait for it: the writer may gather more before committing.
+    ApplyQueued(LocationId, Vec<ScanItem>, Reply<ScanApplied>),
     /// Reserve this many entry ids; answers the first (see `write::reserve_entry_ids`).
     ReserveEntryIds(i64, Reply<i64>),
     SetFullHashes(Vec<(EntryId, ContentHash)>, Reply<u64>),
@@ -96,6 +100,9 @@ pub enum WriteCmd {
         vacuum: bool,
         reply: Reply<()>,
     },
+    /// The writer connection's `data_version`: it moves only when another connection (the CLI, another mount)
+    /// commits, so comparing it tells changes made elsewhere from this writer's own.
+    ExternalVersion(Reply<i64>),
     /// A truncating WAL checkpoint, so the library file alone holds everything (a mount ending).
     Checkpoint {
         reply: Reply<()>,
@@ -167,7 +174,7 @@ impl Writer {
         done: &Sender<Result<ScanApplied>>,
     ) -> Result<()> {
         let tx = self.inner.tx.as_ref().ok_or(Error::WriterGone)?;
-        tx.send(WriteCmd::ApplyScan(location, items, done.clone())).map_err(|_| Error::WriterGone)
+        tx.send(WriteCmd::ApplyQueued(location, items, done.clone())).map_err(|_| Error::WriterGone)
     }
     pub fn reserve_entry_ids(&self, count: i64) -> Result<i64> {
         self.call(|r| WriteCmd::ReserveEntryIds(count, r))
@@ -260,6 +267,9 @@ impl Writer {
     pub fn optimize(&self, vacuum: bool) -> Result<()> {
         self.call(|reply| WriteCmd::Optimize { vacuum, reply })
     }
+    pub fn external_version(&self) -> Result<i64> {
+        self.call(WriteCmd::ExternalVersion)
+    }
     pub fn checkpoint(&self) -> Result<()> {
         self.call(|reply| WriteCmd::Checkpoint { reply })
     }
@@ -289,6 +299,14 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
                 Err(_) => break,
             }
         }
+        // While nobody waits for what is gathered, gather a moment longer: one commit for many records.
+        let deadline = std::time::Instant::now() + GATHER;
+        while queued.len() < MAX_BATCH && queued.iter().all(|c| matches!(c, WriteCmd::ApplyQueued(..))) {
+            match rx.recv_deadline(deadline) {
+                Ok(cmd) => queued.push(cmd),
+                Err(_) => break,
+            }
+        }
         let mut batch = Vec::with_capacity(queued.len());
         for cmd in queued.drain(..) {
             match cmd {
@@ -299,6 +317,10 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
                 WriteCmd::Checkpoint { reply } => {
                     apply_batch(&mut conn, std::mem::take(&mut batch));
                     let _ = reply.send(checkpoint(&conn));
+                }
+                WriteCmd::ExternalVersion(reply) => {
+                    apply_batch(&mut conn, std::mem::take(&mut batch));
+                    let _ = reply.send(data_version(&conn));
                 }
                 cmd => batch.push(cmd),
             }
@@ -355,7 +377,9 @@ fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
         WriteCmd::AddLocation(new, _) => Answer::Location(write::add_location(conn, new)?),
         WriteCmd::RemoveLocation(id, _) => Answer::Removed(write::remove_location(conn, *id)?),
         WriteCmd::StartScan(id, _) => Answer::Job(write::start_scan(conn, *id)?),
-        WriteCmd::ApplyScan(id, items, _) => Answer::Scan(write::apply_scan(conn, *id, items)?),
+        WriteCmd::ApplyScan(id, items, _) | WriteCmd::ApplyQueued(id, items, _) => {
+            Answer::Scan(write::apply_scan(conn, *id, items)?)
+        }
         WriteCmd::ReserveEntryIds(count, _) => Answer::First(write::reserve_entry_ids(conn, *count)?),
         WriteCmd::SetFullHashes(hashes, _) => Answer::Count(write::set_full_hashes(conn, hashes)?),
         WriteCmd::FinishScan { location, job, items, error, .. } => {
@@ -434,6 +458,7 @@ fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
             checkpoint(conn)?;
             Answer::Unit
         }
+        WriteCmd::ExternalVersion(_) => Answer::First(data_version(conn)?),
     })
 }
 
@@ -450,8 +475,12 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
         WriteCmd::StartScan(_, r) => send(r, outcome, |a| if let Answer::Job(v) = a { Some(v) } else { None }),
         WriteCmd::CreateTag(_, r) => send(r, outcome, |a| if let Answer::Tag(v) = a { Some(v) } else { None }),
         WriteCmd::CreateLabel(_, _, r) => send(r, outcome, |a| if let Answer::Label(v) = a { Some(v) } else { None }),
-        WriteCmd::ApplyScan(_, _, r) => send(r, outcome, |a| if let Answer::Scan(v) = a { Some(v) } else { None }),
-        WriteCmd::ReserveEntryIds(_, r) => send(r, outcome, |a| if let Answer::First(v) = a { Some(v) } else { None }),
+        WriteCmd::ApplyScan(_, _, r) | WriteCmd::ApplyQueued(_, _, r) => {
+            send(r, outcome, |a| if let Answer::Scan(v) = a { Some(v) } else { None })
+        }
+        WriteCmd::ReserveEntryIds(_, r) | WriteCmd::ExternalVersion(r) => {
+            send(r, outcome, |a| if let Answer::First(v) = a { Some(v) } else { None })
+        }
         WriteCmd::FinishScan { reply, .. } => {
             send(reply, outcome, |a| if let Answer::Totals(v) = a { Some(v) } else { None })
         }
@@ -488,6 +517,10 @@ fn optimize(conn: &Connection, vacuum: bool) -> Result<()> {
         conn.execute_batch("VACUUM;")?;
     }
     checkpoint(conn)
+}
+
+fn data_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
 }
 
 fn checkpoint(conn: &Connection) -> Result<()> {
