@@ -586,7 +586,8 @@ impl SpaceFs {
             Ok(self.location(r, info.location)?.map(|location| (info, location)))
         })?;
         let Some((info, location)) = found else { return Ok(()) };
-        if self.recorded_already(&location, &info)? {
+        // (An entry a pending change made or moved is not in the library as it is yet.)
+        if self.pending.place(id).is_none() && self.recorded_already(&location, &info)? {
             return Ok(());
         }
         let Some(mut item) = crate::index::entry_now(&location, &info.relative_path, &info.name)? else {
@@ -1019,17 +1020,15 @@ impl SpaceFs {
     ) -> Result<(EntryId, Attr)> {
         let path = crate::library::real_path(&location.path, dir, name);
         longpath::with(&path, |p| give_to_caller(p, caller, mode)).map_err(|e| Error::io(&path, e))?;
-        let gone = || Error::io(&path, std::io::ErrorKind::NotFound.into());
-        let Some(ScanItem::Upsert(mut entry)) = crate::index::entry_on_disk(location, dir, name, false)? else {
-            return Err(gone());
-        };
         let meta = longpath::with(&path, |p| std::fs::symlink_metadata(p)).map_err(|e| Error::io(&path, e))?;
+        let mut entry = longpath::with(&path, |p| Ok(crate::index::scanned(dir, name.to_vec(), p, &meta)))
+            .map_err(|e| Error::io(&path, e))?;
         let id = self.pending.take_id(self.library.writer())?;
         entry.id = Some(id);
         let info = self.info_at(id, location, dir, name, entry.kind);
         let mut effects = vec![pending::Effect::Placed(info)];
         effects.extend(linked_from.map(|source| pending::Effect::Linked(source, id)));
-        self.queue(location.id, vec![ScanItem::Upsert(entry)], effects)?;
+        self.queue(location.id, vec![ScanItem::Upsert(Box::new(entry))], effects)?;
         let ino = self.ino_of(Node::Entry(id));
         let mut attr = self.real_attr(ino, &meta);
         // (A name linked through the mount shows its source's number: see `link`.)
@@ -1573,12 +1572,19 @@ fn give_to_caller(path: &std::path::Path, caller: Caller, mode: u32) -> std::io:
     if caller == Caller::KEEP || unsafe { libc::geteuid() } != 0 {
         return Ok(());
     }
+    let file_type = mode & libc::S_IFMT;
+    let set_id =
+        mode & (libc::S_ISUID | libc::S_ISGID) != 0 && file_type != libc::S_IFDIR && file_type != libc::S_IFLNK;
+    // Made by root for root: it is the caller's already (a set-gid folder's group included).
+    // SAFETY: getegid cannot fail.
+    if caller.uid == 0 && caller.gid == unsafe { libc::getegid() } && !set_id {
+        return Ok(());
+    }
     let parent = path.parent().map(|p| if p.as_os_str().is_empty() { std::path::Path::new(".") } else { p });
     let setgid_parent = parent.and_then(|p| std::fs::metadata(p).ok()).is_some_and(|m| m.mode() & libc::S_ISGID != 0);
     let gid = if setgid_parent { None } else { Some(caller.gid) };
     std::os::unix::fs::lchown(path, Some(caller.uid), gid)?;
-    let file_type = mode & libc::S_IFMT;
-    if mode & (libc::S_ISUID | libc::S_ISGID) != 0 && file_type != libc::S_IFDIR && file_type != libc::S_IFLNK {
+    if set_id {
         std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777))?;
     }
     Ok(())

@@ -286,16 +286,19 @@ impl Filesystem for FuseFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let closed = {
+        let writable = {
             let mut handles = self.handles();
-            let closed = handles.open.remove(&fh.0);
-            handles.backing.retain(|i, w| *i != ino.0 || w.strong_count() > 0);
-            closed
+            // Dropping the handle lets go of its hold on the inode's backing file; the last one forgets it.
+            let writable = handles.open.remove(&fh.0).map(|closed| closed.writable);
+            if handles.backing.get(&ino.0).is_some_and(|w| w.strong_count() == 0) {
+                handles.backing.remove(&ino.0);
+            }
+            writable
         };
-        if let Some(closed) = &closed {
-            self.core.closed(closed.writable);
+        if let Some(writable) = writable {
+            self.core.closed(writable);
         }
-        if closed.is_some_and(|c| c.writable)
+        if writable == Some(true)
             && let Err(err) = self.core.record_change(ino.0)
         {
             log::warn!("could not record a change made through the mount: {err}");

@@ -62,10 +62,14 @@ pub fn start(
         .spawn(move || {
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
+                // Sleep, then take what came meanwhile, until a pause: one wake-up per pause, not one per event
+                // (a busy folder makes thousands a second).
                 while batch.len() < MAX_BATCH {
-                    match rx.recv_timeout(QUIET) {
-                        Ok(event) => batch.push(event),
-                        Err(_) => break,
+                    std::thread::sleep(QUIET);
+                    let before = batch.len();
+                    batch.extend(rx.try_iter().take(MAX_BATCH - before));
+                    if batch.len() == before {
+                        break;
                     }
                 }
                 let Some(owner) = library.upgrade() else { return };

@@ -400,7 +400,8 @@ fn plan(mut entry: ScannedEntry, path: PathBuf, previous: Option<&EntryStamp>, m
     Some(Job { entry, path, hash })
 }
 
-fn scanned(rel: &[u8], name: Vec<u8>, path: &Path, meta: &Metadata) -> ScannedEntry {
+/// What `meta` (of the file at `path`) says of entry `name` in folder `rel`, without its content.
+pub fn scanned(rel: &[u8], name: Vec<u8>, path: &Path, meta: &Metadata) -> ScannedEntry {
     let kind = EntryKind::from_file_type(meta.file_type());
     let symlink_target =
         if kind == EntryKind::Symlink { fs::read_link(path).ok().map(|t| t.into_os_string().into_vec()) } else { None };

@@ -216,9 +216,10 @@ pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem]) -
             continue;
         }
         if let ScanItem::Upsert(entry) = item {
-            follow_move(conn, &root, location, entry)?;
-            if let Some(id) = entry.id {
-                give_id(conn, location, entry, id)?;
+            match entry.id {
+                // Whoever gave the id knows the file: it is this entry, wherever it was.
+                Some(id) => give_id(conn, location, entry, id)?,
+                None => follow_move(conn, &root, location, entry)?,
             }
         }
         apply_item(conn, location, item, now, &mut applied)?;
