@@ -418,6 +418,14 @@ impl Filesystem for FuseFs {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        // A file written through the mount is recorded at its release, which the kernel sends after close(2) has
+        // returned: asked for its content id before that, record it now.
+        if name == crate::xattr::CAS_ID
+            && self.handles().open.values().any(|o| o.ino == ino.0 && o.writable)
+            && let Err(err) = self.core.record_change(ino.0)
+        {
+            log::warn!("could not record a change made through the mount: {err}");
+        }
         let result = self.core.getxattr(ino.0, name).or_else(|err| match self.any_open_file(ino.0) {
             Some(file) if gone(&err) => self.core.getxattr_open(&file, name),
             _ => Err(err),

@@ -497,17 +497,19 @@ fn collect_garbage(conn: &Connection) -> Result<u64> {
         .execute([])? as u64)
 }
 
+/// The ids of the entries below a folder of a location (?1): its children (`relative_path` = ?2, the folder's path)
+/// and everything deeper (?3 <= `relative_path` < ?4, see `descendant_range`). Two index range searches: written
+/// with OR in one WHERE, SQLite searches only by location, which reads every entry of it.
+const BELOW: &str = "SELECT id FROM entries WHERE location_id = ?1 AND relative_path = ?2 \
+     UNION ALL SELECT id FROM entries WHERE location_id = ?1 AND relative_path >= ?3 AND relative_path < ?4";
+
 /// Removes everything below the folder at `dir_path`, keeping its metadata as orphans. Returns (orphaned, removed).
 fn remove_below(conn: &Connection, location: LocationId, dir_path: &[u8], now: i64) -> Result<(u64, u64)> {
     let (low, high) = descendant_range(dir_path);
-    let filter =
-        "WHERE e.location_id = ?1 AND (e.relative_path = ?2 OR (e.relative_path >= ?3 AND e.relative_path < ?4))";
-    let orphaned = orphan_metadata_of(conn, filter, params![location.0, dir_path, low, high], now)?;
+    let filter = format!("WHERE e.id IN ({BELOW})");
+    let orphaned = orphan_metadata_of(conn, &filter, params![location.0, dir_path, low, high], now)?;
     let removed = conn
-        .prepare_cached(
-            "DELETE FROM entries AS e WHERE e.location_id = ?1 AND (e.relative_path = ?2 \
-             OR (e.relative_path >= ?3 AND e.relative_path < ?4))",
-        )?
+        .prepare_cached(&format!("DELETE FROM entries WHERE id IN ({BELOW})"))?
         .execute(params![location.0, dir_path, low, high])? as u64;
     Ok((orphaned, removed))
 }
@@ -1056,11 +1058,10 @@ fn move_entry(conn: &Connection, entry: EntryId, new_relative_path: &[u8], new_n
         let new_path = child_path(new_relative_path, new_name);
         let (low, high) = descendant_range(&old_path);
         // Children: relative_path = old_path; deeper: old_path/… ; both get the new prefix.
-        conn.prepare_cached(
-            "UPDATE entries SET relative_path = CAST(?3 || substr(relative_path, ?4) AS BLOB) \
-             WHERE location_id = ?1 AND (relative_path = ?2 OR (relative_path >= ?5 AND relative_path < ?6))",
-        )?
-        .execute(params![location, old_path, new_path, old_path.len() as i64 + 1, low, high])?;
+        conn.prepare_cached(&format!(
+            "UPDATE entries SET relative_path = CAST(?5 || substr(relative_path, ?6) AS BLOB) WHERE id IN ({BELOW})"
+        ))?
+        .execute(params![location, old_path, low, high, new_path, old_path.len() as i64 + 1])?;
     }
     Ok(())
 }
@@ -1123,4 +1124,40 @@ pub fn forget_query(conn: &Connection, name: &str) -> Result<()> {
         return Err(Error::NotFound(format!("no saved query named {name:?} (see 'spacefs query list')")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan of `sql`, one detail per line.
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let unbound = vec![rusqlite::types::Null; stmt.parameter_count()];
+        let rows = stmt.query_map(rusqlite::params_from_iter(unbound), |r| r.get::<_, String>(3));
+        rows.unwrap().map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn what_is_below_a_folder_is_found_by_index_ranges_not_by_reading_the_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.db");
+        drop(crate::library::Library::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        for sql in [
+            format!("SELECT id FROM entries WHERE id IN ({BELOW})"),
+            format!("DELETE FROM entries WHERE id IN ({BELOW})"),
+            format!(
+                "UPDATE entries SET relative_path = CAST(?5 || substr(relative_path, ?6) AS BLOB) WHERE id IN ({BELOW})"
+            ),
+        ] {
+            let plan = plan(&conn, &sql);
+            assert!(plan.contains("entries_children (location_id=? AND relative_path=?)"), "{sql}:\n{plan}");
+            assert!(
+                plan.contains("entries_children (location_id=? AND relative_path>? AND relative_path<?)"),
+                "{sql}:\n{plan}"
+            );
+            assert!(!plan.lines().any(|l| l.ends_with("(location_id=?)") || l.starts_with("SCAN")), "{sql}:\n{plan}");
+        }
+    }
 }
