@@ -215,7 +215,7 @@ pub enum Command {
         dest: PathBuf,
     },
 
-    /// Update the query planner's statistics and fold the WAL back into the database.
+    /// Fold the write-ahead log back into the database file (and with --vacuum, reclaim free space).
     #[command(after_help = "Example:\n  spacefs optimize --vacuum")]
     Optimize {
         /// Also rebuild the database file to reclaim free space (slower).

@@ -95,7 +95,7 @@ pub enum WriteCmd {
     },
     /// rename(RENAME_EXCHANGE) done on disk: two entries swap places, each keeping its identity and metadata.
     ExchangeEntries(EntryId, EntryId, Reply<()>),
-    /// ANALYZE, PRAGMA optimize, a truncating WAL checkpoint and, when asked, VACUUM.
+    /// A truncating WAL checkpoint and, when asked, VACUUM.
     Optimize {
         vacuum: bool,
         reply: Reply<()>,
@@ -325,10 +325,71 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
                 cmd => batch.push(cmd),
             }
         }
+        drop_overtaken(&mut batch);
         apply_batch(&mut conn, batch);
     }
     // Leave the library checkpointed for whoever opens it next.
-    let _ = conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);");
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+}
+
+/// Drops each queued record of a file that a later queued record of the same batch writes again whole (same id,
+/// same path, nothing in between that removes or renames): a file created and closed within `GATHER` costs one
+/// upsert, not two. Anything else between them (another command, a removal, the id at another path, another id at
+/// the path, a record without an id, which may follow a move) keeps both.
+fn drop_overtaken(batch: &mut [WriteCmd]) {
+    use std::collections::HashMap;
+    use write::ContentUpdate;
+    type Key = (LocationId, Vec<u8>, Vec<u8>);
+    // Per path: where its last record is, for which id, and whether a later one may replace it.
+    let mut at_path: HashMap<Key, (usize, usize, EntryId, bool)> = HashMap::new();
+    let mut path_of: HashMap<EntryId, Key> = HashMap::new();
+    let mut drops: Vec<(usize, usize)> = Vec::new();
+    for (i, cmd) in batch.iter().enumerate() {
+        let WriteCmd::ApplyQueued(location, items, _) = cmd else {
+            at_path.clear();
+            path_of.clear();
+            continue;
+        };
+        for (j, item) in items.iter().enumerate() {
+            let (ScanItem::Upsert(e), Some(id)) = (item, item_id(item)) else {
+                at_path.clear();
+                path_of.clear();
+                continue;
+            };
+            let key = (*location, e.relative_path.clone(), e.name.clone());
+            if let Some(&(pi, pj, pid, replaceable)) = at_path.get(&key)
+                && pid == id
+                && replaceable
+                && !matches!(e.content, ContentUpdate::Keep)
+            {
+                drops.push((pi, pj));
+            }
+            if let Some(old) = path_of.insert(id, key.clone())
+                && old != key
+            {
+                at_path.remove(&old);
+            }
+            let replaceable = e.xdg_tags.is_empty() && e.xdg_comment.is_none();
+            if let Some((_, _, other, _)) = at_path.insert(key, (i, j, id, replaceable))
+                && other != id
+            {
+                path_of.remove(&other);
+            }
+        }
+    }
+    drops.sort_unstable();
+    for (i, j) in drops.into_iter().rev() {
+        if let WriteCmd::ApplyQueued(_, items, _) = &mut batch[i] {
+            items.remove(j);
+        }
+    }
+}
+
+fn item_id(item: &ScanItem) -> Option<EntryId> {
+    match item {
+        ScanItem::Upsert(e) => e.id,
+        _ => None,
+    }
 }
 
 /// Applies a batch in one transaction. If any command fails, the transaction is rolled back and every command is
@@ -512,7 +573,7 @@ fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
 }
 
 fn optimize(conn: &Connection, vacuum: bool) -> Result<()> {
-    conn.execute_batch("ANALYZE; PRAGMA optimize;")?;
+    // No ANALYZE: statistics of a moment would steer plans wrong as the library grows (see `forget_statistics`).
     if vacuum {
         conn.execute_batch("VACUUM;")?;
     }
@@ -526,4 +587,76 @@ fn data_version(conn: &Connection) -> Result<i64> {
 fn checkpoint(conn: &Connection) -> Result<()> {
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use write::ContentUpdate;
+
+    fn record(dir: &std::path::Path, name: &str, id: i64, content: ContentUpdate) -> ScanItem {
+        let path = dir.join(name);
+        std::fs::write(&path, name).unwrap();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mut e = crate::index::scanned(b"", name.as_bytes().to_vec(), &path, &meta);
+        e.id = Some(EntryId(id));
+        e.content = content;
+        ScanItem::Upsert(Box::new(e))
+    }
+
+    /// How many items each command of the batch keeps after `drop_overtaken`.
+    fn kept(batches: Vec<Vec<ScanItem>>) -> Vec<usize> {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let mut cmds: Vec<WriteCmd> =
+            batches.into_iter().map(|items| WriteCmd::ApplyQueued(LocationId(1), items, tx.clone())).collect();
+        drop_overtaken(&mut cmds);
+        cmds.iter().map(|c| if let WriteCmd::ApplyQueued(_, items, _) = c { items.len() } else { 0 }).collect()
+    }
+
+    #[test]
+    fn a_record_written_again_whole_later_in_the_batch_is_applied_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // Created, then closed: the record at close says all the create said.
+        assert_eq!(
+            kept(vec![vec![record(d, "a", 7, ContentUpdate::Clear)], vec![record(d, "a", 7, ContentUpdate::Clear)]]),
+            [0, 1]
+        );
+        // A later record that keeps the content cannot stand for an earlier one that set it.
+        assert_eq!(
+            kept(vec![vec![record(d, "a", 7, ContentUpdate::Clear)], vec![record(d, "a", 7, ContentUpdate::Keep)]]),
+            [1, 1]
+        );
+        // Another file at the path, or the file at another path and back, or a removal between: both stay.
+        assert_eq!(
+            kept(vec![vec![record(d, "a", 7, ContentUpdate::Clear)], vec![record(d, "a", 8, ContentUpdate::Clear)]]),
+            [1, 1]
+        );
+        assert_eq!(
+            kept(vec![
+                vec![record(d, "a", 7, ContentUpdate::Clear)],
+                vec![record(d, "b", 7, ContentUpdate::Clear)],
+                vec![record(d, "a", 7, ContentUpdate::Clear)],
+            ]),
+            [1, 1, 1]
+        );
+        assert_eq!(
+            kept(vec![
+                vec![record(d, "a", 7, ContentUpdate::Clear)],
+                vec![ScanItem::Remove { id: EntryId(9), dir_path: None }],
+                vec![record(d, "a", 7, ContentUpdate::Clear)],
+            ]),
+            [1, 1, 1]
+        );
+        // Many files, each created and closed, interleaved: one record each.
+        assert_eq!(
+            kept(vec![
+                vec![record(d, "a", 7, ContentUpdate::Clear)],
+                vec![record(d, "b", 8, ContentUpdate::Clear)],
+                vec![record(d, "a", 7, ContentUpdate::Clear)],
+                vec![record(d, "b", 8, ContentUpdate::Clear)],
+            ]),
+            [0, 0, 1, 1]
+        );
+    }
 }

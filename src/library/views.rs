@@ -21,6 +21,10 @@ pub struct EntryInfo {
     pub kind: EntryKind,
 }
 
+/// Another name (entry) of the same file as entry ?1: hard links share device and inode.
+pub(crate) const OTHER_LINK: &str = "SELECT b.id FROM entries a JOIN entries b ON b.device = a.device AND \
+     b.inode = a.inode AND b.id != a.id WHERE a.id = ?1 AND a.kind != 1 AND b.kind != 1 ORDER BY b.id LIMIT 1";
+
 impl EntryInfo {
     pub fn real_path(&self) -> PathBuf {
         real_path(&self.root, &self.relative_path, &self.name)
@@ -238,10 +242,7 @@ impl Reader {
 
     /// Another name (entry) of the same file as entry `id`, if the library knows one.
     pub fn other_link(&self, id: EntryId) -> Result<Option<EntryId>> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT b.id FROM entries a JOIN entries b ON b.device = a.device AND b.inode = a.inode AND b.id != a.id \
-             WHERE a.id = ?1 AND a.kind != 1 AND b.kind != 1 ORDER BY b.id LIMIT 1",
-        )?;
+        let mut stmt = self.conn().prepare_cached(OTHER_LINK)?;
         Ok(stmt.query_row([id.0], |r| r.get(0)).optional()?.map(EntryId))
     }
 

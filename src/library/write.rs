@@ -1160,4 +1160,30 @@ mod tests {
             assert!(!plan.lines().any(|l| l.ends_with("(location_id=?)") || l.starts_with("SCAN")), "{sql}:\n{plan}");
         }
     }
+
+    #[test]
+    fn statistics_gathered_on_a_small_library_are_forgotten_so_lookups_keep_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.db");
+        drop(crate::library::Library::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        // What an earlier version left: ANALYZE run when the library held one entry.
+        conn.execute_batch(
+            "INSERT OR IGNORE INTO devices VALUES (1, x'01', 'd', 'linux', 0, 0); \
+             INSERT INTO locations (uuid, device_id, name, path, created_at) VALUES (x'01', 1, 'l', x'2f', 0); \
+             INSERT INTO entries (uuid, location_id, relative_path, name, kind, indexed_at) \
+             VALUES (x'01', 1, x'', x'61', 0, 0); ANALYZE;",
+        )
+        .unwrap();
+        let stats =
+            |c: &Connection| -> i64 { c.query_row("SELECT count(*) FROM sqlite_stat1", [], |r| r.get(0)).unwrap() };
+        assert!(stats(&conn) > 0);
+        drop(conn);
+        drop(crate::library::Library::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(stats(&conn), 0);
+        let plan = plan(&conn, crate::library::views::OTHER_LINK);
+        assert!(plan.contains("SEARCH a USING INTEGER PRIMARY KEY (rowid=?)"), "{plan}");
+        assert!(plan.contains("SEARCH b USING INDEX entries_inode (device=? AND inode=?)"), "{plan}");
+    }
 }
