@@ -323,7 +323,8 @@ impl Expr {
             Expr::Dupe => format!(
                 "({e}.size > 0 AND EXISTS (SELECT 1 FROM content_identity qd WHERE qd.id = {e}.content_id \
                  AND qd.full_hash IS NOT NULL \
-                 AND (SELECT count(DISTINCT qe.device || ':' || qe.inode) FROM entries qe WHERE qe.content_id = qd.id) >= 2))"
+                 AND EXISTS (SELECT 1 FROM entries qe WHERE qe.content_id = qd.id AND (qe.device, qe.inode) != \
+                             ({e}.device, {e}.inode))))"
             ),
             Expr::Kind(kind) => {
                 // The extension's kind when it has one, else the content's (the first bytes, when hashed).

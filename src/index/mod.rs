@@ -482,9 +482,12 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
 
 fn hash_file(file: &File, mode: IndexMode) -> std::io::Result<ContentHash> {
     let size = file.metadata()?.len();
-    let (cas_id, head) = cas::cas_id_and_head(file, size)?;
-    let full_hash = if mode == IndexMode::Deep { Some(cas::full_hash(file)?) } else { None };
-    Ok(ContentHash { cas_id, full_hash, kind: kind::kind_of_content(&head), size: size as i64 })
+    let found = cas::identify(file, size)?;
+    let full_hash = match found.full_hash {
+        None if mode == IndexMode::Deep => Some(cas::full_hash(file)?),
+        read_whole => read_whole,
+    };
+    Ok(ContentHash { cas_id: found.cas_id, full_hash, kind: kind::kind_of_content(&found.head), size: size as i64 })
 }
 
 fn read_xdg(entry: &mut ScannedEntry, get: impl Fn(&str) -> std::io::Result<Option<Vec<u8>>>) {

@@ -24,13 +24,30 @@ pub fn cas_id(file: &File, size: u64) -> io::Result<String> {
 
 /// The content id of `file` and its first bytes (up to `HEAD_SIZE`), read in the same pass.
 pub fn cas_id_and_head(file: &File, size: u64) -> io::Result<(String, Vec<u8>)> {
+    identify(file, size).map(|found| (found.cas_id, found.head))
+}
+
+/// What one read of a file tells about its content.
+pub struct Identified {
+    pub cas_id: String,
+    /// The first bytes (up to `HEAD_SIZE`).
+    pub head: Vec<u8>,
+    /// The full hash, when the read was the whole file (size ≤ `MINIMUM_SAMPLED_SIZE`): such a file is verified
+    /// as it is indexed, so a group of identical small files needs no second read and no verification pass.
+    pub full_hash: Option<String>,
+}
+
+/// The content id, first bytes and (for a file read whole) full hash of `file`, whose size is `size`.
+pub fn identify(file: &File, size: u64) -> io::Result<Identified> {
     let mut hasher = blake3::Hasher::new();
     hasher.update(&size.to_le_bytes());
     let head;
+    let mut full_hash = None;
     if size <= MINIMUM_SAMPLED_SIZE {
         let mut buf = vec![0u8; size as usize];
         file.read_exact_at(&mut buf, 0).map_err(short_read)?;
         hasher.update(&buf);
+        full_hash = Some(blake3::hash(&buf).to_hex().to_string());
         buf.truncate(HEAD_SIZE);
         head = buf;
     } else {
@@ -48,7 +65,7 @@ pub fn cas_id_and_head(file: &File, size: u64) -> io::Result<(String, Vec<u8>)> 
         file.read_exact_at(footer, size - HEADER_OR_FOOTER_SIZE).map_err(short_read)?;
         hasher.update(footer);
     }
-    Ok((hasher.finalize().to_hex()[..16].to_owned(), head))
+    Ok(Identified { cas_id: hasher.finalize().to_hex()[..16].to_owned(), head, full_hash })
 }
 
 /// BLAKE3 of the whole content of `file`, as 64 hex characters.
@@ -104,6 +121,19 @@ mod tests {
         file.write_all(&bytes).unwrap();
         file.seek(std::io::SeekFrom::Start(0)).unwrap();
         assert_eq!(full_hash(&file).unwrap(), FULL_300000);
+    }
+
+    #[test]
+    fn a_file_read_whole_gets_its_full_hash_with_its_cas_id() {
+        for (len, full) in [(300_000, None), (102_400, Some(()))] {
+            let bytes = pattern(len);
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(&bytes).unwrap();
+            let found = identify(&file, len as u64).unwrap();
+            assert_eq!(found.cas_id, cas_of(&bytes));
+            file.seek(std::io::SeekFrom::Start(0)).unwrap();
+            assert_eq!(found.full_hash, full.map(|()| full_hash(&file).unwrap()), "size {len}");
+        }
     }
 
     #[test]

@@ -99,8 +99,44 @@ impl FlatView {
     /// The view's own index drives the join (CROSS JOIN fixes the order), so a page starting at a cookie reads
     /// only its rows instead of sorting the whole view.
     fn select(self) -> String {
+        let (driver, from) = self.by_view();
+        self.select_from(driver, from)
+    }
+
+    /// The same rows, reached from the entries: for a lookup of one name (`entries_name`) or one id (the primary
+    /// key), then checked against the view's index. Driven by the view, a lookup read every member of it.
+    fn select_by_entry(self) -> String {
+        let (driver, _) = self.by_view();
+        let from = match self {
+            FlatView::Tag(_) => {
+                "entries e CROSS JOIN metadata_tag v ON v.tag_id = ?1 AND v.metadata_id = e.metadata_id \
+                 JOIN user_metadata m ON m.id = e.metadata_id WHERE (?2 OR m.hidden = 0)"
+            }
+            FlatView::Label(_) => {
+                "entries e CROSS JOIN metadata_label v ON v.label_id = ?1 AND v.metadata_id = e.metadata_id \
+                 JOIN user_metadata m ON m.id = e.metadata_id WHERE (?2 OR m.hidden = 0)"
+            }
+            FlatView::Favorites => {
+                "entries e CROSS JOIN user_metadata m ON m.id = e.metadata_id \
+                 WHERE m.favorite = 1 AND ?1 = ?1 AND (?2 OR m.hidden = 0)"
+            }
+            FlatView::Untagged | FlatView::Query(_) => self.by_view().1,
+        };
+        self.select_from(driver, from)
+    }
+
+    fn select_from(self, driver: &str, from: &str) -> String {
         let other = self.membership("e2", "v2", "m2");
-        let (driver, from) = match self {
+        format!(
+            "SELECT e.id, e.name, e.kind, {driver}, \
+             EXISTS (SELECT 1 FROM entries e2 {other} AND e2.name = e.name AND e2.id != e.id), \
+             e.location_id, e.relative_path FROM {from}"
+        )
+    }
+
+    /// (cookie column, FROM clause driven by the view's own index).
+    fn by_view(self) -> (&'static str, &'static str) {
+        match self {
             FlatView::Tag(_) => (
                 "v.metadata_id",
                 "metadata_tag v CROSS JOIN entries e ON e.metadata_id = v.metadata_id \
@@ -123,12 +159,7 @@ impl FlatView {
                  AND NOT EXISTS (SELECT 1 FROM metadata_tag WHERE metadata_id = e.metadata_id) \
                  AND NOT EXISTS (SELECT 1 FROM metadata_label WHERE metadata_id = e.metadata_id)",
             ),
-        };
-        format!(
-            "SELECT e.id, e.name, e.kind, {driver}, \
-             EXISTS (SELECT 1 FROM entries e2 {other} AND e2.name = e.name AND e2.id != e.id), \
-             e.location_id, e.relative_path FROM {from}"
-        )
+        }
     }
 }
 
@@ -163,8 +194,11 @@ pub struct DupeMember {
 }
 
 /// The condition for a content identity to be a duplicates group.
+/// Two distinct files: one entry's file, and any entry of another file (stops at the first, so a group costs about
+/// the same whatever its size; counting its distinct files made every use read the whole group).
 const IS_DUPE_GROUP: &str = "ci.full_hash IS NOT NULL AND ci.size > 0 AND \
-     (SELECT count(DISTINCT e.device || ':' || e.inode) FROM entries e WHERE e.content_id = ci.id) >= 2";
+     EXISTS (SELECT 1 FROM entries e WHERE e.content_id = ci.id AND (e.device, e.inode) != \
+             (SELECT f.device, f.inode FROM entries f WHERE f.content_id = ci.id LIMIT 1))";
 
 /// Everything the extended attributes of an entry show.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -345,7 +379,7 @@ impl Reader {
 
     /// The entries of a flat view whose real name is `name`.
     pub fn view_named(&self, view: FlatView, show_hidden: bool, name: &[u8]) -> Result<Vec<Child>> {
-        let sql = format!("{} AND e.name = ?3", view.select());
+        let sql = format!("{} AND e.name = ?3", view.select_by_entry());
         let mut stmt = self.conn().prepare_cached(&sql)?;
         let rows = stmt.query_map(params![view.id(), show_hidden, name], child_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -353,7 +387,7 @@ impl Reader {
 
     /// The entry `id` if it is in the flat view.
     pub fn view_member(&self, view: FlatView, show_hidden: bool, id: EntryId) -> Result<Option<Child>> {
-        let sql = format!("{} AND e.id = ?3", view.select());
+        let sql = format!("{} AND e.id = ?3", view.select_by_entry());
         let mut stmt = self.conn().prepare_cached(&sql)?;
         Ok(stmt.query_row(params![view.id(), show_hidden, id.0], child_row).optional()?)
     }
@@ -498,5 +532,77 @@ impl Reader {
     /// Changes whenever another connection (this process's writer, or another process) commits.
     pub fn data_version(&self) -> Result<i64> {
         Ok(self.conn().pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan of `sql`, one detail per line.
+    fn plan(conn: &rusqlite::Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let unbound = vec![rusqlite::types::Null; stmt.parameter_count()];
+        let rows = stmt.query_map(rusqlite::params_from_iter(unbound), |r| r.get::<_, String>(3));
+        rows.unwrap().map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    fn library() -> (tempfile::TempDir, rusqlite::Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.db");
+        drop(crate::library::Library::open(&path).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        (dir, conn)
+    }
+
+    /// Every label path names label 1.
+    struct SomeLabel;
+    impl crate::query::Names for SomeLabel {
+        fn label(&self, _: &str) -> Option<i64> {
+            Some(1)
+        }
+    }
+
+    #[test]
+    fn a_name_or_an_id_is_looked_up_in_every_flat_view_through_an_index_not_by_reading_the_view() {
+        let (_dir, conn) = library();
+        let views = [FlatView::Tag(TagId(1)), FlatView::Label(LabelId(1)), FlatView::Favorites, FlatView::Untagged];
+        for view in views {
+            for (sql, first) in [
+                (format!("{} AND e.name = ?3", view.select_by_entry()), "SEARCH e USING INDEX entries_name (name=?)"),
+                (format!("{} AND e.id = ?3", view.select_by_entry()), "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"),
+            ] {
+                let plan = plan(&conn, &sql);
+                assert_eq!(plan.lines().next(), Some(first), "{view:?}:\n{plan}");
+                assert!(!plan.lines().any(|l| l.starts_with("SCAN")), "{view:?}:\n{plan}");
+            }
+        }
+        // A query folder's lookup: the name drives whatever the expression is.
+        for text in ["holiday", "label:work or favorite", "not holiday", "dupe", "ext:pdf size>1k"] {
+            let expr = crate::query::parse(text).unwrap();
+            let reader = SomeLabel;
+            let mut params2 = Vec::new();
+            let condition2 = expr.to_sql("e2", "m2", &reader, &mut params2);
+            let mut params = Vec::new();
+            let condition = expr.to_sql("e", "m", &reader, &mut params);
+            let sql = format!("{} AND e.name = ?", Reader::query_select(&condition, &condition2));
+            let plan = plan(&conn, &sql);
+            assert_eq!(plan.lines().next(), Some("SEARCH e USING INDEX entries_name (name=?)"), "{text}:\n{plan}");
+            // (The recursive walk of label children scans its own small work table, not the library.)
+            let scans = |l: &&str| l.starts_with("SCAN") && !matches!(*l, "SCAN CONSTANT ROW" | "SCAN sub");
+            assert!(!plan.lines().any(|l| scans(&l)), "{text}:\n{plan}");
+        }
+    }
+
+    #[test]
+    fn whether_content_is_a_duplicates_group_is_decided_from_two_entries_whatever_the_group_size() {
+        let (_dir, conn) = library();
+        let plan = plan(&conn, &format!("SELECT ci.id FROM content_identity ci WHERE ci.id = ?1 AND {IS_DUPE_GROUP}"));
+        assert!(!plan.contains("count(DISTINCT)") && !plan.lines().any(|l| l.starts_with("SCAN")), "{plan}");
+        assert!(
+            plan.lines()
+                .any(|l| l.starts_with("SEARCH e") && l.ends_with("USING INDEX entries_content (content_id=?)")),
+            "{plan}"
+        );
     }
 }
