@@ -64,18 +64,20 @@ pub enum FlatView {
 
 impl FlatView {
     /// (membership joins from `entries e`, condition) for the view; `?1` is the view's id, `?2` show-hidden.
+    /// CROSS JOIN keeps `e` first: the caller constrains it by name or id; driven by the view's index instead,
+    /// SQLite would read every member of the view for each row it checks.
     fn membership(self, e: &str, v: &str, m: &str) -> String {
         match self {
             FlatView::Tag(_) => format!(
-                "JOIN metadata_tag {v} ON {v}.metadata_id = {e}.metadata_id AND {v}.tag_id = ?1 \
+                "CROSS JOIN metadata_tag {v} ON {v}.metadata_id = {e}.metadata_id AND {v}.tag_id = ?1 \
                  JOIN user_metadata {m} ON {m}.id = {e}.metadata_id WHERE (?2 OR {m}.hidden = 0)"
             ),
             FlatView::Label(_) => format!(
-                "JOIN metadata_label {v} ON {v}.metadata_id = {e}.metadata_id AND {v}.label_id = ?1 \
+                "CROSS JOIN metadata_label {v} ON {v}.metadata_id = {e}.metadata_id AND {v}.label_id = ?1 \
                  JOIN user_metadata {m} ON {m}.id = {e}.metadata_id WHERE (?2 OR {m}.hidden = 0)"
             ),
             FlatView::Favorites => format!(
-                "JOIN user_metadata {m} ON {m}.id = {e}.metadata_id WHERE {m}.favorite = 1 AND ?1 = ?1 \
+                "CROSS JOIN user_metadata {m} ON {m}.id = {e}.metadata_id WHERE {m}.favorite = 1 AND ?1 = ?1 \
                  AND (?2 OR {m}.hidden = 0)"
             ),
             FlatView::Untagged | FlatView::Query(_) => format!(
@@ -84,6 +86,15 @@ impl FlatView {
                  AND NOT EXISTS (SELECT 1 FROM metadata_tag WHERE metadata_id = {e}.metadata_id) \
                  AND NOT EXISTS (SELECT 1 FROM metadata_label WHERE metadata_id = {e}.metadata_id)"
             ),
+        }
+    }
+
+    /// The column pages are ordered by (the cookie).
+    fn order(self) -> &'static str {
+        match self {
+            FlatView::Favorites => "m.id",
+            FlatView::Untagged | FlatView::Query(_) => "e.id",
+            _ => "v.metadata_id",
         }
     }
 
@@ -366,11 +377,7 @@ impl Reader {
 
     /// A page of a flat view, in cookie order, after `after`.
     pub fn view_page(&self, view: FlatView, show_hidden: bool, after: i64, limit: usize) -> Result<Vec<Child>> {
-        let order = match view {
-            FlatView::Favorites => "m.id",
-            FlatView::Untagged | FlatView::Query(_) => "e.id",
-            _ => "v.metadata_id",
-        };
+        let order = view.order();
         let sql = format!("{} AND {order} > ?3 ORDER BY {order} LIMIT ?4", view.select());
         let mut stmt = self.conn().prepare_cached(&sql)?;
         let rows = stmt.query_map(params![view.id(), show_hidden, after, limit as i64], child_row)?;
@@ -568,6 +575,12 @@ mod tests {
         let (_dir, conn) = library();
         let views = [FlatView::Tag(TagId(1)), FlatView::Label(LabelId(1)), FlatView::Favorites, FlatView::Untagged];
         for view in views {
+            // A page: the view's own order, and each row's name collisions found by name.
+            let page = plan(&conn, &format!("{} AND {} > ?3 ORDER BY 4 LIMIT ?4", view.select(), view.order()));
+            assert!(page.contains("SEARCH e2 USING INDEX entries_name (name=?)"), "{view:?}:\n{page}");
+            let scans = |l: &str| l.starts_with("SCAN") && !(view == FlatView::Untagged && l == "SCAN e");
+            assert!(!page.lines().any(scans), "{view:?}:\n{page}");
+            assert!(!page.contains("TEMP B-TREE"), "{view:?}:\n{page}");
             for (sql, first) in [
                 (format!("{} AND e.name = ?3", view.select_by_entry()), "SEARCH e USING INDEX entries_name (name=?)"),
                 (format!("{} AND e.id = ?3", view.select_by_entry()), "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"),
