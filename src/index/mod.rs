@@ -483,11 +483,16 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
 fn hash_file(file: &File, mode: IndexMode) -> std::io::Result<ContentHash> {
     let size = file.metadata()?.len();
     let found = cas::identify(file, size)?;
+    // (A small file read whole has its full hash at hand, but it is stored only in deep mode: a content is matched
+    // by its row, and a row found by full hash for a copy would differ from the row its first copy got by cas_id,
+    // which orphaned metadata is matched against.)
     let full_hash = match found.full_hash {
+        Some(whole) if mode == IndexMode::Deep => Some(whole),
         None if mode == IndexMode::Deep => Some(cas::full_hash(file)?),
-        read_whole => read_whole,
+        _ => None,
     };
-    Ok(ContentHash { cas_id: found.cas_id, full_hash, kind: kind::kind_of_content(&found.head), size: size as i64 })
+    let kind = kind::kind_of_content(&found.head);
+    Ok(ContentHash { cas_id: found.cas_id, full_hash, kind, size: size as i64 })
 }
 
 fn read_xdg(entry: &mut ScannedEntry, get: impl Fn(&str) -> std::io::Result<Option<Vec<u8>>>) {

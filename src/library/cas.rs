@@ -32,8 +32,8 @@ pub struct Identified {
     pub cas_id: String,
     /// The first bytes (up to `HEAD_SIZE`).
     pub head: Vec<u8>,
-    /// The full hash, when the read was the whole file (size ≤ `MINIMUM_SAMPLED_SIZE`): such a file is verified
-    /// as it is indexed, so a group of identical small files needs no second read and no verification pass.
+    /// The full hash, when the read was the whole file (size ≤ `MINIMUM_SAMPLED_SIZE`): deep mode needs no second
+    /// read of a small file.
     pub full_hash: Option<String>,
 }
 

@@ -58,6 +58,7 @@ pub enum ContentUpdate {
 #[derive(Debug, Clone)]
 pub struct ContentHash {
     pub cas_id: String,
+    /// The verified full hash: the content identity is the one of (cas_id, full_hash).
     pub full_hash: Option<String>,
     pub kind: &'static str,
     pub size: i64,
@@ -1185,5 +1186,20 @@ mod tests {
         let plan = plan(&conn, crate::library::views::OTHER_LINK);
         assert!(plan.contains("SEARCH a USING INTEGER PRIMARY KEY (rowid=?)"), "{plan}");
         assert!(plan.contains("SEARCH b USING INDEX entries_inode (device=? AND inode=?)"), "{plan}");
+    }
+
+    #[test]
+    fn finding_a_content_by_cas_id_searches_the_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.db");
+        drop(crate::library::Library::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        for sql in [
+            "SELECT id FROM content_identity WHERE cas_id = ?1 AND full_hash = ?2",
+            "SELECT id FROM content_identity WHERE cas_id = ?1 AND full_hash IS NULL",
+        ] {
+            let plan = plan(&conn, sql);
+            assert!(!plan.lines().any(|l| l.starts_with("SCAN") && l != "SCAN CONSTANT ROW"), "{sql}:\n{plan}");
+        }
     }
 }
