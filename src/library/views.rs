@@ -618,4 +618,19 @@ mod tests {
             "{plan}"
         );
     }
+
+    #[test]
+    fn a_lookup_statement_is_compiled_once_not_on_every_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = crate::library::Library::open(&dir.path().join("library.db")).unwrap();
+        let reader = lib.reader().unwrap();
+        for view in [FlatView::Tag(TagId(1)), FlatView::Favorites, FlatView::Untagged] {
+            for i in 0..5 {
+                reader.view_named(view, false, format!("f{i}.txt").as_bytes()).unwrap();
+            }
+            let sql = format!("{} AND e.name = ?3", view.select_by_entry());
+            let stmt = reader.conn().prepare_cached(&sql).unwrap();
+            assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0, "{view:?}");
+        }
+    }
 }
