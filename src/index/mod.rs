@@ -153,8 +153,12 @@ pub fn scan(library: &Library, location: &Location, options: ScanOptions) -> Res
     })
 }
 
+/// How many files are read at once: four per core, as fclones does for solid-state disks. Reading a small file
+/// that is not cached waits on the device, which serves deep queues faster than shallow ones; the hashing itself
+/// is light. Measured here (100,000 small files after dropping the page cache): 2 readers 7.5 s, 8 readers 6.1 s,
+/// 16 and 32 no better; warm, no difference.
 fn threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    4 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
 
 /// Indexes one folder of a location and everything below it (a folder that appeared, or was moved in, while the
