@@ -10,6 +10,8 @@
 
 pub mod cas;
 mod read;
+#[cfg(test)]
+pub(crate) mod testing;
 mod types;
 mod views;
 pub mod write;

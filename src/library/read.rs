@@ -374,14 +374,12 @@ mod tests {
 
     /// The virtual machine steps of one run of `VERIFY_CANDIDATES` over a group of `n` files with one `cas_id`.
     fn steps_to_find_a_group_of(n: i64) -> (usize, i32) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("library.db");
-        drop(crate::library::Library::open(&path).unwrap());
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "INSERT OR IGNORE INTO devices VALUES (1, x'01', 'd', 'linux', 0, 0); \
-             INSERT INTO locations (uuid, device_id, name, path, created_at) VALUES (x'01', 1, 'l', x'2f', 0); \
-             INSERT INTO content_identity (uuid, cas_id, size, first_seen_at) VALUES (x'01', 'c', 200000, 0);",
+        let library = crate::library::testing::raw_library();
+        let conn = &library.conn;
+        conn.execute_batch(crate::library::testing::ONE_LOCATION).unwrap();
+        conn.execute(
+            "INSERT INTO content_identity (uuid, cas_id, size, first_seen_at) VALUES (x'01', 'c', 200000, 0)",
+            [],
         )
         .unwrap();
         let mut add = conn

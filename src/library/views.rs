@@ -546,21 +546,7 @@ impl Reader {
 mod tests {
     use super::*;
 
-    /// The plan of `sql`, one detail per line.
-    fn plan(conn: &rusqlite::Connection, sql: &str) -> String {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let unbound = vec![rusqlite::types::Null; stmt.parameter_count()];
-        let rows = stmt.query_map(rusqlite::params_from_iter(unbound), |r| r.get::<_, String>(3));
-        rows.unwrap().map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
-    }
-
-    fn library() -> (tempfile::TempDir, rusqlite::Connection) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("library.db");
-        drop(crate::library::Library::open(&path).unwrap());
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        (dir, conn)
-    }
+    use crate::library::testing::{plan, raw_library};
 
     /// Every label path names label 1.
     struct SomeLabel;
@@ -572,11 +558,12 @@ mod tests {
 
     #[test]
     fn a_name_or_an_id_is_looked_up_in_every_flat_view_through_an_index_not_by_reading_the_view() {
-        let (_dir, conn) = library();
+        let library = raw_library();
+        let conn = &library.conn;
         let views = [FlatView::Tag(TagId(1)), FlatView::Label(LabelId(1)), FlatView::Favorites, FlatView::Untagged];
         for view in views {
             // A page: the view's own order, and each row's name collisions found by name.
-            let page = plan(&conn, &format!("{} AND {} > ?3 ORDER BY 4 LIMIT ?4", view.select(), view.order()));
+            let page = plan(conn, &format!("{} AND {} > ?3 ORDER BY 4 LIMIT ?4", view.select(), view.order()));
             assert!(page.contains("SEARCH e2 USING INDEX entries_name (name=?)"), "{view:?}:\n{page}");
             let scans = |l: &str| l.starts_with("SCAN") && !(view == FlatView::Untagged && l == "SCAN e");
             assert!(!page.lines().any(scans), "{view:?}:\n{page}");
@@ -585,7 +572,7 @@ mod tests {
                 (format!("{} AND e.name = ?3", view.select_by_entry()), "SEARCH e USING INDEX entries_name (name=?)"),
                 (format!("{} AND e.id = ?3", view.select_by_entry()), "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"),
             ] {
-                let plan = plan(&conn, &sql);
+                let plan = plan(conn, &sql);
                 assert_eq!(plan.lines().next(), Some(first), "{view:?}:\n{plan}");
                 assert!(!plan.lines().any(|l| l.starts_with("SCAN")), "{view:?}:\n{plan}");
             }
@@ -599,7 +586,7 @@ mod tests {
             let mut params = Vec::new();
             let condition = expr.to_sql("e", "m", &reader, &mut params);
             let sql = format!("{} AND e.name = ?", Reader::query_select(&condition, &condition2));
-            let plan = plan(&conn, &sql);
+            let plan = plan(conn, &sql);
             assert_eq!(plan.lines().next(), Some("SEARCH e USING INDEX entries_name (name=?)"), "{text}:\n{plan}");
             // (The recursive walk of label children scans its own small work table, not the library.)
             let scans = |l: &&str| l.starts_with("SCAN") && !matches!(*l, "SCAN CONSTANT ROW" | "SCAN sub");
@@ -609,8 +596,9 @@ mod tests {
 
     #[test]
     fn whether_content_is_a_duplicates_group_is_decided_from_two_entries_whatever_the_group_size() {
-        let (_dir, conn) = library();
-        let plan = plan(&conn, &format!("SELECT ci.id FROM content_identity ci WHERE ci.id = ?1 AND {IS_DUPE_GROUP}"));
+        let library = raw_library();
+        let conn = &library.conn;
+        let plan = plan(conn, &format!("SELECT ci.id FROM content_identity ci WHERE ci.id = ?1 AND {IS_DUPE_GROUP}"));
         assert!(!plan.contains("count(DISTINCT)") && !plan.lines().any(|l| l.starts_with("SCAN")), "{plan}");
         assert!(
             plan.lines()

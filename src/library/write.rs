@@ -1131,20 +1131,12 @@ pub fn forget_query(conn: &Connection, name: &str) -> Result<()> {
 mod tests {
     use super::*;
 
-    /// The plan of `sql`, one detail per line.
-    fn plan(conn: &Connection, sql: &str) -> String {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let unbound = vec![rusqlite::types::Null; stmt.parameter_count()];
-        let rows = stmt.query_map(rusqlite::params_from_iter(unbound), |r| r.get::<_, String>(3));
-        rows.unwrap().map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
-    }
+    use crate::library::testing::{ONE_LOCATION, plan, raw_library};
 
     #[test]
     fn what_is_below_a_folder_is_found_by_index_ranges_not_by_reading_the_location() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("library.db");
-        drop(crate::library::Library::open(&path).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        let library = raw_library();
+        let conn = &library.conn;
         for sql in [
             format!("SELECT id FROM entries WHERE id IN ({BELOW})"),
             format!("DELETE FROM entries WHERE id IN ({BELOW})"),
@@ -1152,7 +1144,7 @@ mod tests {
                 "UPDATE entries SET relative_path = CAST(?5 || substr(relative_path, ?6) AS BLOB) WHERE id IN ({BELOW})"
             ),
         ] {
-            let plan = plan(&conn, &sql);
+            let plan = plan(conn, &sql);
             assert!(plan.contains("entries_children (location_id=? AND relative_path=?)"), "{sql}:\n{plan}");
             assert!(
                 plan.contains("entries_children (location_id=? AND relative_path>? AND relative_path<?)"),
@@ -1164,15 +1156,12 @@ mod tests {
 
     #[test]
     fn statistics_gathered_on_a_small_library_are_forgotten_so_lookups_keep_their_indexes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("library.db");
-        drop(crate::library::Library::open(&path).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        let library = raw_library();
+        let (path, conn) = (library.path.clone(), library.conn);
         // What an earlier version left: ANALYZE run when the library held one entry.
+        conn.execute_batch(ONE_LOCATION).unwrap();
         conn.execute_batch(
-            "INSERT OR IGNORE INTO devices VALUES (1, x'01', 'd', 'linux', 0, 0); \
-             INSERT INTO locations (uuid, device_id, name, path, created_at) VALUES (x'01', 1, 'l', x'2f', 0); \
-             INSERT INTO entries (uuid, location_id, relative_path, name, kind, indexed_at) \
+            "INSERT INTO entries (uuid, location_id, relative_path, name, kind, indexed_at) \
              VALUES (x'01', 1, x'', x'61', 0, 0); ANALYZE;",
         )
         .unwrap();
@@ -1190,15 +1179,13 @@ mod tests {
 
     #[test]
     fn finding_a_content_by_cas_id_searches_the_indexes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("library.db");
-        drop(crate::library::Library::open(&path).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        let library = raw_library();
+        let conn = &library.conn;
         for sql in [
             "SELECT id FROM content_identity WHERE cas_id = ?1 AND full_hash = ?2",
             "SELECT id FROM content_identity WHERE cas_id = ?1 AND full_hash IS NULL",
         ] {
-            let plan = plan(&conn, sql);
+            let plan = plan(conn, sql);
             assert!(!plan.lines().any(|l| l.starts_with("SCAN") && l != "SCAN CONSTANT ROW"), "{sql}:\n{plan}");
         }
     }
