@@ -486,14 +486,13 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
 
 fn hash_file(file: &File, mode: IndexMode) -> std::io::Result<ContentHash> {
     let size = file.metadata()?.len();
-    let found = cas::identify(file, size)?;
-    // (A small file read whole has its full hash at hand, but it is stored only in deep mode: a content is matched
-    // by its row, and a row found by full hash for a copy would differ from the row its first copy got by cas_id,
-    // which orphaned metadata is matched against.)
+    // Deep mode stores every full hash; a small file read whole needs no second read for it. (Other modes leave
+    // small files unverified too: a content is matched by its row, and orphaned metadata by that row.)
+    let deep = mode == IndexMode::Deep;
+    let found = cas::identify(file, size, deep)?;
     let full_hash = match found.full_hash {
-        Some(whole) if mode == IndexMode::Deep => Some(whole),
-        None if mode == IndexMode::Deep => Some(cas::full_hash(file)?),
-        _ => None,
+        None if deep => Some(cas::full_hash(file)?),
+        whole => whole,
     };
     let kind = kind::kind_of_content(&found.head);
     Ok(ContentHash { cas_id: found.cas_id, full_hash, kind, size: size as i64 })

@@ -24,7 +24,7 @@ pub fn cas_id(file: &File, size: u64) -> io::Result<String> {
 
 /// The content id of `file` and its first bytes (up to `HEAD_SIZE`), read in the same pass.
 pub fn cas_id_and_head(file: &File, size: u64) -> io::Result<(String, Vec<u8>)> {
-    identify(file, size).map(|found| (found.cas_id, found.head))
+    identify(file, size, false).map(|found| (found.cas_id, found.head))
 }
 
 /// What one read of a file tells about its content.
@@ -37,8 +37,9 @@ pub struct Identified {
     pub full_hash: Option<String>,
 }
 
-/// The content id, first bytes and (for a file read whole) full hash of `file`, whose size is `size`.
-pub fn identify(file: &File, size: u64) -> io::Result<Identified> {
+/// The content id and first bytes of `file`, whose size is `size`, and when `whole` is asked and the file is read
+/// whole, its full hash.
+pub fn identify(file: &File, size: u64, whole: bool) -> io::Result<Identified> {
     let mut hasher = blake3::Hasher::new();
     hasher.update(&size.to_le_bytes());
     let head;
@@ -47,7 +48,9 @@ pub fn identify(file: &File, size: u64) -> io::Result<Identified> {
         let mut buf = vec![0u8; size as usize];
         file.read_exact_at(&mut buf, 0).map_err(short_read)?;
         hasher.update(&buf);
-        full_hash = Some(blake3::hash(&buf).to_hex().to_string());
+        if whole {
+            full_hash = Some(blake3::hash(&buf).to_hex().to_string());
+        }
         buf.truncate(HEAD_SIZE);
         head = buf;
     } else {
@@ -129,7 +132,7 @@ mod tests {
             let bytes = pattern(len);
             let mut file = tempfile::tempfile().unwrap();
             file.write_all(&bytes).unwrap();
-            let found = identify(&file, len as u64).unwrap();
+            let found = identify(&file, len as u64, true).unwrap();
             assert_eq!(found.cas_id, cas_of(&bytes));
             file.seek(std::io::SeekFrom::Start(0)).unwrap();
             assert_eq!(found.full_hash, full.map(|()| full_hash(&file).unwrap()), "size {len}");
