@@ -1,12 +1,15 @@
 //! The one writer: a thread that owns the library's only writable connection.
 //!
-//! Every mutation is a typed `WriteCmd` sent over a bounded crossbeam channel together with a reply channel. The
-//! thread takes whatever is queued (up to `MAX_BATCH` commands), applies it in one transaction, commits, and only
-//! then replies; if one command fails, the batch is replayed one command per transaction, so the failing command
-//! changes nothing and does not spoil the others. Group commit is what makes many small changes from many threads fast; replying after commit is
-//! what makes a returned change durable.
+//! Every mutation is a `WriteCmd` sent over a bounded crossbeam channel together with a reply channel. The thread
+//! takes whatever is queued (up to `MAX_BATCH` commands), applies it in one transaction, commits, and only then
+//! replies; if one command fails, the batch is replayed one command per transaction, so the failing command changes
+//! nothing and does not spoil the others. Group commit is what makes many small changes from many threads fast;
+//! replying after commit is what makes a returned change durable.
 //!
-//! Commands that cannot run inside a transaction (checkpoint, VACUUM) end the batch and run alone.
+//! A command is defined once: its `Writer` method says what it does (a closure over the SQL in `library::write`) and
+//! what it answers (the closure's type). The writer looks into one kind only, records of files (`WriteCmd::Scan`),
+//! to drop a record that a later one of the same batch makes useless. Commands that cannot run inside a transaction
+//! (checkpoint, VACUUM, `data_version`) end the batch and run alone.
 //!
 //! `Writer` is a cheap clonable handle; the thread ends (and its connection closes, checkpointing the WAL) when the
 //! last handle is dropped.
@@ -31,82 +34,87 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 
 type Reply<T> = Sender<Result<T>>;
 
-pub enum WriteCmd {
-    AddLocation(NewLocation, Reply<LocationId>),
-    RemoveLocation(LocationId, Reply<RemovedLocation>),
-    StartScan(LocationId, Reply<JobId>),
-    ApplyScan(LocationId, Vec<ScanItem>, Reply<ScanApplied>),
-    /// As `ApplyScan`, from a caller that does not wait for it: the writer may gather more before committing.
-    ApplyQueued(LocationId, Vec<ScanItem>, Reply<ScanApplied>),
-    /// Reserve this many entry ids; answers the first (see `write::reserve_entry_ids`).
-    ReserveEntryIds(i64, Reply<i64>),
-    SetFullHashes(Vec<(EntryId, ContentHash)>, Reply<u64>),
-    FinishScan {
-        location: LocationId,
-        job: JobId,
-        items: i64,
-        error: Option<String>,
-        reply: Reply<LocationTotals>,
-    },
-    Tag(Vec<EntryId>, Vec<TagName>, Reply<u64>),
-    Untag(Vec<EntryId>, Vec<TagName>, Reply<u64>),
-    Label(Vec<EntryId>, LabelPath, Reply<u64>),
-    SetFlag(Vec<EntryId>, Flag, bool, Reply<u64>),
-    SetNotes(EntryId, Option<String>, Reply<()>),
-    /// Replace an entry's tag set (and set some tags' colours) in one step.
-    SetTags {
-        entry: EntryId,
-        tags: Vec<TagName>,
-        colors: Vec<(TagName, Option<String>)>,
-        reply: Reply<()>,
-    },
-    SetLabels(EntryId, Vec<LabelPath>, Reply<()>),
-    SetTagColor(TagName, Option<String>, Reply<()>),
-    Unlabel(Vec<EntryId>, LabelPath, Reply<u64>),
-    RenameTag(TagName, TagName, Reply<()>),
-    MergeTags(TagName, TagName, Reply<u64>),
-    ChangeMembership {
-        entry: EntryId,
-        remove: Option<Membership>,
-        add: Option<Membership>,
-        reply: Reply<()>,
-    },
-    CreateTag(TagName, Reply<TagId>),
-    DeleteTag(TagName, Reply<()>),
-    MoveTag(TagName, TagName, Reply<()>),
-    CreateLabel(Option<LabelId>, String, Reply<LabelId>),
-    DeleteLabel(LabelId, Reply<()>),
-    MoveLabel {
-        label: LabelId,
-        parent: Option<LabelId>,
-        name: String,
-        reply: Reply<()>,
-    },
-    SaveQuery(String, String, Reply<()>),
-    ForgetQuery(String, Reply<()>),
-    /// Give orphaned metadata back to files that came back.
-    RelinkOrphans(LocationId, Reply<u64>),
-    /// A rename done on disk: the entry keeps its identity and metadata.
-    RenameEntry {
-        entry: EntryId,
-        relative_path: Vec<u8>,
-        name: Vec<u8>,
-        reply: Reply<()>,
-    },
-    /// rename(RENAME_EXCHANGE) done on disk: two entries swap places, each keeping its identity and metadata.
-    ExchangeEntries(EntryId, EntryId, Reply<()>),
-    /// A truncating WAL checkpoint and, when asked, VACUUM.
-    Optimize {
-        vacuum: bool,
-        reply: Reply<()>,
-    },
-    /// The writer connection's `data_version`: it moves only when another connection (the CLI, another mount)
-    /// commits, so comparing it tells changes made elsewhere from this writer's own.
-    ExternalVersion(Reply<i64>),
-    /// A truncating WAL checkpoint, so the library file alone holds everything (a mount ending).
-    Checkpoint {
-        reply: Reply<()>,
-    },
+/// One change: `run` may be called more than once (when its batch is replayed, so it keeps what it was given);
+/// `answer` hands the outcome of the run that was committed, or the failure, to whoever waits.
+trait Job: Send {
+    fn run(&mut self, conn: &Connection) -> Result<()>;
+    fn answer(self: Box<Self>, failure: Option<Error>);
+}
+
+/// A command as its `Writer` method defines it: the work, and where its answer goes.
+struct Call<T, F> {
+    work: F,
+    done: Option<T>,
+    reply: Reply<T>,
+}
+
+impl<T: Send, F: FnMut(&Connection) -> Result<T> + Send> Job for Call<T, F> {
+    fn run(&mut self, conn: &Connection) -> Result<()> {
+        self.done = Some((self.work)(conn)?);
+        Ok(())
+    }
+
+    fn answer(self: Box<Self>, failure: Option<Error>) {
+        let outcome = match failure {
+            Some(err) => Err(err),
+            None => self.done.ok_or(Error::WriterGone),
+        };
+        // A requester that stopped waiting is not an error.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+struct Scan {
+    location: LocationId,
+    items: Vec<ScanItem>,
+    /// Nobody waits for it: the writer may gather more before committing.
+    queued: bool,
+    done: Option<ScanApplied>,
+    reply: Reply<ScanApplied>,
+}
+
+impl Job for Scan {
+    fn run(&mut self, conn: &Connection) -> Result<()> {
+        self.done = Some(write::apply_scan(conn, self.location, &self.items)?);
+        Ok(())
+    }
+
+    fn answer(self: Box<Self>, failure: Option<Error>) {
+        let outcome = match failure {
+            Some(err) => Err(err),
+            None => self.done.ok_or(Error::WriterGone),
+        };
+        let _ = self.reply.send(outcome);
+    }
+}
+
+enum WriteCmd {
+    /// Records of files found on disk or changed through the mount.
+    Scan(Box<Scan>),
+    /// Any other change, applied in the batch's transaction.
+    Change(Box<dyn Job>),
+    /// What cannot run inside a transaction: ends the batch and runs alone.
+    Alone(Box<dyn Job>),
+}
+
+impl WriteCmd {
+    fn job(&mut self) -> &mut dyn Job {
+        match self {
+            WriteCmd::Scan(scan) => scan.as_mut(),
+            WriteCmd::Change(job) | WriteCmd::Alone(job) => job.as_mut(),
+        }
+    }
+
+    fn answer(self, failure: Option<Error>) {
+        match self {
+            WriteCmd::Scan(scan) => scan.answer(failure),
+            WriteCmd::Change(job) | WriteCmd::Alone(job) => job.answer(failure),
+        }
+    }
+
+    fn is_queued(&self) -> bool {
+        matches!(self, WriteCmd::Scan(scan) if scan.queued)
+    }
 }
 
 #[derive(Clone)]
@@ -139,31 +147,38 @@ impl Writer {
         Writer { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread) }) }
     }
 
-    fn call<T>(&self, make: impl FnOnce(Reply<T>) -> WriteCmd) -> Result<T> {
-        let (reply, answer) = bounded(1);
+    fn send(&self, cmd: WriteCmd) -> Result<()> {
         let tx = self.inner.tx.as_ref().ok_or(Error::WriterGone)?;
-        tx.send(make(reply)).map_err(|_| Error::WriterGone)?;
+        tx.send(cmd).map_err(|_| Error::WriterGone)
+    }
+
+    fn wait<T>(&self, make: impl FnOnce(Reply<T>) -> WriteCmd) -> Result<T> {
+        let (reply, answer) = bounded(1);
+        self.send(make(reply))?;
         answer.recv().map_err(|_| Error::WriterGone)?
     }
 
+    /// Runs `work` in the writer's transaction and waits for its answer (after the commit).
+    fn change<T: Send + 'static>(&self, work: impl FnMut(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        self.wait(|reply| WriteCmd::Change(Box::new(Call { work, done: None, reply })))
+    }
+
+    /// Runs `work` outside any transaction, once everything sent before it is committed.
+    fn alone<T: Send + 'static>(&self, work: impl FnMut(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        self.wait(|reply| WriteCmd::Alone(Box::new(Call { work, done: None, reply })))
+    }
+
     pub fn add_location(&self, new: NewLocation) -> Result<LocationId> {
-        self.call(|r| WriteCmd::AddLocation(new, r))
+        self.change(move |c| write::add_location(c, &new))
     }
     pub fn remove_location(&self, location: LocationId) -> Result<RemovedLocation> {
-        self.call(|r| WriteCmd::RemoveLocation(location, r))
+        self.change(move |c| write::remove_location(c, location))
     }
     pub fn start_scan(&self, location: LocationId) -> Result<JobId> {
-        self.call(|r| WriteCmd::StartScan(location, r))
+        self.change(move |c| write::start_scan(c, location))
     }
     pub fn apply_scan(&self, location: LocationId, items: Vec<ScanItem>) -> Result<ScanApplied> {
-        self.call(|r| WriteCmd::ApplyScan(location, items, r))
-    }
-    /// Queues scan items without waiting for the commit (for records that may lag a moment, like the content id
-    /// of a file just written). An error is logged by the writer's caller-less reply being dropped.
-    pub fn apply_scan_later(&self, location: LocationId, items: Vec<ScanItem>) -> Result<()> {
-        let (reply, _ignored) = bounded(1);
-        let tx = self.inner.tx.as_ref().ok_or(Error::WriterGone)?;
-        tx.send(WriteCmd::ApplyScan(location, items, reply)).map_err(|_| Error::WriterGone)
+        self.wait(|reply| WriteCmd::Scan(Box::new(Scan { location, items, queued: false, done: None, reply })))
     }
     /// Queues scan items without waiting; their outcome goes to `done` once committed. Outcomes arrive in the order
     /// the commands were sent, which is what lets a caller count what is committed.
@@ -173,14 +188,15 @@ impl Writer {
         items: Vec<ScanItem>,
         done: &Sender<Result<ScanApplied>>,
     ) -> Result<()> {
-        let tx = self.inner.tx.as_ref().ok_or(Error::WriterGone)?;
-        tx.send(WriteCmd::ApplyQueued(location, items, done.clone())).map_err(|_| Error::WriterGone)
+        let reply = done.clone();
+        self.send(WriteCmd::Scan(Box::new(Scan { location, items, queued: true, done: None, reply })))
     }
+    /// Reserves `count` entry ids; answers the first (see `write::reserve_entry_ids`).
     pub fn reserve_entry_ids(&self, count: i64) -> Result<i64> {
-        self.call(|r| WriteCmd::ReserveEntryIds(count, r))
+        self.change(move |c| write::reserve_entry_ids(c, count))
     }
     pub fn set_full_hashes(&self, hashes: Vec<(EntryId, ContentHash)>) -> Result<u64> {
-        self.call(|r| WriteCmd::SetFullHashes(hashes, r))
+        self.change(move |c| write::set_full_hashes(c, &hashes))
     }
     pub fn finish_scan(
         &self,
@@ -189,104 +205,98 @@ impl Writer {
         items: i64,
         error: Option<String>,
     ) -> Result<LocationTotals> {
-        self.call(|reply| WriteCmd::FinishScan { location, job, items, error, reply })
+        self.change(move |c| write::finish_scan(c, location, job, items, error.as_deref()))
     }
     pub fn tag(&self, entries: Vec<EntryId>, tags: Vec<TagName>) -> Result<u64> {
-        self.call(|r| WriteCmd::Tag(entries, tags, r))
+        self.change(move |c| write::tag(c, &entries, &tags))
     }
     pub fn untag(&self, entries: Vec<EntryId>, tags: Vec<TagName>) -> Result<u64> {
-        self.call(|r| WriteCmd::Untag(entries, tags, r))
+        self.change(move |c| write::untag(c, &entries, &tags))
     }
     pub fn label(&self, entries: Vec<EntryId>, path: LabelPath) -> Result<u64> {
-        self.call(|r| WriteCmd::Label(entries, path, r))
+        self.change(move |c| write::label(c, &entries, &path))
     }
     pub fn set_flag(&self, entries: Vec<EntryId>, flag: Flag, on: bool) -> Result<u64> {
-        self.call(|r| WriteCmd::SetFlag(entries, flag, on, r))
+        self.change(move |c| write::set_flag(c, &entries, flag, on))
     }
     pub fn set_notes(&self, entry: EntryId, notes: Option<String>) -> Result<()> {
-        self.call(|r| WriteCmd::SetNotes(entry, notes, r))
+        self.change(move |c| write::set_notes(c, entry, notes.as_deref()))
     }
+    /// Replaces an entry's tag set (and sets some tags' colours) in one step.
     pub fn set_tags(&self, entry: EntryId, tags: Vec<TagName>, colors: Vec<(TagName, Option<String>)>) -> Result<()> {
-        self.call(|reply| WriteCmd::SetTags { entry, tags, colors, reply })
+        self.change(move |c| write::set_tags(c, entry, &tags, &colors))
     }
     pub fn set_labels(&self, entry: EntryId, labels: Vec<LabelPath>) -> Result<()> {
-        self.call(|r| WriteCmd::SetLabels(entry, labels, r))
+        self.change(move |c| write::set_labels(c, entry, &labels))
     }
     pub fn set_tag_color(&self, tag: TagName, color: Option<String>) -> Result<()> {
-        self.call(|r| WriteCmd::SetTagColor(tag, color, r))
+        self.change(move |c| write::set_tag_color(c, &tag, color.as_deref()))
     }
     pub fn unlabel(&self, entries: Vec<EntryId>, path: LabelPath) -> Result<u64> {
-        self.call(|r| WriteCmd::Unlabel(entries, path, r))
+        self.change(move |c| write::unlabel(c, &entries, &path))
     }
     pub fn rename_tag(&self, from: TagName, to: TagName) -> Result<()> {
-        self.call(|r| WriteCmd::RenameTag(from, to, r))
+        self.change(move |c| write::rename_tag(c, &from, &to))
     }
     pub fn merge_tags(&self, from: TagName, into: TagName) -> Result<u64> {
-        self.call(|r| WriteCmd::MergeTags(from, into, r))
+        self.change(move |c| write::merge_tags(c, &from, &into))
     }
     pub fn change_membership(&self, entry: EntryId, remove: Option<Membership>, add: Option<Membership>) -> Result<()> {
-        self.call(|reply| WriteCmd::ChangeMembership { entry, remove, add, reply })
+        self.change(move |c| write::change_membership(c, entry, remove, add))
     }
     pub fn create_tag(&self, tag: TagName) -> Result<TagId> {
-        self.call(|r| WriteCmd::CreateTag(tag, r))
+        self.change(move |c| write::create_tag(c, &tag))
     }
     pub fn delete_tag(&self, tag: TagName) -> Result<()> {
-        self.call(|r| WriteCmd::DeleteTag(tag, r))
+        self.change(move |c| write::delete_tag(c, &tag))
     }
     pub fn move_tag(&self, from: TagName, to: TagName) -> Result<()> {
-        self.call(|r| WriteCmd::MoveTag(from, to, r))
+        self.change(move |c| write::move_tag(c, &from, &to))
     }
     pub fn create_label(&self, parent: Option<LabelId>, name: String) -> Result<LabelId> {
-        self.call(|r| WriteCmd::CreateLabel(parent, name, r))
+        self.change(move |c| write::create_label(c, parent, &name))
     }
     pub fn delete_label(&self, label: LabelId) -> Result<()> {
-        self.call(|r| WriteCmd::DeleteLabel(label, r))
+        self.change(move |c| write::delete_label(c, label))
     }
     pub fn move_label(&self, label: LabelId, parent: Option<LabelId>, name: String) -> Result<()> {
-        self.call(|reply| WriteCmd::MoveLabel { label, parent, name, reply })
+        self.change(move |c| write::move_label(c, label, parent, &name))
     }
     pub fn save_query(&self, name: String, expression: String) -> Result<()> {
-        self.call(|r| WriteCmd::SaveQuery(name, expression, r))
+        self.change(move |c| write::save_query(c, &name, &expression))
     }
     pub fn forget_query(&self, name: String) -> Result<()> {
-        self.call(|r| WriteCmd::ForgetQuery(name, r))
+        self.change(move |c| write::forget_query(c, &name))
     }
+    /// Gives orphaned metadata back to files that came back.
     pub fn relink_orphans(&self, location: LocationId) -> Result<u64> {
-        self.call(|r| WriteCmd::RelinkOrphans(location, r))
+        self.change(move |c| write::relink_orphans(c, location))
     }
+    /// A rename done on disk: the entry keeps its identity and metadata.
     pub fn rename_entry(&self, entry: EntryId, relative_path: Vec<u8>, name: Vec<u8>) -> Result<()> {
-        self.call(|reply| WriteCmd::RenameEntry { entry, relative_path, name, reply })
+        self.change(move |c| write::rename_entry(c, entry, &relative_path, &name))
+    }
+    /// rename(RENAME_EXCHANGE) done on disk: two entries swap places, each keeping its identity and metadata.
+    pub fn exchange_entries(&self, a: EntryId, b: EntryId) -> Result<()> {
+        self.change(move |c| write::exchange_entries(c, a, b))
     }
     /// Returns once everything queued before it is committed (commands are applied in the order they are sent).
     pub fn barrier(&self) -> Result<()> {
-        self.call(|r| WriteCmd::ApplyScan(LocationId(0), Vec::new(), r)).map(drop)
+        self.change(|_| Ok(()))
     }
-    pub fn exchange_entries(&self, a: EntryId, b: EntryId) -> Result<()> {
-        self.call(|r| WriteCmd::ExchangeEntries(a, b, r))
-    }
+    /// A truncating WAL checkpoint and, when asked, VACUUM.
     pub fn optimize(&self, vacuum: bool) -> Result<()> {
-        self.call(|reply| WriteCmd::Optimize { vacuum, reply })
+        self.alone(move |c| optimize(c, vacuum))
     }
+    /// The writer connection's `data_version`: it moves only when another connection (the CLI, another mount)
+    /// commits, so comparing it tells changes made elsewhere from this writer's own.
     pub fn external_version(&self) -> Result<i64> {
-        self.call(WriteCmd::ExternalVersion)
+        self.alone(data_version)
     }
+    /// A truncating WAL checkpoint, so the library file alone holds everything (a mount ending).
     pub fn checkpoint(&self) -> Result<()> {
-        self.call(|reply| WriteCmd::Checkpoint { reply })
+        self.alone(checkpoint)
     }
-}
-
-/// What a command produced, before it is handed to the command's typed reply channel.
-enum Answer {
-    Location(LocationId),
-    Removed(RemovedLocation),
-    Job(JobId),
-    Scan(ScanApplied),
-    Count(u64),
-    Totals(LocationTotals),
-    Tag(TagId),
-    Label(LabelId),
-    First(i64),
-    Unit,
 }
 
 fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
@@ -301,7 +311,7 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
         }
         // While nobody waits for what is gathered, gather a moment longer: one commit for many records.
         let deadline = std::time::Instant::now() + GATHER;
-        while queued.len() < MAX_BATCH && queued.iter().all(|c| matches!(c, WriteCmd::ApplyQueued(..))) {
+        while queued.len() < MAX_BATCH && queued.iter().all(WriteCmd::is_queued) {
             match rx.recv_deadline(deadline) {
                 Ok(cmd) => queued.push(cmd),
                 Err(_) => break,
@@ -310,17 +320,10 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
         let mut batch = Vec::with_capacity(queued.len());
         for cmd in queued.drain(..) {
             match cmd {
-                WriteCmd::Optimize { vacuum, reply } => {
+                WriteCmd::Alone(mut job) => {
                     apply_batch(&mut conn, std::mem::take(&mut batch));
-                    let _ = reply.send(optimize(&conn, vacuum));
-                }
-                WriteCmd::Checkpoint { reply } => {
-                    apply_batch(&mut conn, std::mem::take(&mut batch));
-                    let _ = reply.send(checkpoint(&conn));
-                }
-                WriteCmd::ExternalVersion(reply) => {
-                    apply_batch(&mut conn, std::mem::take(&mut batch));
-                    let _ = reply.send(data_version(&conn));
+                    let failure = job.run(&conn).err();
+                    job.answer(failure);
                 }
                 cmd => batch.push(cmd),
             }
@@ -345,7 +348,12 @@ fn drop_overtaken(batch: &mut [WriteCmd]) {
     let mut path_of: HashMap<EntryId, Key> = HashMap::new();
     let mut drops: Vec<(usize, usize)> = Vec::new();
     for (i, cmd) in batch.iter().enumerate() {
-        let WriteCmd::ApplyQueued(location, items, _) = cmd else {
+        let WriteCmd::Scan(scan) = cmd else {
+            at_path.clear();
+            path_of.clear();
+            continue;
+        };
+        let Scan { location, items, queued: true, .. } = scan.as_ref() else {
             at_path.clear();
             path_of.clear();
             continue;
@@ -379,8 +387,8 @@ fn drop_overtaken(batch: &mut [WriteCmd]) {
     }
     drops.sort_unstable();
     for (i, j) in drops.into_iter().rev() {
-        if let WriteCmd::ApplyQueued(_, items, _) = &mut batch[i] {
-            items.remove(j);
+        if let WriteCmd::Scan(scan) = &mut batch[i] {
+            scan.items.remove(j);
         }
     }
 }
@@ -395,35 +403,45 @@ fn item_id(item: &ScanItem) -> Option<EntryId> {
 /// Applies a batch in one transaction. If any command fails, the transaction is rolled back and every command is
 /// applied again in a transaction of its own, so the failure touches nothing and the others still happen.
 /// (Savepoints per command would do the same, but make every statement of a large batch several times slower.)
-fn apply_batch(conn: &mut Connection, batch: Vec<WriteCmd>) {
+fn apply_batch(conn: &mut Connection, mut batch: Vec<WriteCmd>) {
     if batch.is_empty() {
         return;
     }
     if batch.len() > 1 {
-        match in_transaction(conn, |tx| batch.iter().map(|cmd| execute(tx, cmd)).collect::<Result<Vec<_>>>()) {
-            Ok(answers) => {
-                batch.into_iter().zip(answers).for_each(|(cmd, answer)| reply(cmd, Ok(answer)));
+        match in_transaction(conn, |tx| batch.iter_mut().try_for_each(|cmd| cmd.job().run(tx))) {
+            Ok(()) => {
+                batch.into_iter().for_each(|cmd| cmd.answer(None));
                 return;
             }
             Err(err) if is_command_error(&err) => {}
             Err(err) => {
-                let shared = err.to_string();
-                batch.into_iter().for_each(|cmd| reply(cmd, Err(Error::Library(shared.clone()))));
+                batch.into_iter().for_each(|cmd| cmd.answer(Some(same_failure(&err))));
                 return;
             }
         }
     }
-    for cmd in batch {
-        let outcome = in_transaction(conn, |tx| execute(tx, &cmd));
-        reply(cmd, outcome);
+    for mut cmd in batch {
+        let failure = in_transaction(conn, |tx| cmd.job().run(tx)).err();
+        cmd.answer(failure);
     }
 }
 
-/// Whether an error belongs to one command (its input) rather than to the whole transaction (the database).
+/// Whether an error belongs to one command (its input) rather than to the whole transaction (the database: locked,
+/// full, failing, read-only), which replaying the commands one by one would only meet again.
 fn is_command_error(err: &Error) -> bool {
-    !matches!(err, Error::Db(e) if e.sqlite_error_code().is_some_and(|c| matches!(c,
+    !matches!(err, Error::Busy)
+        && !matches!(err, Error::Db(e) if e.sqlite_error_code().is_some_and(|c| matches!(c,
         rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked | rusqlite::ErrorCode::DiskFull
         | rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::ReadOnly)))
+}
+
+/// The failure of a whole batch, for each of its commands: a locked library stays `Busy` (EAGAIN, and the message
+/// that says what to do), anything else is told as it was.
+fn same_failure(err: &Error) -> Error {
+    match err {
+        Error::Busy => Error::Busy,
+        other => Error::Library(other.to_string()),
+    }
 }
 
 fn in_transaction<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -431,145 +449,6 @@ fn in_transaction<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Resul
     let value = f(&tx)?;
     tx.commit()?;
     Ok(value)
-}
-
-fn execute(conn: &Connection, cmd: &WriteCmd) -> Result<Answer> {
-    Ok(match cmd {
-        WriteCmd::AddLocation(new, _) => Answer::Location(write::add_location(conn, new)?),
-        WriteCmd::RemoveLocation(id, _) => Answer::Removed(write::remove_location(conn, *id)?),
-        WriteCmd::StartScan(id, _) => Answer::Job(write::start_scan(conn, *id)?),
-        WriteCmd::ApplyScan(id, items, _) | WriteCmd::ApplyQueued(id, items, _) => {
-            Answer::Scan(write::apply_scan(conn, *id, items)?)
-        }
-        WriteCmd::ReserveEntryIds(count, _) => Answer::First(write::reserve_entry_ids(conn, *count)?),
-        WriteCmd::SetFullHashes(hashes, _) => Answer::Count(write::set_full_hashes(conn, hashes)?),
-        WriteCmd::FinishScan { location, job, items, error, .. } => {
-            Answer::Totals(write::finish_scan(conn, *location, *job, *items, error.as_deref())?)
-        }
-        WriteCmd::Tag(entries, tags, _) => Answer::Count(write::tag(conn, entries, tags)?),
-        WriteCmd::Untag(entries, tags, _) => Answer::Count(write::untag(conn, entries, tags)?),
-        WriteCmd::Label(entries, path, _) => Answer::Count(write::label(conn, entries, path)?),
-        WriteCmd::SetFlag(entries, flag, on, _) => Answer::Count(write::set_flag(conn, entries, *flag, *on)?),
-        WriteCmd::SetNotes(entry, notes, _) => {
-            write::set_notes(conn, *entry, notes.as_deref())?;
-            Answer::Unit
-        }
-        WriteCmd::SetTags { entry, tags, colors, .. } => {
-            write::set_tags(conn, *entry, tags, colors)?;
-            Answer::Unit
-        }
-        WriteCmd::SetLabels(entry, labels, _) => {
-            write::set_labels(conn, *entry, labels)?;
-            Answer::Unit
-        }
-        WriteCmd::Unlabel(entries, path, _) => Answer::Count(write::unlabel(conn, entries, path)?),
-        WriteCmd::RenameTag(from, to, _) => {
-            write::rename_tag(conn, from, to)?;
-            Answer::Unit
-        }
-        WriteCmd::MergeTags(from, into, _) => Answer::Count(write::merge_tags(conn, from, into)?),
-        WriteCmd::ChangeMembership { entry, remove, add, .. } => {
-            write::change_membership(conn, *entry, *remove, *add)?;
-            Answer::Unit
-        }
-        WriteCmd::CreateTag(tag, _) => Answer::Tag(write::create_tag(conn, tag)?),
-        WriteCmd::DeleteTag(tag, _) => {
-            write::delete_tag(conn, tag)?;
-            Answer::Unit
-        }
-        WriteCmd::MoveTag(from, to, _) => {
-            write::move_tag(conn, from, to)?;
-            Answer::Unit
-        }
-        WriteCmd::CreateLabel(parent, name, _) => Answer::Label(write::create_label(conn, *parent, name)?),
-        WriteCmd::DeleteLabel(label, _) => {
-            write::delete_label(conn, *label)?;
-            Answer::Unit
-        }
-        WriteCmd::MoveLabel { label, parent, name, .. } => {
-            write::move_label(conn, *label, *parent, name)?;
-            Answer::Unit
-        }
-        WriteCmd::SaveQuery(name, expression, _) => {
-            write::save_query(conn, name, expression)?;
-            Answer::Unit
-        }
-        WriteCmd::ForgetQuery(name, _) => {
-            write::forget_query(conn, name)?;
-            Answer::Unit
-        }
-        WriteCmd::RelinkOrphans(location, _) => Answer::Count(write::relink_orphans(conn, *location)?),
-        WriteCmd::RenameEntry { entry, relative_path, name, .. } => {
-            write::rename_entry(conn, *entry, relative_path, name)?;
-            Answer::Unit
-        }
-        WriteCmd::ExchangeEntries(a, b, _) => {
-            write::exchange_entries(conn, *a, *b)?;
-            Answer::Unit
-        }
-        WriteCmd::SetTagColor(tag, color, _) => {
-            write::set_tag_color(conn, tag, color.as_deref())?;
-            Answer::Unit
-        }
-        WriteCmd::Optimize { vacuum, .. } => {
-            optimize(conn, *vacuum)?;
-            Answer::Unit
-        }
-        WriteCmd::Checkpoint { .. } => {
-            checkpoint(conn)?;
-            Answer::Unit
-        }
-        WriteCmd::ExternalVersion(_) => Answer::First(data_version(conn)?),
-    })
-}
-
-/// Hands an outcome to the command's typed reply channel. A requester that stopped waiting is not an error.
-fn reply(cmd: WriteCmd, outcome: Result<Answer>) {
-    fn send<T>(to: Reply<T>, outcome: Result<Answer>, pick: impl FnOnce(Answer) -> Option<T>) {
-        let typed =
-            outcome.and_then(|a| pick(a).ok_or_else(|| Error::Invalid("the writer answered out of kind".into())));
-        let _ = to.send(typed);
-    }
-    match cmd {
-        WriteCmd::AddLocation(_, r) => send(r, outcome, |a| if let Answer::Location(v) = a { Some(v) } else { None }),
-        WriteCmd::RemoveLocation(_, r) => send(r, outcome, |a| if let Answer::Removed(v) = a { Some(v) } else { None }),
-        WriteCmd::StartScan(_, r) => send(r, outcome, |a| if let Answer::Job(v) = a { Some(v) } else { None }),
-        WriteCmd::CreateTag(_, r) => send(r, outcome, |a| if let Answer::Tag(v) = a { Some(v) } else { None }),
-        WriteCmd::CreateLabel(_, _, r) => send(r, outcome, |a| if let Answer::Label(v) = a { Some(v) } else { None }),
-        WriteCmd::ApplyScan(_, _, r) | WriteCmd::ApplyQueued(_, _, r) => {
-            send(r, outcome, |a| if let Answer::Scan(v) = a { Some(v) } else { None })
-        }
-        WriteCmd::ReserveEntryIds(_, r) | WriteCmd::ExternalVersion(r) => {
-            send(r, outcome, |a| if let Answer::First(v) = a { Some(v) } else { None })
-        }
-        WriteCmd::FinishScan { reply, .. } => {
-            send(reply, outcome, |a| if let Answer::Totals(v) = a { Some(v) } else { None })
-        }
-        WriteCmd::SetFullHashes(_, r)
-        | WriteCmd::Tag(_, _, r)
-        | WriteCmd::Untag(_, _, r)
-        | WriteCmd::Label(_, _, r)
-        | WriteCmd::SetFlag(_, _, _, r)
-        | WriteCmd::Unlabel(_, _, r)
-        | WriteCmd::MergeTags(_, _, r)
-        | WriteCmd::RelinkOrphans(_, r) => send(r, outcome, |a| if let Answer::Count(v) = a { Some(v) } else { None }),
-        WriteCmd::SetNotes(_, _, r)
-        | WriteCmd::SetTags { reply: r, .. }
-        | WriteCmd::SetLabels(_, _, r)
-        | WriteCmd::SetTagColor(_, _, r)
-        | WriteCmd::RenameTag(_, _, r)
-        | WriteCmd::ChangeMembership { reply: r, .. }
-        | WriteCmd::DeleteTag(_, r)
-        | WriteCmd::MoveTag(_, _, r)
-        | WriteCmd::DeleteLabel(_, r)
-        | WriteCmd::MoveLabel { reply: r, .. }
-        | WriteCmd::RenameEntry { reply: r, .. }
-        | WriteCmd::ExchangeEntries(_, _, r)
-        | WriteCmd::SaveQuery(_, _, r)
-        | WriteCmd::ForgetQuery(_, r)
-        | WriteCmd::Optimize { reply: r, .. }
-        | WriteCmd::Checkpoint { reply: r } => send(r, outcome, |a| if let Answer::Unit = a { Some(()) } else { None }),
-    }
 }
 
 fn optimize(conn: &Connection, vacuum: bool) -> Result<()> {
@@ -607,10 +486,50 @@ mod tests {
     /// How many items each command of the batch keeps after `drop_overtaken`.
     fn kept(batches: Vec<Vec<ScanItem>>) -> Vec<usize> {
         let (tx, _rx) = crossbeam_channel::unbounded();
-        let mut cmds: Vec<WriteCmd> =
-            batches.into_iter().map(|items| WriteCmd::ApplyQueued(LocationId(1), items, tx.clone())).collect();
+        let mut cmds: Vec<WriteCmd> = batches
+            .into_iter()
+            .map(|items| {
+                let (location, reply) = (LocationId(1), tx.clone());
+                WriteCmd::Scan(Box::new(Scan { location, items, queued: true, done: None, reply }))
+            })
+            .collect();
         drop_overtaken(&mut cmds);
-        cmds.iter().map(|c| if let WriteCmd::ApplyQueued(_, items, _) = c { items.len() } else { 0 }).collect()
+        cmds.iter().map(|c| if let WriteCmd::Scan(scan) = c { scan.items.len() } else { 0 }).collect()
+    }
+
+    #[test]
+    fn a_locked_library_fails_a_batch_once_without_replaying_each_command() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // Each time SQLite finds the library locked; answering false gives up at once (no waiting in a test).
+        static LOCKED: AtomicUsize = AtomicUsize::new(0);
+        let lib = crate::library::testing::raw_library();
+        let mut conn = Connection::open(&lib.path).unwrap();
+        conn.busy_handler(Some(|_| {
+            LOCKED.fetch_add(1, Ordering::SeqCst);
+            false
+        }))
+        .unwrap();
+        lib.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let batch: Vec<WriteCmd> = ["a", "b", "c"]
+            .into_iter()
+            .map(|name| {
+                let tag = TagName::parse(name).unwrap();
+                let work = move |c: &Connection| write::create_tag(c, &tag);
+                WriteCmd::Change(Box::new(Call { work, done: None, reply: tx.clone() }))
+            })
+            .collect();
+        apply_batch(&mut conn, batch);
+        assert_eq!(LOCKED.load(Ordering::SeqCst), 1, "one attempt for the batch, not one more per command");
+        let answers: Vec<_> = rx.try_iter().collect();
+        assert_eq!(answers.len(), 3);
+        assert!(answers.iter().all(|a| matches!(a, Err(Error::Busy))), "{answers:?}");
+        // Once the lock is gone, the same commands go through.
+        lib.conn.execute_batch("COMMIT").unwrap();
+        let tag = TagName::parse("a").unwrap();
+        let work = move |c: &Connection| write::create_tag(c, &tag);
+        apply_batch(&mut conn, vec![WriteCmd::Change(Box::new(Call { work, done: None, reply: tx.clone() }))]);
+        assert!(matches!(rx.try_recv(), Ok(Ok(_))));
     }
 
     #[test]
