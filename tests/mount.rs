@@ -19,7 +19,7 @@ fn add(fx: &Fixture) {
 
 /// The entry id of a real file, for setting up metadata through the library API.
 fn id(lib: &Library, path: &Path) -> EntryId {
-    spacefs::app::resolve_entries(&lib.reader().unwrap(), &[path.to_path_buf()]).unwrap()[0]
+    spacefs::library::resolve::resolve_entries(&lib.reader().unwrap(), &[path.to_path_buf()]).unwrap()[0]
 }
 
 fn tag(lib: &Library, t: &str, paths: &[&Path]) {

@@ -13,7 +13,8 @@
 //! A cursor's lock is held while it is prepared (SQL and stats): the only one waiting on it is the next request of
 //! the same listing, which needs exactly what is being prepared.
 
-use super::{Attr, DirSink, FIRST_CHILD_OFFSET, SpaceFs, is_view_folder};
+use super::invalidate::is_view_folder;
+use super::{Attr, DirSink, FIRST_CHILD_OFFSET, SpaceFs};
 use crate::error::{Error, Result};
 use crate::library::Reader;
 use crate::view::{Listed, Node, NodeKind, Place};
@@ -323,7 +324,7 @@ impl SpaceFs {
     /// Moves children from the library's rows into `cursor.ready` until it holds `want` of them or the listing
     /// ends, stating each real child (relative to its folder: one path walk per call, not one per child).
     fn prepare(&self, reader: &Reader, node: Node, cursor: &mut DirCursor, want: usize) -> Result<()> {
-        let resolver = self.resolver(reader);
+        let resolver = self.ctx(reader);
         let mut real_dir = None;
         if cursor.ready.is_empty() && cursor.rows.is_empty() {
             // Holding nothing yet: what is read from here on is as new as this.

@@ -10,6 +10,7 @@
 
 pub mod cas;
 mod read;
+pub mod resolve;
 #[cfg(test)]
 pub(crate) mod testing;
 mod types;

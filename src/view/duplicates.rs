@@ -1,8 +1,8 @@
 //! `duplicates/`: one folder per group of at least two distinct files whose full BLAKE3 agrees, named by size and
 //! short hash; inside, one entry per real file, named after where it lives (`location∕dir∕name`, with the division
-//! slash U+2215 standing for '/').
+//! slash U+2215 standing for '/'). Read-only: it shows what the library found, so every change is EROFS.
 
-use super::{Listed, Node, NodeKind, PAGE, Place, Resolver, suffixed_name};
+use super::{Ctx, Listed, Node, NodeKind, PAGE, Place, View, suffixed_name};
 use crate::error::Result;
 use crate::library::{ContentId, DupeMember, DupeSet, Reader};
 
@@ -10,6 +10,46 @@ use crate::library::{ContentId, DupeMember, DupeSet, Reader};
 const SLASH: &str = "\u{2215}";
 /// Hex characters of the hash shown in a group's name.
 const SHORT_HASH: usize = 16;
+
+pub struct Duplicates;
+
+impl View for Duplicates {
+    fn lookup(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+        match dir {
+            Node::Duplicates => lookup_set(cx.reader, name),
+            Node::DupeSet(content) => lookup_member(cx, content, name),
+            _ => Ok(None),
+        }
+    }
+
+    fn list(&self, cx: &Ctx<'_>, dir: Node, cookie: u64) -> Result<Vec<Listed>> {
+        match dir {
+            Node::Duplicates => list_sets(cx.reader, cookie),
+            Node::DupeSet(content) => list_members(cx, content, cookie),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    fn exists(&self, cx: &Ctx<'_>, node: Node) -> Result<bool> {
+        Ok(match node {
+            Node::DupeSet(id) => cx.reader.dupe_set(id)?.is_some(),
+            Node::DupeCopy(id) => cx.reader.entry_info(id)?.is_some(),
+            _ => true,
+        })
+    }
+
+    fn read_only(&self) -> bool {
+        true
+    }
+
+    fn rmdir(&self, _cx: &Ctx<'_>, _dir: Node, _name: &[u8]) -> Result<()> {
+        Err(self.refusal())
+    }
+
+    fn unlink(&self, _cx: &Ctx<'_>, _dir: Node, _name: &[u8]) -> Result<Option<Node>> {
+        Err(self.refusal())
+    }
+}
 
 pub fn set_name(set: &DupeSet) -> Vec<u8> {
     let size = indicatif::HumanBytes(set.size.max(0) as u64).to_string().replace(' ', "");
@@ -27,7 +67,7 @@ pub fn member_name(m: &DupeMember) -> Vec<u8> {
     if name.len() > crate::names::MAX_NAME_BYTES { suffixed_name(&m.name, m.id) } else { name }
 }
 
-pub fn lookup_set(reader: &Reader, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+fn lookup_set(reader: &Reader, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
     let Ok(text) = std::str::from_utf8(name) else { return Ok(None) };
     let Some((_, hash)) = text.rsplit_once('-') else { return Ok(None) };
     if hash.len() != SHORT_HASH || !hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
@@ -40,7 +80,7 @@ pub fn lookup_set(reader: &Reader, name: &[u8]) -> Result<Option<(Node, NodeKind
         .map(|s| (Node::DupeSet(s.content), NodeKind::Dir)))
 }
 
-pub fn list_sets(reader: &Reader, cookie: u64) -> Result<Vec<Listed>> {
+fn list_sets(reader: &Reader, cookie: u64) -> Result<Vec<Listed>> {
     Ok(reader
         .dupe_set_page(cookie as i64, PAGE)?
         .into_iter()
@@ -48,7 +88,7 @@ pub fn list_sets(reader: &Reader, cookie: u64) -> Result<Vec<Listed>> {
         .collect())
 }
 
-pub fn lookup_member(r: &Resolver<'_>, content: ContentId, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+fn lookup_member(r: &Ctx<'_>, content: ContentId, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
     Ok(r.reader
         .dupe_members(content, r.show_hidden)?
         .into_iter()
@@ -56,7 +96,7 @@ pub fn lookup_member(r: &Resolver<'_>, content: ContentId, name: &[u8]) -> Resul
         .map(|m| (Node::DupeCopy(m.id), NodeKind::File)))
 }
 
-pub fn list_members(r: &Resolver<'_>, content: ContentId, cookie: u64) -> Result<Vec<Listed>> {
+fn list_members(r: &Ctx<'_>, content: ContentId, cookie: u64) -> Result<Vec<Listed>> {
     Ok(r.reader
         .dupe_members(content, r.show_hidden)?
         .into_iter()

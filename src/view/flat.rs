@@ -2,12 +2,96 @@
 //!
 //! Entries are shown under their plain file name; when two different entries in one view have the same name,
 //! each is shown as `stem~ID.ext` (ID = its entry id, stable across remounts, never a position). The suffixed form
-//! is always accepted by lookup. A folder in a flat view is its real folder, with its real contents below.
+//! is always accepted by lookup. A folder in a flat view is its real folder, with its real contents below
+//! (`Below`, the view of those).
+//!
+//! Changes are membership: an entry linked, moved or symlinked into a view's folder joins what the folder stands
+//! for (a tag, a label, favorites), and one removed or moved out leaves it. The real file is never touched.
 
 use super::locations::listed_entry;
-use super::{Listed, Node, NodeKind, PAGE, Resolver};
-use crate::error::Result;
+use super::{Ctx, Listed, Node, NodeKind, PAGE, View, member_entry};
+use crate::error::{Error, Result};
+use crate::library::write::Membership;
 use crate::library::{Child, EntryId, EntryKind, FlatView, Reader};
+use std::path::Path;
+
+/// Real folders seen through a flat view, and the files in them: their real contents. Removing anything inside
+/// succeeds and does nothing: views never delete real files, and this is what lets `rm -rf tags/T` finish (it then
+/// takes the folder itself out of the view, and rmdir deletes the tag).
+pub struct Below;
+
+impl View for Below {
+    fn lookup(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+        match dir {
+            Node::ViewDir { view, top, entry } => lookup_below(cx.reader, view, top, entry, name),
+            _ => Ok(None),
+        }
+    }
+
+    fn list(&self, cx: &Ctx<'_>, dir: Node, cookie: u64) -> Result<Vec<Listed>> {
+        match dir {
+            Node::ViewDir { view, top, entry } => list_below(cx.reader, view, top, entry, cookie),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    fn exists(&self, cx: &Ctx<'_>, node: Node) -> Result<bool> {
+        match node {
+            Node::ViewDir { entry: id, .. } | Node::ViewFile(id) => Ok(cx.reader.entry_info(id)?.is_some()),
+            _ => Ok(true),
+        }
+    }
+
+    fn rmdir(&self, _cx: &Ctx<'_>, dir: Node, _name: &[u8]) -> Result<()> {
+        if matches!(dir, Node::ViewDir { .. }) { Ok(()) } else { Err(self.refusal()) }
+    }
+
+    fn unlink(&self, _cx: &Ctx<'_>, dir: Node, _name: &[u8]) -> Result<Option<Node>> {
+        if matches!(dir, Node::ViewDir { .. }) { Ok(None) } else { Err(self.refusal()) }
+    }
+}
+
+/// `name` in folder `dir` of `view` leaves the membership the folder stands for; answers what left.
+pub fn leave<V: View + ?Sized>(view: &V, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Node> {
+    let Some(membership) = view.membership(dir) else { return Err(view.refusal()) };
+    let child = cx.child(dir, name)?;
+    let entry = member_entry(child).ok_or_else(|| view.refusal())?;
+    cx.writer.change_membership(entry, Some(membership), None)?;
+    Ok(child)
+}
+
+/// An item (`child`, in folder `from`) moved to folder `to` of another view: it leaves the one and joins the
+/// other. EPERM when either folder stands for no membership or the item is not an entry.
+pub fn move_member(cx: &Ctx<'_>, from: Node, child: Node, to: Node) -> Result<()> {
+    let refused = || super::of(from).refusal();
+    match (super::of(from).membership(from), member_entry(child), super::of(to).membership(to)) {
+        (Some(old), Some(entry), Some(new)) if old != new => cx.writer.change_membership(entry, Some(old), Some(new)),
+        _ => Err(refused()),
+    }
+}
+
+/// Entry `entry` joins the membership folder `to` stands for (`ln FILE <mnt>/tags/T/`).
+pub fn join(cx: &Ctx<'_>, entry: EntryId, to: Node) -> Result<()> {
+    let membership: Membership = super::of(to).membership(to).ok_or_else(|| super::of(to).refusal())?;
+    cx.writer.change_membership(entry, None, Some(membership))
+}
+
+/// The entry at a real path joins folder `to` (`ln -s REALPATH <mnt>/tags/T/`); a path inside the mount is refused
+/// with what to do instead. Answers the entry.
+pub fn join_path(cx: &Ctx<'_>, target: &Path, to: Node) -> Result<EntryId> {
+    if super::of(to).membership(to).is_none() {
+        return Err(super::of(to).refusal());
+    }
+    if cx.mountpoint.is_some_and(|m| target.starts_with(m)) {
+        return Err(Error::OutsideLocations(format!(
+            "link to the real file ({}), or use ln without -s for paths inside the mount",
+            crate::error::shown(target)
+        )));
+    }
+    let entry = crate::library::resolve::resolve_entries(cx.reader, &[target.to_path_buf()])?[0];
+    join(cx, entry, to)?;
+    Ok(entry)
+}
 
 /// `report.pdf` with id 42 is `report~42.pdf`; a name without extension gets the suffix at the end.
 pub fn suffixed_name(name: &[u8], id: EntryId) -> Vec<u8> {
@@ -40,7 +124,7 @@ pub(super) fn node_in_view(view: FlatView, c: &Child) -> Node {
     if c.kind == EntryKind::Dir { Node::ViewDir { view, top: c.id, entry: c.id } } else { Node::ViewFile(c.id) }
 }
 
-pub fn lookup(r: &Resolver<'_>, view: FlatView, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+pub fn lookup(r: &Ctx<'_>, view: FlatView, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
     let named = r.reader.view_named(view, r.show_hidden, name)?;
     if let [only] = named.as_slice() {
         return Ok(Some((node_in_view(view, only), NodeKind::of_entry(only.kind))));
@@ -54,7 +138,7 @@ pub fn lookup(r: &Resolver<'_>, view: FlatView, name: &[u8]) -> Result<Option<(N
     Ok(None)
 }
 
-pub fn list(r: &Resolver<'_>, view: FlatView, cookie: u64) -> Result<Vec<Listed>> {
+pub fn list(r: &Ctx<'_>, view: FlatView, cookie: u64) -> Result<Vec<Listed>> {
     Ok(r.reader
         .view_page(view, r.show_hidden, cookie as i64, PAGE)?
         .into_iter()
@@ -66,7 +150,7 @@ pub fn list(r: &Resolver<'_>, view: FlatView, cookie: u64) -> Result<Vec<Listed>
 }
 
 /// The real contents of a folder shown in a flat view.
-pub fn lookup_below(
+fn lookup_below(
     reader: &Reader,
     view: FlatView,
     top: EntryId,
@@ -81,7 +165,7 @@ pub fn lookup_below(
     }))
 }
 
-pub fn list_below(reader: &Reader, view: FlatView, top: EntryId, entry: EntryId, cookie: u64) -> Result<Vec<Listed>> {
+fn list_below(reader: &Reader, view: FlatView, top: EntryId, entry: EntryId, cookie: u64) -> Result<Vec<Listed>> {
     let Some(info) = reader.entry_info(entry)? else { return Ok(Vec::new()) };
     let children = reader.folder_children(info.location, &info.own_path(), cookie as i64, PAGE)?;
     Ok(children

@@ -1,22 +1,59 @@
-//! `locations/`: each location by name, then its indexed tree exactly as on disk.
+//! `locations/`: each location by name, then its indexed tree exactly as on disk. Changes below a location are
+//! made on the real files by `crate::fs` (its `real` module), never here; `locations/` itself takes none.
 
-use super::{Listed, Node, NodeKind, PAGE, Place};
+use super::{Ctx, Listed, Node, NodeKind, PAGE, Place, View};
 use crate::error::Result;
 use crate::library::{Child, LocationId, Reader};
 
-pub fn lookup_location(reader: &Reader, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
-    let Ok(name) = std::str::from_utf8(name) else { return Ok(None) };
-    Ok(reader.location_by_name(name)?.map(|l| (Node::Location(l.id), NodeKind::Dir)))
-}
+pub struct Locations;
 
-pub fn list_locations(reader: &Reader, cookie: u64) -> Result<Vec<Listed>> {
-    let mut locations = reader.locations()?;
-    locations.sort_by_key(|l| l.id);
-    Ok(locations
-        .into_iter()
-        .filter(|l| l.id.0 as u64 > cookie)
-        .map(|l| Listed::folder(l.name.into_bytes(), Node::Location(l.id), l.id.0 as u64))
-        .collect())
+impl View for Locations {
+    fn lookup(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+        if dir == Node::Locations {
+            let Ok(name) = std::str::from_utf8(name) else { return Ok(None) };
+            return Ok(cx.reader.location_by_name(name)?.map(|l| (Node::Location(l.id), NodeKind::Dir)));
+        }
+        let Some((location, path)) = folder_of(cx.reader, dir)? else { return Ok(None) };
+        Ok(cx.reader.folder_child(location, &path, name)?.map(|c| (Node::Entry(c.id), NodeKind::of_entry(c.kind))))
+    }
+
+    fn list(&self, cx: &Ctx<'_>, dir: Node, cookie: u64) -> Result<Vec<Listed>> {
+        if dir == Node::Locations {
+            let mut locations = cx.reader.locations()?;
+            locations.sort_by_key(|l| l.id);
+            return Ok(locations
+                .into_iter()
+                .filter(|l| l.id.0 as u64 > cookie)
+                .map(|l| Listed::folder(l.name.into_bytes(), Node::Location(l.id), l.id.0 as u64))
+                .collect());
+        }
+        let Some((location, path)) = folder_of(cx.reader, dir)? else { return Ok(Vec::new()) };
+        let children = cx.reader.folder_children(location, &path, cookie as i64, PAGE)?;
+        Ok(children
+            .into_iter()
+            .map(|c| {
+                let (name, node) = (c.name.clone(), Node::Entry(c.id));
+                listed_entry(c, name, node)
+            })
+            .collect())
+    }
+
+    fn exists(&self, cx: &Ctx<'_>, node: Node) -> Result<bool> {
+        Ok(match node {
+            Node::Location(id) => cx.reader.location_by_id(id)?.is_some(),
+            Node::Entry(id) => cx.reader.entry_info(id)?.is_some(),
+            _ => true,
+        })
+    }
+
+    // A real folder's entries are removed on disk (`crate::fs`): only `locations/` itself reaches these.
+    fn rmdir(&self, _cx: &Ctx<'_>, _dir: Node, _name: &[u8]) -> Result<()> {
+        Err(self.refusal())
+    }
+
+    fn unlink(&self, _cx: &Ctx<'_>, _dir: Node, _name: &[u8]) -> Result<Option<Node>> {
+        Err(self.refusal())
+    }
 }
 
 /// The location and folder path whose children `dir` shows; `None` when `dir` is not a folder that still exists.
@@ -29,23 +66,6 @@ pub fn folder_of(reader: &Reader, dir: Node) -> Result<Option<(LocationId, Vec<u
             .map(|e| (e.location, e.own_path())),
         _ => None,
     })
-}
-
-pub fn lookup(reader: &Reader, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
-    let Some((location, path)) = folder_of(reader, dir)? else { return Ok(None) };
-    Ok(reader.folder_child(location, &path, name)?.map(|c| (Node::Entry(c.id), NodeKind::of_entry(c.kind))))
-}
-
-pub fn list(reader: &Reader, dir: Node, cookie: u64) -> Result<Vec<Listed>> {
-    let Some((location, path)) = folder_of(reader, dir)? else { return Ok(Vec::new()) };
-    let children = reader.folder_children(location, &path, cookie as i64, PAGE)?;
-    Ok(children
-        .into_iter()
-        .map(|c| {
-            let (name, node) = (c.name.clone(), Node::Entry(c.id));
-            listed_entry(c, name, node)
-        })
-        .collect())
 }
 
 /// A real child as listed under `name` (its own, or a suffixed one), with `node` deciding how it is represented.

@@ -1,23 +1,34 @@
-//! The views: a pure resolver from (folder, name) to node and from folder to its children, reading the library
-//! and writing nothing. It knows nothing of FUSE; `crate::fs` turns nodes into inodes and attributes.
+//! The views. Each is one file and one `View`: how its folders resolve (`(folder, name) -> node`,
+//! `folder -> children`, reading the library) and what it does with the changes a program asks of it (mkdir, rmdir,
+//! unlink, rename, link, symlink, attributes of its folders), as commands to the writer. A view knows nothing of
+//! FUSE or of inode numbers: `crate::fs` dispatches to it (`of`) and turns nodes into inodes and attributes.
 //!
-//! One file per view: `locations` (the real trees), `tags`, `labels`, `favorites`, `duplicates`, and `flat` for
-//! what the flat views share (naming with collision suffixes, real folders seen through a view).
+//! Files: `root` (the top level), `locations` (the real trees: their changes are made on the disk by `crate::fs`),
+//! `tags`, `labels`, `favorites`, `untagged`, `duplicates` (read-only), `queries`, and `flat` for what the flat
+//! views share (names with collision suffixes, membership, the real folders seen through a view).
 
 mod duplicates;
-mod flat;
+mod favorites;
+pub mod flat;
 mod labels;
 mod locations;
 mod queries;
+mod root;
 mod tags;
+mod untagged;
 
 pub use queries::{QueryTable, query_key};
 
 pub use flat::suffixed_name;
 pub use locations::listed_entry;
 
-use crate::error::Result;
+pub use root::TOP_LEVEL;
+
+use crate::error::{Error, Result};
+use crate::library::write::Membership;
 use crate::library::{ContentId, EntryId, EntryKind, FlatView, LabelId, LocationId, Reader, TagId};
+use crate::writer::Writer;
+use std::path::Path;
 
 /// Everything the mount can show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -105,95 +116,139 @@ impl Listed {
     }
 }
 
-/// The names of the top-level folders, in listing order.
-pub const TOP_LEVEL: [(&str, Node); 7] = [
-    ("locations", Node::Locations),
-    ("tags", Node::Tags),
-    ("labels", Node::Labels),
-    ("favorites", Node::Favorites),
-    ("duplicates", Node::Duplicates),
-    ("query", Node::QueryRoot),
-    ("untagged", Node::Untagged),
-];
-
 /// How many children one call lists at most; callers ask again after the last cookie.
 pub const PAGE: usize = 512;
 
-pub struct Resolver<'a> {
+/// What a view acts with: a reader of the library, the writer to change it, and the mount's settings.
+pub struct Ctx<'a> {
     pub reader: &'a Reader,
+    pub writer: &'a Writer,
     pub show_hidden: bool,
     pub queries: &'a QueryTable,
+    /// Where the file system is mounted, so links into the mount itself are recognised.
+    pub mountpoint: Option<&'a Path>,
 }
 
-impl Resolver<'_> {
-    /// The child `name` of the folder `parent`, if there is one.
-    pub fn lookup(&self, parent: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
-        match parent {
-            Node::Root => {
-                Ok(TOP_LEVEL.iter().find(|(n, _)| n.as_bytes() == name).map(|(_, node)| (*node, NodeKind::Dir)))
-            }
-            Node::Locations => locations::lookup_location(self.reader, name),
-            Node::Location(_) | Node::Entry(_) => locations::lookup(self.reader, parent, name),
-            Node::Tags => tags::lookup_tag(self.reader, name),
-            Node::Tag(tag) => flat::lookup(self, FlatView::Tag(tag), name),
-            Node::Labels => labels::lookup(self, None, name),
-            Node::Label(label) => labels::lookup(self, Some(label), name),
-            Node::Favorites => flat::lookup(self, FlatView::Favorites, name),
-            Node::Duplicates => duplicates::lookup_set(self.reader, name),
-            Node::DupeSet(content) => duplicates::lookup_member(self, content, name),
-            Node::DupeCopy(_) | Node::ViewFile(_) => Ok(None),
-            Node::QueryRoot => queries::lookup_query(self, name),
-            Node::Query(key) => queries::lookup(self, key, name),
-            Node::Untagged => flat::lookup(self, FlatView::Untagged, name),
-            Node::ViewDir { view, top, entry } => flat::lookup_below(self.reader, view, top, entry, name),
-        }
+impl Ctx<'_> {
+    /// The child `name` of the folder `dir`, if there is one.
+    pub fn lookup(&self, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+        of(dir).lookup(self, dir, name)
     }
 
     /// Up to `PAGE` children of `dir` after `cookie` (0 = from the start), in cookie order.
     pub fn list(&self, dir: Node, cookie: u64) -> Result<Vec<Listed>> {
-        match dir {
-            Node::Root => Ok(TOP_LEVEL
-                .iter()
-                .enumerate()
-                .skip(cookie as usize)
-                .map(|(i, (n, node))| Listed::folder(n.as_bytes().to_vec(), *node, i as u64 + 1))
-                .collect()),
-            Node::Locations => locations::list_locations(self.reader, cookie),
-            Node::Location(_) | Node::Entry(_) => locations::list(self.reader, dir, cookie),
-            Node::Tags => tags::list_tags(self.reader, cookie),
-            Node::Tag(tag) => flat::list(self, FlatView::Tag(tag), cookie),
-            Node::Labels => labels::list(self, None, cookie),
-            Node::Label(label) => labels::list(self, Some(label), cookie),
-            Node::Favorites => flat::list(self, FlatView::Favorites, cookie),
-            Node::Duplicates => duplicates::list_sets(self.reader, cookie),
-            Node::DupeSet(content) => duplicates::list_members(self, content, cookie),
-            Node::DupeCopy(_) | Node::ViewFile(_) => Ok(Vec::new()),
-            Node::QueryRoot => queries::list_saved(self, cookie),
-            Node::Query(key) => queries::list(self, key, cookie),
-            Node::Untagged => flat::list(self, FlatView::Untagged, cookie),
-            Node::ViewDir { view, top, entry } => flat::list_below(self.reader, view, top, entry, cookie),
-        }
+        of(dir).list(self, dir, cookie)
     }
 
     /// Whether a node still exists (a tag or label may have been deleted since the kernel learned of it).
     pub fn exists(&self, node: Node) -> Result<bool> {
-        Ok(match node {
-            Node::Root
-            | Node::Locations
-            | Node::Tags
-            | Node::Labels
-            | Node::Favorites
-            | Node::Duplicates
-            | Node::QueryRoot
-            | Node::Untagged => true,
-            Node::Query(key) => self.queries.get(key).is_some(),
-            Node::Location(id) => self.reader.location_by_id(id)?.is_some(),
-            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) => {
-                self.reader.entry_info(id)?.is_some()
-            }
-            Node::Tag(id) => self.reader.tag_exists(id)?,
-            Node::Label(id) => self.reader.label_exists(id)?,
-            Node::DupeSet(id) => self.reader.dupe_set(id)?.is_some(),
-        })
+        of(node).exists(self, node)
     }
+
+    /// The child `name` of `dir`, or ENOENT.
+    pub fn child(&self, dir: Node, name: &[u8]) -> Result<Node> {
+        Ok(self.lookup(dir, name)?.ok_or_else(|| Error::NotFound(String::new()))?.0)
+    }
+}
+
+/// A view: its folders' contents and its rules for changes. What a view does not do is refused with EPERM
+/// (EROFS for a read-only view); the defaults are the rules of a flat view (an entry put in or taken out of the
+/// view's membership), so a view with `membership` needs to say nothing more.
+pub trait View: Sync {
+    fn lookup(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>>;
+
+    fn list(&self, cx: &Ctx<'_>, dir: Node, cookie: u64) -> Result<Vec<Listed>>;
+
+    /// Whether `node`, one of this view's, still exists.
+    fn exists(&self, _cx: &Ctx<'_>, _node: Node) -> Result<bool> {
+        Ok(true)
+    }
+
+    /// A read-only view refuses every change with EROFS.
+    fn read_only(&self) -> bool {
+        false
+    }
+
+    /// The membership folder `dir` stands for: what is linked or moved into it joins, what is removed leaves.
+    fn membership(&self, _dir: Node) -> Option<Membership> {
+        None
+    }
+
+    /// The error for a change this view does not make.
+    fn refusal(&self) -> Error {
+        if self.read_only() {
+            Error::ReadOnly("read-only".into())
+        } else {
+            Error::NotPermitted("not supported through the mount yet".into())
+        }
+    }
+
+    /// mkdir `name` in `dir`: the node made.
+    fn mkdir(&self, _cx: &Ctx<'_>, _dir: Node, _name: &[u8]) -> Result<Node> {
+        Err(self.refusal())
+    }
+
+    /// rmdir `name` in `dir`: a folder listed in a flat view leaves it.
+    fn rmdir(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<()> {
+        flat::leave(self, cx, dir, name).map(drop)
+    }
+
+    /// unlink `name` in `dir`: an entry leaves the flat view (its file is never touched). Answers the node that
+    /// left, whose link count the kernel changed by itself.
+    fn unlink(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<Node>> {
+        flat::leave(self, cx, dir, name).map(Some)
+    }
+
+    /// rename of one of this view's own folders (`child`, named in `dir`) to `new_name` in `to`; `None` when
+    /// `child` is not one, and the rename is an entry changing views (see `flat::move_member`).
+    fn rename(&self, _cx: &Ctx<'_>, _dir: Node, _child: Node, _to: Node, _new_name: &[u8]) -> Result<Option<()>> {
+        Ok(None)
+    }
+
+    /// An attribute of one of this view's folders (entries' attributes are the same in every view: `crate::fs`).
+    fn get_xattr(&self, _cx: &Ctx<'_>, _node: Node, name: &[u8]) -> Result<Vec<u8>> {
+        Err(not_supported(name))
+    }
+
+    fn list_xattr(&self, _cx: &Ctx<'_>, _node: Node) -> Result<Vec<&'static str>> {
+        Ok(Vec::new())
+    }
+
+    /// Sets (`Some`) or removes (`None`) an attribute of one of this view's folders.
+    fn set_xattr(&self, _cx: &Ctx<'_>, _node: Node, name: &[u8], _value: Option<&[u8]>) -> Result<()> {
+        Err(not_supported(name))
+    }
+}
+
+/// The view a node belongs to. Registering a view is one line here.
+pub fn of(node: Node) -> &'static dyn View {
+    match node {
+        Node::Root => &root::Root,
+        Node::Locations | Node::Location(_) | Node::Entry(_) => &locations::Locations,
+        Node::Tags | Node::Tag(_) => &tags::Tags,
+        Node::Labels | Node::Label(_) => &labels::Labels,
+        Node::Favorites => &favorites::Favorites,
+        Node::Untagged => &untagged::Untagged,
+        Node::Duplicates | Node::DupeSet(_) | Node::DupeCopy(_) => &duplicates::Duplicates,
+        Node::QueryRoot | Node::Query(_) => &queries::Queries,
+        Node::ViewDir { .. } | Node::ViewFile(_) => &flat::Below,
+    }
+}
+
+/// The entry an item of a flat view stands for: a file, or a folder the view lists itself.
+pub fn member_entry(node: Node) -> Option<EntryId> {
+    match node {
+        Node::Entry(id) | Node::DupeCopy(id) | Node::ViewFile(id) => Some(id),
+        Node::ViewDir { top, entry, .. } if top == entry => Some(entry),
+        _ => None,
+    }
+}
+
+pub fn not_supported(name: &[u8]) -> Error {
+    Error::NotSupported(format!("{} is not supported here", String::from_utf8_lossy(name)))
+}
+
+/// A name given to a tag or label folder, which must be text.
+fn text(name: &[u8]) -> Result<&str> {
+    std::str::from_utf8(name).map_err(|_| Error::InvalidName("tag and label names must be UTF-8".into()))
 }

@@ -1,10 +1,13 @@
 //! `query/`: any valid expression is a folder of the entries it matches (a flat view, like a tag's folder); saved
 //! queries are listed. A name is first looked up among the saved queries, then parsed as an expression; one that
 //! does not parse is simply not there (ENOENT). The mount remembers the expressions it handed out by key.
+//!
+//! Changes: `mkdir query/EXPR` saves the expression under its own text, `rmdir query/NAME` forgets a saved query;
+//! nothing else changes here (a query's entries are what matches it).
 
 use super::flat::{node_in_view, shown_name};
-use super::{Listed, Node, NodeKind, PAGE, Resolver, listed_entry, suffixed_name};
-use crate::error::Result;
+use super::{Ctx, Listed, Node, NodeKind, PAGE, View, listed_entry, suffixed_name, text};
+use crate::error::{Error, Result};
 use crate::library::{FlatView, Reader};
 use crate::query::{Expr, parse};
 use std::collections::HashMap;
@@ -27,6 +30,52 @@ impl QueryTable {
     }
 }
 
+pub struct Queries;
+
+impl View for Queries {
+    fn lookup(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+        match dir {
+            Node::Query(key) => lookup(cx, key, name),
+            _ => lookup_query(cx, name),
+        }
+    }
+
+    fn list(&self, cx: &Ctx<'_>, dir: Node, cookie: u64) -> Result<Vec<Listed>> {
+        match dir {
+            Node::Query(key) => list(cx, key, cookie),
+            _ => list_saved(cx, cookie),
+        }
+    }
+
+    fn exists(&self, cx: &Ctx<'_>, node: Node) -> Result<bool> {
+        Ok(match node {
+            Node::Query(key) => cx.queries.get(key).is_some(),
+            _ => true,
+        })
+    }
+
+    fn mkdir(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Node> {
+        if dir != Node::QueryRoot {
+            return Err(self.refusal());
+        }
+        let text = text(name)?;
+        crate::query::parse(text).map_err(|e| Error::Invalid(format!("not a valid query: {e}")))?;
+        cx.writer.save_query(text.to_owned(), text.to_owned())?;
+        cx.child(dir, name)
+    }
+
+    fn rmdir(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<()> {
+        if dir != Node::QueryRoot {
+            return Err(self.refusal());
+        }
+        cx.writer.forget_query(text(name)?.to_owned())
+    }
+
+    fn unlink(&self, _cx: &Ctx<'_>, _dir: Node, _name: &[u8]) -> Result<Option<Node>> {
+        Err(self.refusal())
+    }
+}
+
 /// The key of a query folder's name: stable across remounts, 56 bits.
 pub fn query_key(name: &[u8]) -> u64 {
     let hash = blake3::hash(name);
@@ -41,7 +90,7 @@ pub fn expression_of(reader: &Reader, name: &str) -> Result<Option<Expr>> {
     Ok(parse(&text).ok())
 }
 
-pub fn lookup_query(r: &Resolver<'_>, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+fn lookup_query(r: &Ctx<'_>, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
     let Ok(text) = std::str::from_utf8(name) else { return Ok(None) };
     let Some(expr) = expression_of(r.reader, text)? else { return Ok(None) };
     let key = query_key(name);
@@ -49,7 +98,7 @@ pub fn lookup_query(r: &Resolver<'_>, name: &[u8]) -> Result<Option<(Node, NodeK
     Ok(Some((Node::Query(key), NodeKind::Dir)))
 }
 
-pub fn list_saved(r: &Resolver<'_>, cookie: u64) -> Result<Vec<Listed>> {
+fn list_saved(r: &Ctx<'_>, cookie: u64) -> Result<Vec<Listed>> {
     let mut listed = Vec::new();
     for (id, name, expression) in r.reader.saved_queries()? {
         if id as u64 <= cookie {
@@ -64,7 +113,7 @@ pub fn list_saved(r: &Resolver<'_>, cookie: u64) -> Result<Vec<Listed>> {
     Ok(listed)
 }
 
-pub fn lookup(r: &Resolver<'_>, key: u64, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+fn lookup(r: &Ctx<'_>, key: u64, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
     let Some(expr) = r.queries.get(key) else { return Ok(None) };
     let view = FlatView::Query(key);
     let named = r.reader.query_named(&expr, r.show_hidden, name)?;
@@ -80,7 +129,7 @@ pub fn lookup(r: &Resolver<'_>, key: u64, name: &[u8]) -> Result<Option<(Node, N
     Ok(None)
 }
 
-pub fn list(r: &Resolver<'_>, key: u64, cookie: u64) -> Result<Vec<Listed>> {
+fn list(r: &Ctx<'_>, key: u64, cookie: u64) -> Result<Vec<Listed>> {
     let Some(expr) = r.queries.get(key) else { return Ok(Vec::new()) };
     let view = FlatView::Query(key);
     Ok(r.reader
