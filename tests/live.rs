@@ -3,15 +3,10 @@
 
 mod common;
 
-use common::Fixture;
+use common::{Fixture, eventually};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
-
-fn add(fx: &Fixture) {
-    let run = fx.run(["add".as_ref(), fx.files().as_os_str(), "--quiet".as_ref()]);
-    assert_eq!(run.code, 0, "{run:?}");
-}
 
 fn tags_of(path: &Path) -> Option<String> {
     xattr::get(path, "user.xdg.tags").unwrap().map(|v| String::from_utf8(v).unwrap())
@@ -26,7 +21,7 @@ fn run_in(dir: &Path, program: &str, args: &[&str]) -> String {
 #[test]
 fn files_and_folders_made_through_the_mount_are_real_and_indexed() {
     let fx = Fixture::new();
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let root = mnt.join("locations/files");
     std::fs::create_dir_all(root.join("a/b")).unwrap();
@@ -67,7 +62,7 @@ fn tags_follow_files_through_renames_and_editor_saves() {
     let fx = Fixture::new();
     fx.write("docs/report.txt", b"v1");
     fx.write("docs/deep/inner.txt", b"inner");
-    add(&fx);
+    fx.add();
     fx.run([
         "tag".as_ref(),
         "keep".as_ref(),
@@ -108,7 +103,7 @@ fn tags_follow_files_through_renames_and_editor_saves() {
 #[test]
 fn programs_work_through_the_mount_as_on_the_real_folder() {
     let fx = Fixture::new();
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let root = mnt.join("locations/files");
     // git: init, add, commit through the mount; the repository is sound on disk.
@@ -170,15 +165,6 @@ fn programs_work_through_the_mount_as_on_the_real_folder() {
     assert!(diff.status.success(), "{diff:?}");
 }
 
-/// Waits (up to 20 s) until `check` holds, polling.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !check() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 /// Every indexed path of a library, sorted.
 fn indexed(library: &Path) -> Vec<String> {
     let conn = rusqlite::Connection::open_with_flags(library, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
@@ -199,7 +185,7 @@ fn changes_outside_the_mount_show_and_tags_follow() {
     let fx = Fixture::new();
     fx.write("inbox/report.txt", b"report");
     fx.write("projects/alpha/plan.txt", b"plan");
-    add(&fx);
+    fx.add();
     fx.run([
         "tag".as_ref(),
         "keep".as_ref(),
@@ -239,7 +225,7 @@ fn changes_outside_the_mount_show_and_tags_follow() {
 fn a_burst_of_outside_changes_ends_equal_to_a_fresh_rescan() {
     let fx = Fixture::new();
     fx.write("keep/tagged.txt", b"tagged");
-    add(&fx);
+    fx.add();
     fx.run(["tag".as_ref(), "survivor".as_ref(), fx.file("keep/tagged.txt").as_os_str()]).ok();
     let mnt = fx.mount();
     let burst = fx.file("burst");
@@ -322,7 +308,7 @@ fn a_listing_that_straddles_writes_shows_every_new_size() {
     // in, and must not hand out a size stated before a write made through the mount in between.
     let fx = Fixture::new();
     let names = empty_files(&fx, "big", 1200);
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let dir = mnt.join("locations/files/big");
     let listed = list_around(&dir, |_| {
@@ -338,7 +324,7 @@ fn a_listing_that_straddles_writes_shows_every_new_size() {
 fn a_listing_that_straddles_outside_changes_shows_every_new_size() {
     let fx = Fixture::new();
     let names = empty_files(&fx, "big", 1200);
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let dir = mnt.join("locations/files/big");
     let listed = list_around(&dir, |first| {
@@ -361,7 +347,7 @@ fn a_walk_shows_changes_made_to_the_folder_it_enters_next() {
     let fx = Fixture::new();
     let names = empty_files(&fx, "walk/a", 300);
     empty_files(&fx, "walk/b", 300);
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let walk = mnt.join("locations/files/walk");
     let mut folders: Vec<_> = std::fs::read_dir(&walk).unwrap().map(|e| e.unwrap().file_name()).collect();
@@ -386,7 +372,7 @@ fn a_listing_shows_sizes_written_through_files_held_open() {
     // child stated for an earlier request must be stated again while any file is open for writing.
     let fx = Fixture::new();
     let names = empty_files(&fx, "held", 600);
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let dir = mnt.join("locations/files/held");
     let open: Vec<std::fs::File> =

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Fixture, Mounted, spacefs};
+use common::{Fixture, Mounted, errno_of, eventually, mounted, spacefs};
 use spacefs::library::write::Flag;
 use spacefs::library::{EntryId, Library};
 use spacefs::names::{LabelPath, TagName};
@@ -10,12 +10,6 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-
-/// Adds the fixture's files as location `files` through the CLI.
-fn add(fx: &Fixture) {
-    let run = fx.run(["add".as_ref(), fx.files().as_os_str(), "--quiet".as_ref()]);
-    assert_eq!(run.code, 0, "{run:?}");
-}
 
 /// The entry id of a real file, for setting up metadata through the library API.
 fn id(lib: &Library, path: &Path) -> EntryId {
@@ -27,17 +21,13 @@ fn tag(lib: &Library, t: &str, paths: &[&Path]) {
     lib.writer().tag(ids, vec![TagName::parse(t).unwrap()]).unwrap();
 }
 
-fn errno_of(result: std::io::Result<impl Sized>) -> i32 {
-    result.err().and_then(|e| e.raw_os_error()).unwrap_or(0)
-}
-
 #[test]
 fn every_view_lists_and_reads_the_real_files() {
     let fx = Fixture::new();
     let report = fx.write("docs/report.txt", b"the report");
     let photo = fx.write("pics/2026/beach.jpg", &[0xffu8; 5000]);
     let song = fx.write("music/song.ogg", b"la la la");
-    add(&fx);
+    fx.add();
     {
         let lib = Library::open(&fx.library()).unwrap();
         tag(&lib, "work", &[&report, &fx.file("pics")]);
@@ -94,7 +84,7 @@ fn duplicates_are_verified_groups_of_distinct_files() {
     std::fs::hard_link(&linked, fx.file("d/linked2.bin")).unwrap();
     fx.write("e/empty1", b"");
     fx.write("e/empty2", b"");
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let hash = blake3::hash(&big).to_hex();
     let group = format!("195.31KiB-{}", &hash[..16]);
@@ -119,7 +109,7 @@ fn colliding_names_get_stable_suffixes_and_odd_names_survive() {
     std::fs::write(&latin1, b"latin-1 name").unwrap();
     let long_name = format!("{}.txt", "n".repeat(251));
     let long = fx.write(&long_name, b"long name");
-    add(&fx);
+    fx.add();
     let (id_one, id_two) = {
         let lib = Library::open(&fx.library()).unwrap();
         tag(&lib, "t", &[&one, &two, &latin1, &long]);
@@ -159,7 +149,7 @@ fn hidden_entries_show_only_with_show_hidden() {
     let fx = Fixture::new();
     let shown = fx.write("shown.txt", b"s");
     let hidden = fx.write("hidden.txt", b"h");
-    add(&fx);
+    fx.add();
     {
         let lib = Library::open(&fx.library()).unwrap();
         tag(&lib, "t", &[&shown, &hidden]);
@@ -180,7 +170,7 @@ fn find_walks_the_whole_mount_and_stops() {
     for i in 0..30 {
         paths.push(fx.write(format!("d{}/sub/f{i}.txt", i % 3), format!("distinct {i}").as_bytes()));
     }
-    add(&fx);
+    fx.add();
     {
         let lib = Library::open(&fx.library()).unwrap();
         let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
@@ -200,7 +190,7 @@ fn find_walks_the_whole_mount_and_stops() {
 fn remount_keeps_inode_numbers() {
     let fx = Fixture::new();
     let file = fx.write("a/b.txt", b"b");
-    add(&fx);
+    fx.add();
     {
         let lib = Library::open(&fx.library()).unwrap();
         tag(&lib, "t", &[&file, &fx.file("a")]);
@@ -222,7 +212,7 @@ fn remount_keeps_inode_numbers() {
 fn cli_changes_show_in_the_mount_at_once() {
     let fx = Fixture::new();
     let file = fx.write("a.txt", b"a");
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     assert!(mnt.ls("tags").is_empty());
     fx.run(["tag".as_ref(), "fresh".as_ref(), file.as_os_str()]).ok();
@@ -243,7 +233,7 @@ fn cli_changes_show_in_the_mount_at_once() {
 fn changes_through_views_are_refused_and_real_files_stay() {
     let fx = Fixture::new();
     let file = fx.write("a.txt", b"keep me");
-    add(&fx);
+    fx.add();
     {
         let lib = Library::open(&fx.library()).unwrap();
         tag(&lib, "t", &[&file]);
@@ -277,7 +267,7 @@ fn bad_mount_requests_are_refused_with_one_line() {
         common::Run::from(spacefs().arg("--library").arg(&missing_lib).arg("mount").arg(&mnt_dir).output().unwrap());
     run.fails_with("no library at");
     assert!(!missing_lib.exists(), "mount must not create a library");
-    add(&fx);
+    fx.add();
     fx.run(["mount", "/no/such/dir"]).fails_with("does not exist (create it with 'mkdir -p /no/such/dir')");
     fx.run(["mount".as_ref(), fx.file("a.txt").as_os_str()]).fails_with("is not a folder");
     let full = fx.dir.path().join("full");
@@ -300,7 +290,7 @@ fn eight_threads_read_and_list_at_once() {
     for i in 0..64 {
         files.push(fx.write(format!("d{}/f{i}.txt", i % 4), format!("content {i}").as_bytes()));
     }
-    add(&fx);
+    fx.add();
     {
         let lib = Library::open(&fx.library()).unwrap();
         let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
@@ -341,29 +331,16 @@ fn the_demo_mounts_a_sample_library() {
     );
 }
 
-fn mounted(path: &Path) -> bool {
-    let target = format!(" {} ", path.display());
-    std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().any(|l| l.contains(&target))
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn foreground_mount_unmounts_cleanly_on_sigterm() {
     let fx = Fixture::new();
     fx.write("a.txt", b"a");
-    add(&fx);
+    fx.add();
     let guard = Mounted { path: fx.dir.path().join("fg") };
     std::fs::create_dir(&guard.path).unwrap();
     let mut child =
         spacefs().arg("--library").arg(fx.library()).arg("mount").arg(&guard.path).arg("--foreground").spawn().unwrap();
-    wait_until("mounted", || mounted(&guard.path));
+    eventually("mounted", || mounted(&guard.path));
     assert_eq!(guard.ls("locations/files"), ["a.txt"]);
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -378,7 +355,7 @@ fn foreground_mount_unmounts_cleanly_on_sigterm() {
 fn fusermount3_unmount_ends_the_daemon() {
     let fx = Fixture::new();
     fx.write("a.txt", b"a");
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let pids = || {
         let out = std::process::Command::new("pgrep").arg("-f").arg(format!("mount {}", mnt.path.display())).output();
@@ -387,7 +364,7 @@ fn fusermount3_unmount_ends_the_daemon() {
     assert_eq!(pids(), 1, "one daemon serves the mount");
     let out = std::process::Command::new("fusermount3").arg("-u").arg(&mnt.path).output().unwrap();
     assert!(out.status.success(), "{out:?}");
-    wait_until("the daemon exited", || pids() == 0);
+    eventually("the daemon exited", || pids() == 0);
     assert!(!mounted(&mnt.path));
 }
 
@@ -396,7 +373,7 @@ fn a_killed_daemon_leaves_nothing_lost_and_the_next_mount_cleans_up_and_catches_
     let fx = Fixture::new();
     fx.write("a.txt", b"a");
     fx.write("b.txt", b"b");
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     xattr::set(mnt.join("locations/files/a.txt"), "user.xdg.tags", b"keep").unwrap();
     std::fs::write(mnt.join("locations/files/new.txt"), b"made through the mount").unwrap();
@@ -407,7 +384,7 @@ fn a_killed_daemon_leaves_nothing_lost_and_the_next_mount_cleans_up_and_catches_
     let pid = daemon().expect("a daemon serves the mount");
     // SAFETY: killing the daemon this test started.
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    wait_until("the daemon died", || daemon().is_none());
+    eventually("the daemon died", || daemon().is_none());
     let dead = std::fs::metadata(&mnt.path).unwrap_err().raw_os_error();
     assert!(matches!(dead, Some(libc::ENOTCONN | libc::ECONNABORTED)), "{dead:?}");
     // While nothing serves the library: a tagged file renamed, another deleted, one added.

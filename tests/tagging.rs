@@ -2,23 +2,14 @@
 
 mod common;
 
-use common::Fixture;
+use common::{Fixture, errno_of};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
 
-fn add(fx: &Fixture) {
-    let run = fx.run(["add".as_ref(), fx.files().as_os_str(), "--quiet".as_ref()]);
-    assert_eq!(run.code, 0, "{run:?}");
-}
-
 fn get(path: &Path, name: &str) -> Option<String> {
     xattr::get(path, name).unwrap().map(|v| String::from_utf8(v).unwrap())
-}
-
-fn errno_of<T>(result: std::io::Result<T>) -> i32 {
-    result.err().and_then(|e| e.raw_os_error()).unwrap_or(0)
 }
 
 /// `getfattr -n NAME --only-values PATH` as a user would run it.
@@ -37,7 +28,7 @@ fn every_attribute_reads_writes_and_removes() {
     let fx = Fixture::new();
     let real = fx.write("doc.txt", b"document");
     fx.write("dir/inner.txt", b"inner");
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let file = mnt.join("locations/files/doc.txt");
 
@@ -113,7 +104,7 @@ fn every_attribute_reads_writes_and_removes() {
 fn finder_tags_round_trip_with_colours() {
     let fx = Fixture::new();
     fx.write("photo.jpg", b"jpeg");
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let file = mnt.join("locations/files/photo.jpg");
     let items = vec![plist::Value::String("Rot\n6".into()), plist::Value::String("Ürlaub".into())];
@@ -139,7 +130,7 @@ fn finder_tags_round_trip_with_colours() {
 fn bad_values_change_nothing() {
     let fx = Fixture::new();
     fx.write("a.txt", b"a");
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let file = mnt.join("locations/files/a.txt");
     xattr::set(&file, "user.xdg.tags", b"keep,these").unwrap();
@@ -178,7 +169,7 @@ fn four_threads_each_making_a_thousand_changes_lose_none() {
             fx.write(format!("t{t}/f{i:03}"), format!("{t}-{i}").as_bytes());
         }
     }
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     std::thread::scope(|s| {
         for t in 0..4 {
@@ -206,7 +197,7 @@ fn cli_commands_work_with_real_and_mount_paths_while_mounted() {
     let fx = Fixture::new();
     let a = fx.write("a.txt", b"a");
     let b = fx.write("b.txt", b"b");
-    add(&fx);
+    fx.add();
     let mnt = fx.mount();
     let in_mount = mnt.join("locations/files/b.txt");
     fx.run(["tag".as_ref(), "todo".as_ref(), a.as_os_str(), in_mount.as_os_str()]).ok();
@@ -265,7 +256,7 @@ fn folder_operations_in_tags_change_tags_and_never_files() {
     let a = fx.write("a.txt", b"a");
     fx.write("b.txt", b"b");
     fx.write("sub/deep/c.txt", b"c");
-    add(&fx);
+    fx.add();
     let before = snapshot(&fx.files());
     let mnt = fx.mount();
     std::fs::create_dir(mnt.join("tags/work")).unwrap();
@@ -320,7 +311,7 @@ fn folder_operations_in_labels_and_favorites() {
     let fx = Fixture::new();
     fx.write("a.txt", b"a");
     fx.write("b.txt", b"b");
-    add(&fx);
+    fx.add();
     let before = snapshot(&fx.files());
     let mnt = fx.mount();
     std::fs::create_dir_all(mnt.join("labels/work/2026/q1")).unwrap();
@@ -360,7 +351,7 @@ fn writes_through_views_go_to_the_real_file_and_the_library_follows() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let fx = Fixture::new();
     let real = fx.write("notes.txt", b"first line\n");
-    add(&fx);
+    fx.add();
     fx.run(["tag".as_ref(), "t".as_ref(), real.as_os_str()]).ok();
     let mnt = fx.mount();
     let via_tag = mnt.join("tags/t/notes.txt");

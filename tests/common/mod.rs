@@ -38,6 +38,12 @@ impl Fixture {
         path
     }
 
+    /// `spacefs add files/ --quiet`: makes the `files/` tree a location and indexes it.
+    pub fn add(&self) {
+        let run = self.run(["add".as_ref(), self.files().as_os_str(), "--quiet".as_ref()]);
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+
     /// Runs `spacefs --library <library> ARGS…`.
     pub fn run<I, S>(&self, args: I) -> Run
     where
@@ -162,4 +168,24 @@ impl Rng {
     pub fn pick<T: Copy>(&mut self, from: &[T]) -> T {
         from[self.below(from.len() as u64) as usize]
     }
+}
+
+/// The errno a failed call answered (0 when it succeeded).
+pub fn errno_of<T>(result: std::io::Result<T>) -> i32 {
+    result.err().and_then(|e| e.raw_os_error()).unwrap_or(0)
+}
+
+/// Waits (up to 20 s) until `check` holds, polling: for what the daemon or the watcher does in the background.
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Whether `path` is a mount point now.
+pub fn mounted(path: &Path) -> bool {
+    let target = format!(" {} ", path.display());
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().any(|l| l.contains(&target))
 }

@@ -1,8 +1,6 @@
-//! The filesystem core without FUSE: lookups and listings through `SpaceFs` directly.
+//! Listings and lookups through the core: paging, restarting, resolving views.
 
-mod common;
-
-use common::Fixture;
+use crate::common::Fixture;
 use spacefs::fs::{Attr, DirSink, FsOptions, SpaceFs};
 use spacefs::index::{self, ScanOptions};
 use spacefs::inode::ROOT;
