@@ -1,16 +1,21 @@
 //! spacefs: a library of tagged, labelled, deduplicated files, browsable as a filesystem.
 //!
-//! Layout: `library` owns the database and all SQL; `writer` is the one thread that writes it; `index` fills it
-//! from the disk; `app` implements the commands that `cli` defines; `main` only maps results to exit codes.
+//! Layout, from the bottom up (each module uses only those before it): `error`, `names`, `clock`, `kind`,
+//! `longpath`, `xattr` (codecs), `query` (the expression language); `library` owns the database and all SQL, with
+//! its one writer thread (`library::writer`); `index` fills it from the disk; `cache`, `view` (one file per view),
+//! `inode` and `fs` (the core) make the file system; `fuse` translates it for the kernel; `watch` follows the disk;
+//! `mount` runs a mount; `app` implements the commands that `cli` defines; `main` only maps results to exit codes.
 
 pub mod app;
 pub mod cache;
 pub mod cli;
+pub mod clock;
 pub mod error;
 pub mod fs;
 pub mod fuse;
 pub mod index;
 pub mod inode;
+pub mod kind;
 pub mod library;
 pub mod longpath;
 pub mod mount;
@@ -18,7 +23,6 @@ pub mod names;
 pub mod query;
 pub mod view;
 pub mod watch;
-pub mod writer;
 pub mod xattr;
 
 pub use error::{Error, Result};

@@ -13,8 +13,8 @@
 //! are reserved: quote a tag with such a name (`"to do"`, `"favorite"`). Sizes take k, M, G, T (powers of 1024);
 //! ages take h, d, w, y. `modified<30d` means "changed in the last 30 days".
 
-use crate::index::{KIND_EXTENSIONS, KINDS};
-use crate::library::now_ns;
+use crate::clock::now_ns;
+use crate::kind::{KIND_EXTENSIONS, KINDS};
 use rusqlite::types::Value;
 use std::fmt;
 

@@ -16,8 +16,8 @@
 
 use crate::error::Result;
 use crate::library::write::{ScanApplied, ScanItem};
+use crate::library::writer::Writer;
 use crate::library::{EntryId, EntryInfo, EntryKind, LocationId};
-use crate::writer::Writer;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::collections::HashMap;
 use std::ops::Range;

@@ -9,10 +9,11 @@
 //! Invariants: symlinks are recorded, never followed; a folder that cannot be read keeps what the library knew of
 //! it (nothing is removed because it could not be seen); a missing location root aborts the scan before any change.
 
-mod kind;
 mod progress;
 
-pub use kind::{KIND_EXTENSIONS, KINDS, kind_of_extension};
+use crate::kind;
+pub use crate::kind::{KIND_EXTENSIONS, KINDS, kind_of_extension};
+pub use crate::library::write::scanned;
 
 use crate::error::{Error, Result, shown};
 use crate::library::write::LocationTotals;
@@ -23,7 +24,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use progress::{Counters, Progress};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
-use std::fs::{self, File, Metadata};
+use std::fs::{self, File};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -402,35 +403,6 @@ fn plan(mut entry: ScannedEntry, path: PathBuf, previous: Option<&EntryStamp>, m
     let hash = hashable && !(same_content && has_content);
     entry.content = if same_content && !hash { ContentUpdate::Keep } else { ContentUpdate::Clear };
     Some(Job { entry, path, hash })
-}
-
-/// What `meta` (of the file at `path`) says of entry `name` in folder `rel`, without its content.
-pub fn scanned(rel: &[u8], name: Vec<u8>, path: &Path, meta: &Metadata) -> ScannedEntry {
-    let kind = EntryKind::from_file_type(meta.file_type());
-    let symlink_target =
-        if kind == EntryKind::Symlink { fs::read_link(path).ok().map(|t| t.into_os_string().into_vec()) } else { None };
-    ScannedEntry {
-        id: None,
-        relative_path: rel.to_vec(),
-        name,
-        kind,
-        size: meta.size() as i64,
-        mode: meta.mode(),
-        created_at: meta
-            .created()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos() as i64),
-        modified_at: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-        changed_at: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
-        accessed_at: Some(meta.atime() * 1_000_000_000 + meta.atime_nsec()),
-        inode: meta.ino() as i64,
-        device: meta.dev() as i64,
-        symlink_target,
-        content: ContentUpdate::Clear,
-        xdg_tags: Vec::new(),
-        xdg_comment: None,
-    }
 }
 
 fn hash_worker(jobs: Receiver<Job>, items: Sender<ScanItem>, shared: &Shared) {

@@ -1,7 +1,7 @@
 //! The library database: opening it, its migrations, its row types, and all of its SQL.
 //!
 //! Invariants:
-//! * Exactly one writable connection per open `Library`, owned by the writer thread (`crate::writer`); everything
+//! * Exactly one writable connection per open `Library`, owned by the writer thread (`writer`); everything
 //!   else reads through `Reader`s, each with its own read-only connection (WAL: readers never block the writer and
 //!   never see SQLITE_BUSY from it).
 //! * The schema is built by the append-only `MIGRATIONS`, tracked by `PRAGMA user_version`; `schema.sql` at the top
@@ -16,19 +16,19 @@ pub(crate) mod testing;
 mod types;
 mod views;
 pub mod write;
+pub mod writer;
 
 pub use read::{DupeCopy, DupeGroup, LibraryStatus, Reader, VerifyCandidate};
 pub use types::*;
 pub use views::{Child, DupeMember, DupeSet, EntryInfo, EntryMeta, FlatView};
 
 use crate::error::{Error, Result, shown};
-use crate::writer::Writer;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::fs::OpenOptions;
 use std::io::ErrorKind;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use writer::Writer;
 
 /// Every schema change ever shipped, in order. Append only.
 const MIGRATIONS: &[&str] =
@@ -93,10 +93,7 @@ impl Library {
     }
 }
 
-/// Nanoseconds since the Unix epoch.
-pub fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
-}
+pub use crate::clock::now_ns;
 
 fn check_folder(path: &Path) -> Result<()> {
     let folder = match path.parent() {

@@ -1,6 +1,6 @@
 //! Every mutation of the library, as functions over the writer's connection inside its open transaction.
 //!
-//! Only `crate::writer` calls these. Each function is one command's effect; the writer wraps each in a savepoint,
+//! Only `crate::library::writer` calls these. Each function is one command's effect; the writer wraps each in a savepoint,
 //! so a failing command leaves no partial change while the others in its batch commit.
 //!
 //! Metadata is never silently destroyed: when an entry vanishes from disk its `user_metadata` row is kept as an
@@ -1125,6 +1125,40 @@ pub fn forget_query(conn: &Connection, name: &str) -> Result<()> {
         return Err(Error::NotFound(format!("no saved query named {name:?} (see 'spacefs query list')")));
     }
     Ok(())
+}
+
+/// What `meta` (of the file at `path`) says of entry `name` in folder `rel`, without its content.
+pub fn scanned(rel: &[u8], name: Vec<u8>, path: &std::path::Path, meta: &std::fs::Metadata) -> ScannedEntry {
+    use std::os::unix::ffi::OsStringExt;
+    use std::os::unix::fs::MetadataExt;
+    let kind = EntryKind::from_file_type(meta.file_type());
+    let symlink_target = if kind == EntryKind::Symlink {
+        std::fs::read_link(path).ok().map(|t| t.into_os_string().into_vec())
+    } else {
+        None
+    };
+    ScannedEntry {
+        id: None,
+        relative_path: rel.to_vec(),
+        name,
+        kind,
+        size: meta.size() as i64,
+        mode: meta.mode(),
+        created_at: meta
+            .created()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i64),
+        modified_at: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        changed_at: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+        accessed_at: Some(meta.atime() * 1_000_000_000 + meta.atime_nsec()),
+        inode: meta.ino() as i64,
+        device: meta.dev() as i64,
+        symlink_target,
+        content: ContentUpdate::Clear,
+        xdg_tags: Vec::new(),
+        xdg_comment: None,
+    }
 }
 
 #[cfg(test)]

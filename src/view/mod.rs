@@ -26,8 +26,8 @@ pub use root::TOP_LEVEL;
 
 use crate::error::{Error, Result};
 use crate::library::write::Membership;
+use crate::library::writer::Writer;
 use crate::library::{ContentId, EntryId, EntryKind, FlatView, LabelId, LocationId, Reader, TagId};
-use crate::writer::Writer;
 use std::path::Path;
 
 /// Everything the mount can show.

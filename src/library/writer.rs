@@ -477,7 +477,7 @@ mod tests {
         let path = dir.join(name);
         std::fs::write(&path, name).unwrap();
         let meta = std::fs::symlink_metadata(&path).unwrap();
-        let mut e = crate::index::scanned(b"", name.as_bytes().to_vec(), &path, &meta);
+        let mut e = write::scanned(b"", name.as_bytes().to_vec(), &path, &meta);
         e.id = Some(EntryId(id));
         e.content = content;
         ScanItem::Upsert(Box::new(e))
