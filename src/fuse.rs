@@ -1,23 +1,21 @@
 //! `impl fuser::Filesystem`: decode, call one `SpaceFs` method, reply. No SQL and no rules here.
 //!
-//! Opens of real files use kernel passthrough (one `BackingId` per inode while any handle is open) so reads run at
-//! the backing file system's speed; when the kernel refuses (not root, old kernel) reads fall back to `pread` on a
-//! file kept per handle, and a log line says so once.
+//! Opens of real files use kernel passthrough when the kernel offers it (the core keeps the handles and their
+//! backing, see `fs::handles`), so reads run at the backing file system's speed; otherwise reads and writes come
+//! here and go to the handle's real file.
 
 use crate::error::Error;
 use crate::fs::{Attr, AttrChange, Caller, DirSink, SetTime, SpaceFs};
 use crate::view::NodeKind;
 use fuser::{
-    BackingId, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
-    KernelConfig, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty,
-    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags, KernelConfig,
+    LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen,
+    ReplyStatfs, ReplyXattr, Request,
 };
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long the kernel may trust what it was told. Changes to the library are invalidated explicitly.
@@ -31,48 +29,15 @@ fn ttl(attr: &Attr) -> &'static Duration {
 
 pub struct FuseFs {
     core: Arc<SpaceFs>,
-    passthrough: AtomicBool,
-    handles: Mutex<Handles>,
-}
-
-#[derive(Default)]
-struct Handles {
-    next: u64,
-    /// The kernel accepts one backing file per inode among its open files (a second one fails the open with EIO),
-    /// so every passthrough handle of an inode shares this one.
-    backing: HashMap<u64, Weak<BackingId>>,
-    open: HashMap<u64, Open>,
-}
-
-struct Open {
-    ino: u64,
-    file: File,
-    writable: bool,
-    _backing: Option<Arc<BackingId>>,
 }
 
 impl FuseFs {
     pub fn new(core: Arc<SpaceFs>) -> FuseFs {
-        FuseFs { core, passthrough: AtomicBool::new(false), handles: Mutex::new(Handles::default()) }
-    }
-
-    fn handles(&self) -> std::sync::MutexGuard<'_, Handles> {
-        self.handles.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A descriptor for an open handle's real file; EBADF for an unknown handle, or one not open for writing when
-    /// `for_writing`.
-    /// A descriptor of any handle open on `ino`: what a file deleted while open is reached through.
-    fn any_open_file(&self, ino: u64) -> Option<File> {
-        self.handles().open.values().find(|o| o.ino == ino).and_then(|o| o.file.try_clone().ok())
+        FuseFs { core }
     }
 
     fn handle_file(&self, fh: FileHandle, for_writing: bool) -> Result<File, Errno> {
-        match self.handles().open.get(&fh.0).filter(|o| o.writable || !for_writing).map(|o| o.file.try_clone()) {
-            Some(Ok(file)) => Ok(file),
-            Some(Err(err)) => Err(Errno::from(err)),
-            None => Err(Errno::EBADF),
-        }
+        self.core.handle_file(fh.0, for_writing).map_err(|e| errno(&e))
     }
 }
 
@@ -102,11 +67,6 @@ fn errno(err: &Error) -> Errno {
         log::debug!("{err}");
     }
     Errno::from_i32(errno)
-}
-
-/// Whether an error says the file's name or entry is gone.
-fn gone(err: &Error) -> bool {
-    err.errno() == libc::ENOENT
 }
 
 /// A size probe (`size` 0) gets the length; a buffer too small gets ERANGE; otherwise the value.
@@ -189,7 +149,7 @@ impl Filesystem for FuseFs {
         if !passthrough {
             log::warn!("kernel passthrough is not available: reads go through spacefs (slower)");
         }
-        self.passthrough.store(passthrough, Ordering::Relaxed);
+        self.core.set_passthrough(passthrough);
         Ok(())
     }
 
@@ -205,16 +165,7 @@ impl Filesystem for FuseFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
-        let open = fh.and_then(|fh| self.handle_file(fh, false).ok());
-        let result = match open {
-            Some(file) => self.core.getattr_open(ino.0, &file),
-            None => self.core.getattr(ino.0).or_else(|err| match self.any_open_file(ino.0) {
-                // Deleted while open: fstat on the descriptor answers, as on a disk.
-                Some(file) if gone(&err) => self.core.getattr_open(ino.0, &file),
-                _ => Err(err),
-            }),
-        };
-        match result {
+        match self.core.getattr(ino.0, fh.map(|fh| fh.0)) {
             Ok(attr) => reply.attr(ttl(&attr), &file_attr(&attr)),
             Err(err) => reply.error(errno(&err)),
         }
@@ -228,23 +179,10 @@ impl Filesystem for FuseFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let (file, writable) = match self.core.open(ino.0, flags.0) {
-            Ok(opened) => opened,
-            Err(err) => return reply.error(errno(&err)),
-        };
-        let io = self.choose_io(ino.0, &file, |f| reply.open_backing(f));
-        let mut handles = self.handles();
-        handles.next += 1;
-        let fh = handles.next;
-        match io {
-            Io::Passthrough(id) => {
-                reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
-                handles.open.insert(fh, Open { ino: ino.0, file, writable, _backing: Some(id) });
-            }
-            Io::Cached => {
-                handles.open.insert(fh, Open { ino: ino.0, file, writable, _backing: None });
-                reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
-            }
+        match self.core.open(ino.0, flags.0, |f| reply.open_backing(f)) {
+            Ok((fh, Some(id))) => reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id),
+            Ok((fh, None)) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
+            Err(err) => reply.error(errno(&err)),
         }
     }
 
@@ -286,21 +224,7 @@ impl Filesystem for FuseFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let writable = {
-            let mut handles = self.handles();
-            // Dropping the handle lets go of its hold on the inode's backing file; the last one forgets it.
-            let writable = handles.open.remove(&fh.0).map(|closed| closed.writable);
-            if handles.backing.get(&ino.0).is_some_and(|w| w.strong_count() == 0) {
-                handles.backing.remove(&ino.0);
-            }
-            writable
-        };
-        if let Some(writable) = writable {
-            self.core.closed(writable);
-        }
-        if writable == Some(true)
-            && let Err(err) = self.core.record_change(ino.0)
-        {
+        if let Err(err) = self.core.release(ino.0, fh.0) {
             log::warn!("could not record a change made through the mount: {err}");
         }
         reply.ok();
@@ -418,18 +342,7 @@ impl Filesystem for FuseFs {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        // A file written through the mount is recorded at its release, which the kernel sends after close(2) has
-        // returned: asked for its content id before that, record it now.
-        if name == crate::xattr::CAS_ID
-            && self.handles().open.values().any(|o| o.ino == ino.0 && o.writable)
-            && let Err(err) = self.core.record_change(ino.0)
-        {
-            log::warn!("could not record a change made through the mount: {err}");
-        }
-        let result = self.core.getxattr(ino.0, name).or_else(|err| match self.any_open_file(ino.0) {
-            Some(file) if gone(&err) => self.core.getxattr_open(&file, name),
-            _ => Err(err),
-        });
+        let result = self.core.getxattr(ino.0, name);
         match result {
             Ok(value) => reply_xattr(reply, size, &value),
             Err(err) => reply.error(errno(&err)),
@@ -437,10 +350,7 @@ impl Filesystem for FuseFs {
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        let result = self.core.listxattr(ino.0).or_else(|err| match self.any_open_file(ino.0) {
-            Some(file) if gone(&err) => self.core.listxattr_open(&file),
-            _ => Err(err),
-        });
+        let result = self.core.listxattr(ino.0);
         match result {
             Ok(names) => reply_xattr(reply, size, &names),
             Err(err) => reply.error(errno(&err)),
@@ -457,22 +367,14 @@ impl Filesystem for FuseFs {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        let result = self.core.setxattr(ino.0, name, value, flags).or_else(|err| match self.any_open_file(ino.0) {
-            Some(file) if gone(&err) => self.core.setxattr_open(ino.0, &file, name, value, flags).map_err(|_| err),
-            _ => Err(err),
-        });
-        match result {
+        match self.core.setxattr(ino.0, name, value, flags) {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
         }
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let result = self.core.removexattr(ino.0, name).or_else(|err| match self.any_open_file(ino.0) {
-            Some(file) if gone(&err) => self.core.removexattr_open(ino.0, &file, name),
-            _ => Err(err),
-        });
-        match result {
+        match self.core.removexattr(ino.0, name) {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
         }
@@ -503,13 +405,7 @@ impl Filesystem for FuseFs {
             })
         };
         let change = AttrChange { mode, uid, gid, size, atime: time(atime), mtime: time(mtime) };
-        let file = fh.and_then(|fh| self.handle_file(fh, false).ok());
-        let result = self.core.setattr(ino.0, &change, file.as_ref()).or_else(|err| match self.any_open_file(ino.0) {
-            // Deleted while open (fchmod, ftruncate, futimens): the change is made on the open file, as on a disk.
-            Some(file) if gone(&err) => self.core.setattr(ino.0, &change, Some(&file)),
-            _ => Err(err),
-        });
-        match result {
+        match self.core.setattr(ino.0, &change, fh.map(|fh| fh.0)) {
             Ok(attr) => reply.attr(ttl(&attr), &file_attr(&attr)),
             Err(err) => reply.error(errno(&err)),
         }
@@ -596,61 +492,16 @@ impl Filesystem for FuseFs {
         flags: i32,
         reply: fuser::ReplyCreate,
     ) {
-        let (attr, file) = match self.core.create(parent.0, name, mode, flags, caller(req)) {
-            Ok(created) => created,
-            Err(err) => return reply.error(errno(&err)),
-        };
-        let io = self.choose_io(attr.ino, &file, |f| reply.open_backing(f));
-        let mut handles = self.handles();
-        handles.next += 1;
-        let fh = handles.next;
-        let shown = file_attr(&attr);
-        match io {
-            Io::Passthrough(id) => {
+        let created = self.core.create(parent.0, name, (mode, flags), caller(req), |f| reply.open_backing(f));
+        match created {
+            Ok((attr, fh, Some(id))) => {
+                let shown = file_attr(&attr);
                 reply.created_passthrough(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty(), &id);
-                handles.open.insert(fh, Open { ino: attr.ino, file, writable: true, _backing: Some(id) });
             }
-            Io::Cached => {
-                handles.open.insert(fh, Open { ino: attr.ino, file, writable: true, _backing: None });
-                reply.created(&TTL, &shown, Generation(0), FileHandle(fh), FopenFlags::empty());
+            Ok((attr, fh, None)) => {
+                reply.created(&TTL, &file_attr(&attr), Generation(0), FileHandle(fh), FopenFlags::empty());
             }
-        }
-    }
-}
-
-/// How an open handle's reads and writes reach the real file.
-enum Io {
-    /// The kernel reads and writes the backing file itself.
-    Passthrough(Arc<BackingId>),
-    /// Through spacefs and the page cache (passthrough unavailable).
-    Cached,
-}
-
-impl FuseFs {
-    /// Picks the io mode of a new handle of `ino`. An inode that has a backing file must pass every open through it
-    /// (the kernel fails any other open of it with EIO), and it can: the kernel opens the backing file anew for each
-    /// handle with that handle's own flags, so a backing registered by a reader serves a writer too. The lock is held
-    /// while a backing file is registered, so two concurrent opens of one inode cannot register two (the kernel
-    /// would fail the second open with EIO as well).
-    fn choose_io(&self, ino: u64, file: &File, open_backing: impl FnOnce(&File) -> std::io::Result<BackingId>) -> Io {
-        let mut handles = self.handles();
-        if let Some(id) = handles.backing.get(&ino).and_then(Weak::upgrade) {
-            return Io::Passthrough(id);
-        }
-        if !self.passthrough.load(Ordering::Relaxed) {
-            return Io::Cached;
-        }
-        match open_backing(file) {
-            Ok(id) => {
-                let id = Arc::new(id);
-                handles.backing.insert(ino, Arc::downgrade(&id));
-                Io::Passthrough(id)
-            }
-            Err(err) => {
-                log::warn!("kernel refused passthrough ({err}): reads go through spacefs from now on");
-                self.passthrough.store(false, Ordering::Relaxed);
-                Io::Cached
-            }
+            Err(err) => reply.error(errno(&err)),
         }
     }
 }

@@ -140,13 +140,13 @@ impl SpaceFs {
             _ => crate::inode::ROOT,
         };
         if offset < 1 {
-            let attr = if plus { Some(self.getattr(ino)?) } else { None };
+            let attr = if plus { Some(self.getattr(ino, None)?) } else { None };
             if sink.add(ino, 1, NodeKind::Dir, OsStr::new("."), attr.as_ref()) {
                 return Ok(());
             }
         }
         if offset < 2 {
-            let attr = if plus { Some(self.getattr(parent_ino)?) } else { None };
+            let attr = if plus { Some(self.getattr(parent_ino, None)?) } else { None };
             if sink.add(parent_ino, 2, NodeKind::Dir, OsStr::new(".."), attr.as_ref()) {
                 return Ok(());
             }

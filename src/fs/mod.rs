@@ -10,6 +10,7 @@
 //!   listing's cursor, see `listing`).
 
 mod attr;
+mod handles;
 mod invalidate;
 mod listing;
 mod pending;
@@ -36,7 +37,7 @@ use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -80,6 +81,10 @@ pub struct SpaceFs {
     changes: AtomicU64,
     /// Files open for writing through the mount; while any is, children are stated when their request comes.
     writers: AtomicU64,
+    /// Open files (see `handles`).
+    handles: Mutex<handles::Handles>,
+    /// Whether the kernel takes passthrough backings.
+    passthrough: std::sync::atomic::AtomicBool,
     next_handle: AtomicU64,
     roots: Mutex<HashMap<LocationId, Arc<std::path::Path>>>,
     locations: Mutex<HashMap<LocationId, Arc<Location>>>,
@@ -124,6 +129,8 @@ impl SpaceFs {
             next_folder: Mutex::new(LruCache::new(listing::FOLDER_ORDER)),
             changes: AtomicU64::new(0),
             writers: AtomicU64::new(0),
+            handles: Mutex::new(handles::Handles::default()),
+            passthrough: std::sync::atomic::AtomicBool::new(false),
             next_handle: AtomicU64::new(1),
             roots: Mutex::new(HashMap::new()),
             locations: Mutex::new(HashMap::new()),
@@ -331,8 +338,13 @@ impl SpaceFs {
         self.with_reader(|reader| reader.saved_query(text)).is_ok_and(|saved| saved.is_none())
     }
 
-    pub fn getattr(&self, ino: u64) -> Result<Attr> {
-        self.settled(|| self.getattr_now(ino))
+    /// getattr, through handle `fh` when the kernel names one. A file deleted while open is stated through its
+    /// descriptor, as on a disk.
+    pub fn getattr(&self, ino: u64, fh: Option<u64>) -> Result<Attr> {
+        if let Some(file) = fh.and_then(|fh| self.handle_file(fh, false).ok()) {
+            return self.getattr_open(ino, &file);
+        }
+        self.or_open(ino, || self.settled(|| self.getattr_now(ino)), |file| self.getattr_open(ino, file))
     }
 
     fn getattr_now(&self, ino: u64) -> Result<Attr> {
@@ -348,14 +360,6 @@ impl SpaceFs {
             }
             self.attr_of(reader, node)
         })
-    }
-
-    /// Notes that a file opened by `open` or `create` was closed for good (its last reference dropped).
-    pub fn closed(&self, writable: bool) {
-        if writable {
-            let _change = self.changing();
-            self.writers.fetch_sub(1, Ordering::AcqRel);
-        }
     }
 
     /// Puts what a listing row says about a real entry into the cache, so stating it needs no query.
@@ -384,10 +388,16 @@ impl SpaceFs {
         Ok(())
     }
 
-    /// Opens the real file behind `ino`; returns it and whether it is open for writing. Writes go to the real
-    /// file (from any view but duplicates/, which is read-only); `record_change` brings the library up to date.
-    pub fn open(&self, ino: u64, flags: i32) -> Result<(File, bool)> {
-        self.settled(|| self.open_now(ino, flags))
+    /// Opens the real file behind `ino` as a new handle (see `handles` for `open_backing`). Writes go to the real
+    /// file (from any view but duplicates/, which is read-only); `release` brings the library up to date.
+    pub fn open<B: std::any::Any + Send + Sync>(
+        &self,
+        ino: u64,
+        flags: i32,
+        open_backing: impl FnOnce(&File) -> std::io::Result<B>,
+    ) -> Result<(u64, Option<Arc<B>>)> {
+        let (file, writing) = self.settled(|| self.open_now(ino, flags))?;
+        Ok(self.keep_open(ino, file, writing, open_backing))
     }
 
     fn open_now(&self, ino: u64, flags: i32) -> Result<(File, bool)> {
@@ -420,9 +430,6 @@ impl SpaceFs {
                 .open(p)
         })
         .map_err(|e| Error::io(&path, e))?;
-        if writing {
-            self.writers.fetch_add(1, Ordering::AcqRel);
-        }
         Ok((file, writing))
     }
 

@@ -15,7 +15,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 impl SpaceFs {
@@ -194,8 +193,14 @@ impl SpaceFs {
     /// through a view). Permission checks are the kernel's (default_permissions) against the real modes. With
     /// `open_file` (a descriptor of the file open through the mount), the change is made on it: that is how a file
     /// deleted while open is still changed, as on a disk.
-    pub fn setattr(&self, ino: u64, change: &AttrChange, open_file: Option<&File>) -> Result<Attr> {
-        self.settled(|| self.setattr_now(ino, change, open_file))
+    pub fn setattr(&self, ino: u64, change: &AttrChange, fh: Option<u64>) -> Result<Attr> {
+        let held = fh.and_then(|fh| self.handle_file(fh, false).ok());
+        self.or_open(
+            ino,
+            || self.settled(|| self.setattr_now(ino, change, held.as_ref())),
+            // Deleted while open (fchmod, ftruncate, futimens): the change is made on the open file, as on a disk.
+            |file| self.setattr_now(ino, change, Some(file)),
+        )
     }
 
     pub(super) fn setattr_now(&self, ino: u64, change: &AttrChange, open_file: Option<&File>) -> Result<Attr> {
@@ -235,11 +240,11 @@ impl SpaceFs {
             // Recording read the link's target, and reading a link updates its access time: set the times again.
             longpath::with(&path, |p| set_times(p, change.atime, change.mtime)).map_err(io)?;
         }
-        self.getattr(ino)
+        self.getattr(ino, None)
     }
 
     /// The attributes of a file open through the mount, from its descriptor (its name may be gone).
-    pub fn getattr_open(&self, ino: u64, file: &File) -> Result<Attr> {
+    pub(super) fn getattr_open(&self, ino: u64, file: &File) -> Result<Attr> {
         let meta = file.metadata().map_err(|e| Error::io(std::path::Path::new("an open file"), e))?;
         Ok(self.real_attr(ino, &meta))
     }
@@ -388,8 +393,16 @@ impl SpaceFs {
         Ok(())
     }
 
-    /// create(2) in `locations/`: a new real file, opened, owned by the caller, and indexed.
-    pub fn create(&self, parent: u64, name: &OsStr, mode: u32, flags: i32, caller: Caller) -> Result<(Attr, File)> {
+    /// create(2) in `locations/`: a new real file, owned by the caller, indexed, and open as a new handle (see
+    /// `handles` for `open_backing`).
+    pub fn create<B: std::any::Any + Send + Sync>(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        (mode, flags): (u32, i32),
+        caller: Caller,
+        open_backing: impl FnOnce(&File) -> std::io::Result<B>,
+    ) -> Result<(Attr, u64, Option<Arc<B>>)> {
         let _change = self.changing();
         let node = self.node(parent)?;
         self.check_writable(node)?;
@@ -408,8 +421,8 @@ impl SpaceFs {
         let file = longpath::with(&path, |p| options.custom_flags(flags & passed | libc::O_NOFOLLOW).open(p))
             .map_err(|e| Error::io(&path, e))?;
         let (_, attr) = self.created(&location, &dir, name.as_bytes(), caller, mode, None)?;
-        self.writers.fetch_add(1, Ordering::AcqRel);
-        Ok((attr, file))
+        let (fh, backing) = self.keep_open(attr.ino, file, true, open_backing);
+        Ok((attr, fh, backing))
     }
 
     /// symlink(2) in `locations/`.

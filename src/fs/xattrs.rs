@@ -15,8 +15,37 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 impl SpaceFs {
+    /// getxattr. A file deleted while open answers through its descriptor, as on a disk.
+    pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>> {
+        // A file written through the mount is recorded at its release, which the kernel sends after close(2) has
+        // returned: asked for its content id before that, it is recorded now.
+        if name == xattr::CAS_ID && self.open_for_writing(ino) {
+            self.record_change(ino)?;
+        }
+        self.or_open(ino, || self.getxattr_named(ino, name), |file| self.getxattr_open(file, name))
+    }
+
+    pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>> {
+        self.or_open(ino, || self.listxattr_named(ino), |file| self.listxattr_open(file))
+    }
+
+    /// setxattr; `flags` are XATTR_CREATE / XATTR_REPLACE.
+    pub fn setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
+        match self.setxattr_named(ino, name, value, flags) {
+            Err(err) if err.errno() == libc::ENOENT => match self.any_open_file(ino) {
+                Some(file) => self.setxattr_open(ino, &file, name, value, flags).map_err(|_| err),
+                None => Err(err),
+            },
+            done => done,
+        }
+    }
+
+    pub fn removexattr(&self, ino: u64, name: &OsStr) -> Result<()> {
+        self.or_open(ino, || self.removexattr_named(ino, name), |file| self.removexattr_open(ino, file, name))
+    }
+
     /// getxattr of a real attribute on a file open through the mount (its name may be gone).
-    pub fn getxattr_open(&self, file: &File, name: &OsStr) -> Result<Vec<u8>> {
+    fn getxattr_open(&self, file: &File, name: &OsStr) -> Result<Vec<u8>> {
         use ::xattr::FileExt;
         if !name.as_bytes().starts_with(b"user.") || is_owned(name.as_bytes()) {
             return Err(Error::NoAttribute);
@@ -26,7 +55,7 @@ impl SpaceFs {
     }
 
     /// listxattr of a file open through the mount: its own `user.*` attributes.
-    pub fn listxattr_open(&self, file: &File) -> Result<Vec<u8>> {
+    fn listxattr_open(&self, file: &File) -> Result<Vec<u8>> {
         use ::xattr::FileExt;
         let names = file.list_xattr().map_err(|e| Error::io(std::path::Path::new("an open file"), e))?;
         Ok(names
@@ -40,7 +69,7 @@ impl SpaceFs {
     }
 
     /// removexattr of a real attribute on a file open through the mount (its name may be gone).
-    pub fn removexattr_open(&self, ino: u64, file: &File, name: &OsStr) -> Result<()> {
+    fn removexattr_open(&self, ino: u64, file: &File, name: &OsStr) -> Result<()> {
         use ::xattr::FileExt;
         self.check_writable(self.node(ino)?)?;
         if !name.as_bytes().starts_with(b"user.") || is_owned(name.as_bytes()) {
@@ -53,7 +82,7 @@ impl SpaceFs {
     }
 
     /// setxattr of a real attribute (not one spacefs serves) on a file open through the mount.
-    pub fn setxattr_open(&self, ino: u64, file: &File, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
+    fn setxattr_open(&self, ino: u64, file: &File, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
         self.check_writable(self.node(ino)?)?;
         if !name.as_bytes().starts_with(b"user.") || is_owned(name.as_bytes()) {
             return Err(Error::NotFound(String::new()));
@@ -80,7 +109,7 @@ impl SpaceFs {
         }
     }
 
-    pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>> {
+    fn getxattr_named(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>> {
         // What spacefs serves (tags, content id, uuid) comes from the library, which must hold what is queued.
         if is_owned(name.as_bytes()) || name == xattr::FINDER_TAGS {
             self.settle();
@@ -117,7 +146,7 @@ impl SpaceFs {
         value.ok_or(Error::NoAttribute)
     }
 
-    pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>> {
+    fn listxattr_named(&self, ino: u64) -> Result<Vec<u8>> {
         self.settle();
         self.settled(|| self.listxattr_now(ino))
     }
@@ -164,7 +193,7 @@ impl SpaceFs {
     }
 
     /// Sets an attribute. `flags` are setxattr's XATTR_CREATE / XATTR_REPLACE.
-    pub fn setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
+    fn setxattr_named(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
         self.settled(|| self.setxattr_now(ino, name, value, flags))
     }
 
@@ -176,7 +205,7 @@ impl SpaceFs {
             return Err(Error::TooBig(format!("values are limited to {} bytes", xattr::MAX_VALUE)));
         }
         if flags & (libc::XATTR_CREATE | libc::XATTR_REPLACE) != 0 {
-            let exists = match self.getxattr(ino, name) {
+            let exists = match self.getxattr_named(ino, name) {
                 Ok(_) => true,
                 Err(Error::NoAttribute) => false,
                 Err(err) => return Err(err),
@@ -214,7 +243,7 @@ impl SpaceFs {
         }
     }
 
-    pub fn removexattr(&self, ino: u64, name: &OsStr) -> Result<()> {
+    fn removexattr_named(&self, ino: u64, name: &OsStr) -> Result<()> {
         self.settled(|| self.removexattr_now(ino, name))
     }
 

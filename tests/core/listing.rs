@@ -1,6 +1,7 @@
 //! Listings and lookups through the core: paging, restarting, resolving views.
 
 use crate::common::Fixture;
+use crate::{errno, no_backing};
 use spacefs::fs::{Attr, DirSink, FsOptions, SpaceFs};
 use spacefs::index::{self, ScanOptions};
 use spacefs::inode::ROOT;
@@ -116,9 +117,15 @@ fn lookups_resolve_views_and_refuse_what_is_not_there() {
     assert_ne!(same.unwrap().ino, file.ino, "views and locations/ show a file under different inodes");
     assert_eq!(fs.lookup(all.ino, OsStr::new("nope")).unwrap_err().errno(), libc::ENOENT);
     assert_eq!(fs.lookup(tags.ino, OsStr::from_bytes(&[b'x'; 256])).unwrap_err().errno(), libc::ENAMETOOLONG);
-    assert!(fs.open(file.ino, libc::O_WRONLY).unwrap().1, "files open for writing (to the real file)");
-    assert_eq!(fs.open(all.ino, libc::O_WRONLY).unwrap_err().errno(), libc::EPERM, "a virtual folder is no file");
+    let (fh, _) = fs.open(file.ino, libc::O_WRONLY, no_backing).unwrap();
+    assert!(fs.handle_file(fh, true).is_ok(), "files open for writing (to the real file)");
+    fs.release(file.ino, fh).unwrap();
+    assert_eq!(errno(fs.handle_file(fh, false)), libc::EBADF, "a released handle is gone");
+    assert_eq!(errno(fs.open(all.ino, libc::O_WRONLY, no_backing)), libc::EPERM, "a virtual folder is no file");
+    let (fh, _) = fs.open(file.ino, libc::O_RDONLY, no_backing).unwrap();
+    assert_eq!(errno(fs.handle_file(fh, true)), libc::EBADF, "not open for writing");
     let mut body = String::new();
-    std::io::Read::read_to_string(&mut fs.open(file.ino, libc::O_RDONLY).unwrap().0, &mut body).unwrap();
+    std::io::Read::read_to_string(&mut fs.handle_file(fh, false).unwrap(), &mut body).unwrap();
     assert_eq!(body, "1");
+    fs.release(file.ino, fh).unwrap();
 }

@@ -1,7 +1,7 @@
 //! Changes made through `locations/`: made on the real files, with the disk's results and errors, and recorded in
 //! the library, which ends equal to the disk.
 
-use crate::{Core, errno, me, read};
+use crate::{Core, errno, me, no_backing, read};
 use spacefs::fs::AttrChange;
 use spacefs::names::TagName;
 use spacefs::view::NodeKind;
@@ -15,17 +15,17 @@ const FILES: &[(&str, &str)] = &[("a.txt", "a"), ("d/c.txt", "c")];
 fn create_write_and_close_make_a_real_file_the_library_records() {
     let core = Core::new(FILES);
     let files = core.ino("locations/files");
-    let (attr, mut file) = core.fs.create(files, OsStr::new("new.txt"), 0o640, libc::O_WRONLY, me()).unwrap();
+    let (attr, fh, _) =
+        core.fs.create(files, OsStr::new("new.txt"), (0o640, libc::O_WRONLY), me(), no_backing).unwrap();
     assert_eq!((attr.kind, attr.perm, attr.size), (NodeKind::File, 0o640, 0));
-    file.write_all(b"hello").unwrap();
-    drop(file);
-    core.fs.record_change(attr.ino).unwrap();
-    core.fs.closed(true);
+    core.fs.handle_file(fh, true).unwrap().write_all(b"hello").unwrap();
+    core.fs.release(attr.ino, fh).unwrap();
     assert_eq!(read(&core.real("new.txt")), "hello");
     assert_eq!(std::fs::metadata(core.real("new.txt")).unwrap().permissions().mode() & 0o7777, 0o640);
     assert_eq!(core.attr("locations/files/new.txt").size, 5);
     assert!(core.entry("new.txt").is_some());
-    let exclusive = core.fs.create(files, OsStr::new("new.txt"), 0o640, libc::O_WRONLY | libc::O_EXCL, me());
+    let exclusive =
+        core.fs.create(files, OsStr::new("new.txt"), (0o640, libc::O_WRONLY | libc::O_EXCL), me(), no_backing);
     assert_eq!(errno(exclusive), libc::EEXIST);
     core.assert_library_equals_disk();
 }
@@ -129,10 +129,15 @@ fn setattr_changes_mode_size_and_times_of_the_real_file() {
 fn a_file_deleted_while_open_is_still_stated_through_its_descriptor() {
     let core = Core::new(FILES);
     let a = core.ino("locations/files/a.txt");
-    let (file, _) = core.fs.open(a, libc::O_RDWR).unwrap();
+    let (fh, _) = core.fs.open(a, libc::O_RDWR, no_backing).unwrap();
     core.fs.unlink(core.ino("locations/files"), OsStr::new("a.txt")).unwrap();
-    assert_eq!(core.fs.getattr_open(a, &file).unwrap().size, 1);
-    let change = AttrChange { size: Some(0), ..AttrChange::default() };
-    assert_eq!(core.fs.setattr(a, &change, Some(&file)).unwrap().size, 0);
-    core.fs.closed(true);
+    assert_eq!(core.fs.getattr(a, Some(fh)).unwrap().size, 1, "fstat");
+    assert_eq!(core.fs.getattr(a, None).unwrap().size, 1, "stat of the inode while open");
+    let change = AttrChange { size: Some(0), mode: Some(0o600), ..AttrChange::default() };
+    let attr = core.fs.setattr(a, &change, None).unwrap();
+    assert_eq!((attr.size, attr.perm), (0, 0o600), "ftruncate and fchmod");
+    core.fs.setxattr(a, OsStr::new("user.mine"), b"v", 0).unwrap();
+    assert_eq!(core.fs.getxattr(a, OsStr::new("user.mine")).unwrap(), b"v");
+    core.fs.release(a, fh).unwrap();
+    assert_eq!(errno(core.fs.getattr(a, None)), libc::ENOENT, "closed, it is gone");
 }

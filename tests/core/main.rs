@@ -53,7 +53,7 @@ impl Core {
     }
 
     pub fn attr(&self, path: &str) -> Attr {
-        self.fs.getattr(self.ino(path)).unwrap()
+        self.fs.getattr(self.ino(path), None).unwrap()
     }
 
     /// The folder and last name of a path of the mount, as the kernel sends them to the core.
@@ -123,6 +123,11 @@ impl Core {
 pub fn me() -> Caller {
     let meta = std::fs::metadata("/proc/self").unwrap();
     Caller { uid: std::os::unix::fs::MetadataExt::uid(&meta), gid: std::os::unix::fs::MetadataExt::gid(&meta) }
+}
+
+/// What the glue passes for a passthrough backing; unused here (the core gets no kernel to register one with).
+pub fn no_backing(_: &std::fs::File) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// The errno an operation of the core answered (0 for success).

@@ -1,7 +1,7 @@
 //! Every change a program can ask of a view, through the core: what the library holds after it, and that the real
 //! files are untouched.
 
-use crate::{Core, errno, me, read};
+use crate::{Core, errno, me, no_backing, read};
 use spacefs::fs::FsOptions;
 use spacefs::names::TagName;
 use std::ffi::OsStr;
@@ -176,7 +176,7 @@ fn duplicates_are_read_only() {
     assert_eq!(errno(core.fs.rename(dir, copy, core.ino("favorites"), OsStr::new("x"), 0)), libc::EROFS);
     assert_eq!(errno(core.fs.mkdir(core.ino("duplicates"), OsStr::new("x"), 0o755, me())), libc::EROFS);
     let file = core.ino(&format!("{group}/files\u{2215}copy1"));
-    assert_eq!(errno(core.fs.open(file, libc::O_WRONLY)), libc::EROFS);
+    assert_eq!(errno(core.fs.open(file, libc::O_WRONLY, no_backing)), libc::EROFS);
     assert_eq!(errno(core.fs.setxattr(file, OsStr::new("user.xdg.tags"), b"x", 0)), libc::EROFS);
     assert_eq!(read(&core.real("copy1")), "same");
 }
@@ -213,7 +213,7 @@ fn a_read_only_mount_refuses_every_change_with_erofs() {
     let (files, tags) = (core.ino("locations/files"), core.ino("tags"));
     assert_eq!(errno(core.fs.mkdir(tags, OsStr::new("x"), 0o755, me())), libc::EROFS);
     assert_eq!(errno(core.fs.unlink(files, OsStr::new("a.txt"))), libc::EROFS);
-    assert_eq!(errno(core.fs.create(files, OsStr::new("n"), 0o644, libc::O_WRONLY, me())), libc::EROFS);
+    assert_eq!(errno(core.fs.create(files, OsStr::new("n"), (0o644, libc::O_WRONLY), me(), no_backing)), libc::EROFS);
     assert_eq!(
         errno(core.fs.setxattr(core.ino("locations/files/a.txt"), OsStr::new("user.xdg.tags"), b"x", 0)),
         libc::EROFS
