@@ -164,6 +164,10 @@ impl Filesystem for FuseFs {
         }
     }
 
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.core.forget(ino.0, nlookup);
+    }
+
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.core.getattr(ino.0, fh.map(|fh| fh.0)) {
             Ok(attr) => reply.attr(ttl(&attr), &file_attr(&attr)),

@@ -3,7 +3,8 @@
 //! The top byte is the node's class, the rest its row id: an entry is `1<<56 | entry id` wherever it is shown (a
 //! file may appear in several views with one inode, like a hard link). A real folder shown through a flat view
 //! gets a number hashed from (view, top folder, folder) with the top bit set, so a folder never has two parents
-//! with the same inode; those are remembered here to be resolved back.
+//! with the same inode; those are remembered here to be resolved back, while the kernel holds them (`keep`, and
+//! `forget` when the kernel forgets them: see `fs::nodes`).
 
 use crate::library::{ContentId, EntryId, FlatView, LabelId, LocationId, TagId};
 use crate::view::Node;
@@ -36,6 +37,12 @@ pub fn is_entry(ino: u64) -> bool {
     ino & HASHED == 0 && ino >> CLASS_SHIFT == ENTRY
 }
 
+/// Whether `ino` stands for state the mount keeps only while the kernel holds it (a folder seen through a view,
+/// whose number is hashed; a query folder, whose expression is remembered).
+pub fn is_kept(ino: u64) -> bool {
+    ino & HASHED != 0 || ino >> CLASS_SHIFT == QUERY
+}
+
 pub fn is_stand_in(ino: u64) -> bool {
     ino & HASHED == 0 && ino >> CLASS_SHIFT == STAND_IN
 }
@@ -49,6 +56,30 @@ pub struct Inodes {
 }
 
 impl Inodes {
+    /// Remembers the node behind a hashed number handed to the kernel.
+    pub fn keep(&self, ino: u64, node: Node) {
+        if ino & HASHED != 0 {
+            self.view_dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(ino, node);
+        }
+    }
+
+    /// Forgets what was kept for a number the kernel no longer holds.
+    pub fn forget(&self, ino: u64) {
+        if ino & HASHED != 0 {
+            self.view_dirs.lock().unwrap_or_else(|p| p.into_inner()).remove(&ino);
+        } else if let Some(Node::Entry(gone)) = self.node_of(ino) {
+            // A removed hard link's number, which nothing in the kernel leads to any more.
+            let mut aliases = self.link_aliases.lock().unwrap_or_else(|p| p.into_inner());
+            aliases.remove(&gone);
+        }
+    }
+
+    /// How many numbers are remembered (hashed folders, removed links): bounded by what the kernel holds.
+    pub fn kept(&self) -> usize {
+        self.view_dirs.lock().unwrap_or_else(|p| p.into_inner()).len()
+            + self.link_aliases.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Records that `gone`'s file lives on as entry `other`.
     pub fn alias_link(&self, gone: EntryId, other: EntryId) {
         let mut aliases = self.link_aliases.lock().unwrap_or_else(|p| p.into_inner());
@@ -91,11 +122,7 @@ impl Inodes {
             Node::DupeSet(ContentId(id)) => class(DUPE_SET, id),
             Node::DupeCopy(EntryId(id)) => class(DUPE_COPY, id),
             Node::ViewFile(EntryId(id)) => class(VIEW_FILE, id),
-            Node::ViewDir { view, top, entry } => {
-                let ino = view_dir_ino(view, top, entry);
-                self.view_dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(ino, node);
-                ino
-            }
+            Node::ViewDir { view, top, entry } => view_dir_ino(view, top, entry),
         }
     }
 
@@ -178,6 +205,7 @@ mod tests {
             Node::ViewDir { view: FlatView::Favorites, top: EntryId(8), entry: EntryId(8) },
         ];
         let inos: Vec<u64> = nodes.iter().map(|n| inodes.ino_of(*n)).collect();
+        nodes.iter().zip(&inos).for_each(|(n, i)| inodes.keep(*i, *n));
         let mut distinct = inos.clone();
         distinct.sort_unstable();
         distinct.dedup();
@@ -188,5 +216,9 @@ mod tests {
         // Stable: a fresh table (a remount) gives the same numbers.
         assert_eq!(Inodes::default().ino_of(nodes[12]), inos[12]);
         assert_eq!(inodes.node_of(HASHED | 12345), None);
+        // Forgotten, a hashed number resolves no more.
+        let hashed = inos[16];
+        inodes.forget(hashed);
+        assert_eq!(inodes.node_of(hashed), None);
     }
 }

@@ -178,6 +178,10 @@ impl SpaceFs {
                 cursor.ready.push_front(child);
                 return Ok(());
             }
+            if child.attr.is_some() {
+                // A readdirplus entry: the kernel holds it as if looked up.
+                self.handed_out(child.ino, child.node);
+            }
             cursor.next_offset = child.offset;
         }
     }

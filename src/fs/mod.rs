@@ -13,6 +13,7 @@ mod attr;
 mod handles;
 mod invalidate;
 mod listing;
+mod nodes;
 mod pending;
 mod real;
 mod xattrs;
@@ -92,6 +93,8 @@ pub struct SpaceFs {
     version_reader: Mutex<Option<Reader>>,
     /// For each folder the kernel listed, the `data_version` at that listing.
     listed_at: Mutex<HashMap<u64, i64>>,
+    /// References handed to the kernel, per inode whose state is kept only while the kernel holds it (`nodes`).
+    lookups: Mutex<HashMap<u64, u64>>,
     mountpoint: Option<PathBuf>,
     touched_inodes: Mutex<HashSet<u64>>,
     queries: crate::view::QueryTable,
@@ -136,6 +139,7 @@ impl SpaceFs {
             locations: Mutex::new(HashMap::new()),
             version_reader: Mutex::new(None),
             listed_at: Mutex::new(HashMap::new()),
+            lookups: Mutex::new(HashMap::new()),
             mountpoint: None,
             touched_inodes: Mutex::new(HashSet::new()),
             queries: crate::view::QueryTable::default(),
@@ -314,11 +318,12 @@ impl SpaceFs {
         if name.len() > crate::names::MAX_NAME_BYTES {
             return Err(Error::NameTooLong(format!("a name of {} bytes", name.len())));
         }
-        let mut attr = self.with_reader(|reader| {
+        let (node, mut attr) = self.with_reader(|reader| {
             let resolver = self.ctx(reader);
             let (node, _) = resolver.lookup(parent_node, name)?.ok_or_else(|| Error::NotFound(String::new()))?;
-            self.attr_of(reader, node)
+            Ok((node, self.attr_of(reader, node)?))
         })?;
+        self.handed_out(attr.ino, node);
         // Only entries that are not folders: invalidating a folder's dentry would break the working directory of
         // every process inside it (getcwd fails on an unhashed dentry), and folders are not what tagging changes.
         if is_view_folder(parent_node) && attr.kind != NodeKind::Dir {
@@ -473,7 +478,9 @@ impl SpaceFs {
             return self.real_mkdir(folder, name, mode, caller);
         }
         let made = self.in_view(|cx| view::of(node).mkdir(cx, node, name.as_bytes()))?;
-        self.with_reader(|r| self.attr_of(r, made))
+        let attr = self.with_reader(|r| self.attr_of(r, made))?;
+        self.handed_out(attr.ino, made);
+        Ok(attr)
     }
 
     /// rmdir: in `locations/`, removes the real (empty) folder; elsewhere, the view's rule (delete an empty tag or
@@ -546,7 +553,9 @@ impl SpaceFs {
         // The new name is the view's file, with the view's inode and link count (see `shown_nlink`), as a lookup
         // of it would answer: not the inode of `locations/`, whose link count is the disk's.
         let shown = if node == Node::Entry(entry) { Node::ViewFile(entry) } else { node };
-        self.with_reader(|r| self.attr_of(r, shown))
+        let attr = self.with_reader(|r| self.attr_of(r, shown))?;
+        self.handed_out(attr.ino, shown);
+        Ok(attr)
     }
 
     /// symlink: in `locations/`, a real symlink; `ln -s REALPATH <mnt>/tags/T/` puts the entry at REALPATH (inside

@@ -24,6 +24,19 @@ impl QueryTable {
         self.by_key.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned()
     }
 
+    /// Forgets a query folder the kernel no longer holds (a lookup remembers it again).
+    pub fn forget(&self, key: u64) {
+        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn remember(&self, key: u64, expr: Expr) {
         // A saved query may have been saved again with another expression: the latest wins.
         self.by_key.lock().unwrap_or_else(|p| p.into_inner()).insert(key, Arc::new(expr));

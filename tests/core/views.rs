@@ -221,3 +221,29 @@ fn a_read_only_mount_refuses_every_change_with_erofs() {
     assert_eq!(read(&core.real("a.txt")), "a");
     assert!(core.all_tags().is_empty());
 }
+
+#[test]
+fn what_the_mount_keeps_per_inode_goes_when_the_kernel_forgets_it() {
+    let core = tagged();
+    let t = core.ino("tags/t");
+    let kept = core.fs.kept();
+    // A folder seen through a view (a hashed number) and a query folder, each handed out twice.
+    let d = core.fs.lookup(t, OsStr::new("d")).unwrap().ino;
+    assert_eq!(core.fs.lookup(t, OsStr::new("d")).unwrap().ino, d);
+    let query = core.ino("query");
+    let q = core.fs.lookup(query, OsStr::new("t or u")).unwrap().ino;
+    core.fs.lookup(query, OsStr::new("t or u")).unwrap();
+    assert!(core.fs.kept() > kept);
+
+    core.fs.forget(d, 1);
+    core.fs.forget(q, 1);
+    assert_eq!(core.fs.getattr(d, None).unwrap().kind, spacefs::view::NodeKind::Dir, "still held once");
+    assert_eq!(core.ls("query/t or u"), ["a.txt", "d"], "(a third lookup of it)");
+    core.fs.forget(d, 1);
+    core.fs.forget(q, 2);
+    assert_eq!(errno(core.fs.getattr(d, None)), libc::ENOENT, "forgotten");
+    assert_eq!(core.fs.kept(), kept, "nothing left for them");
+    // Looked up again, they are back.
+    assert_eq!(core.fs.lookup(t, OsStr::new("d")).unwrap().ino, d);
+    assert_eq!(core.ls("tags/t/d"), ["c.txt"]);
+}
