@@ -509,3 +509,17 @@ impl Filesystem for FuseFs {
         }
     }
 }
+
+/// The kernel's caches, as the core's invalidation policy tells them what to drop.
+pub struct KernelCaches(pub fuser::Notifier);
+
+impl crate::fs::invalidate::Kernel for KernelCaches {
+    fn forget_entry(&self, parent: u64, name: &[u8]) {
+        use std::os::unix::ffi::OsStrExt;
+        let _ = self.0.inval_entry(INodeNo(parent), OsStr::from_bytes(name));
+    }
+
+    fn forget_inode(&self, ino: u64) {
+        let _ = self.0.inval_inode(INodeNo(ino), 0, 0);
+    }
+}

@@ -16,8 +16,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// The environment variable through which a daemon learns the pipe to report readiness on.
@@ -331,7 +331,12 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     }
     log::info!("serving {} on {}", shown(library), shown(mountpoint));
 
-    let watcher = start_invalidator(Arc::downgrade(&core), notifier, Arc::clone(&stop));
+    let watcher = crate::fs::invalidate::watch_library(
+        Arc::downgrade(&core),
+        crate::fuse::KernelCaches(notifier),
+        Arc::clone(&stop),
+    )
+    .map_err(|e| Error::io_ctx("starting a thread", e))?;
     let writer = core.library().writer().clone();
     drop(core);
     while !stop.load(Ordering::Relaxed) && !background.guard.is_finished() {
@@ -369,77 +374,16 @@ fn catch_up(core: &SpaceFs) {
     }
 }
 
-/// Watches the library for commits by any other connection (this daemon's writer, the CLI, another mount) and
-/// makes the kernel forget the view entries it cached, so listings and lookups show the change at once.
-fn start_invalidator(
-    core: Weak<SpaceFs>,
-    notifier: fuser::Notifier,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("spacefs-invalidate".into())
-        .spawn(move || {
-            let reader = match core.upgrade().map(|c| c.library().reader()) {
-                Some(Ok(reader)) => reader,
-                _ => return,
-            };
-            let mut seen = reader.data_version().unwrap_or(0);
-            let external_version = || core.upgrade().and_then(|c| c.library().writer().external_version().ok());
-            let mut external = external_version();
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(POLL);
-                let Ok(version) = reader.data_version() else { continue };
-                if version == seen {
-                    continue;
-                }
-                seen = version;
-                // Commits by this mount's writer leave the paths it caches current; others may have moved anything.
-                let now_external = external_version();
-                let elsewhere = now_external.is_none() || now_external != external;
-                external = now_external;
-                let Some(core) = core.upgrade() else { return };
-                let dentries = if elsewhere { core.library_changed() } else { core.own_changes() };
-                for (parent, name) in dentries {
-                    let _ = notifier.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::from_bytes(&name));
-                }
-                for folder in core.view_folders().into_iter().chain(core.take_touched_inodes()) {
-                    let _ = notifier.inval_inode(fuser::INodeNo(folder), 0, 0);
-                }
-            }
-        })
-        .expect("the system refused to start a thread")
-}
-
 /// Watches the locations for changes made outside the mount, records them, and makes the kernel forget what it
 /// cached of the changed entries.
 fn start_watcher(core: &Arc<SpaceFs>, library: &Path, notifier: fuser::Notifier) -> Result<crate::watch::Watching> {
     let locations = core.library().reader()?.locations()?;
     let ignore = vec![library.canonicalize().unwrap_or_else(|_| library.to_path_buf())];
     let weak = Arc::downgrade(core);
+    let kernel = crate::fuse::KernelCaches(notifier);
     crate::watch::start(Arc::downgrade(core), locations, ignore, move |changes| {
-        let Some(core) = weak.upgrade() else { return };
-        core.note_change();
-        for change in changes {
-            match change {
-                crate::watch::Changed::Gone { location, dir, name } => {
-                    // Moved or removed outside the mount: the paths cached of it (or below it) are gone.
-                    core.forget_paths();
-                    if let Ok(Some(parent)) = core.folder_ino(location, &dir) {
-                        let _ = notifier.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::from_bytes(&name));
-                    }
-                }
-                crate::watch::Changed::Modified(id) => {
-                    core.forget_entry(id);
-                    for node in [crate::view::Node::Entry(id), crate::view::Node::ViewFile(id)] {
-                        let _ = notifier.inval_inode(fuser::INodeNo(core.ino_of(node)), 0, 0);
-                    }
-                }
-                crate::watch::Changed::Everything => {
-                    for (parent, name) in core.library_changed() {
-                        let _ = notifier.inval_entry(fuser::INodeNo(parent), std::ffi::OsStr::from_bytes(&name));
-                    }
-                }
-            }
+        if let Some(core) = weak.upgrade() {
+            core.disk_changed(changes, &kernel);
         }
     })
 }

@@ -1,14 +1,104 @@
 //! What the kernel caches and how it is told to drop it: the view dentries handed out (recorded compactly, bounded),
 //! inodes whose link count the kernel changed by itself, and the change counter that keeps children stated ahead of
 //! a request from being handed out after a change.
+//!
+//! The policy: after a commit by this mount's writer, the view entries the kernel cached may show other tags now
+//! (paths cached here stay current: each change through the mount updated them); after a commit by anyone else
+//! (the CLI, another mount), anything may have moved, so every cache is dropped. After a change on disk outside the
+//! mount (the watcher), what was cached of the changed entries goes. `Kernel` is how the glue passes the kernel's
+//! notifications in, so the policy stays here and testable.
 
 use super::SpaceFs;
 use crate::library::EntryId;
 use crate::view::Node;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+/// The kernel's caches, as the glue reaches them (`fuser::Notifier`).
+pub trait Kernel: Send + 'static {
+    /// Drop the dentry `name` in folder `parent`.
+    fn forget_entry(&self, parent: u64, name: &[u8]);
+    /// Drop the attributes (and, for a folder, the listing) cached of `ino`.
+    fn forget_inode(&self, ino: u64);
+}
+
+/// How often the library's `data_version` is read for commits.
+const POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Starts the thread that watches the library for commits by any connection (this mount's writer, the CLI, another
+/// mount) and tells the kernel what to drop, so listings and lookups show a change at once. It ends with `stop`, or
+/// when the core is gone.
+pub fn watch_library(
+    core: Weak<SpaceFs>,
+    kernel: impl Kernel,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("spacefs-invalidate".into()).spawn(move || {
+        let reader = match core.upgrade().map(|c| c.library().reader()) {
+            Some(Ok(reader)) => reader,
+            _ => return,
+        };
+        let mut seen = reader.data_version().unwrap_or(0);
+        let external_version = || core.upgrade().and_then(|c| c.library().writer().external_version().ok());
+        let mut external = external_version();
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(POLL);
+            let Ok(version) = reader.data_version() else { continue };
+            if version == seen {
+                continue;
+            }
+            seen = version;
+            // The writer's own `data_version` moves only when another connection commits.
+            let now_external = external_version();
+            let elsewhere = now_external.is_none() || now_external != external;
+            external = now_external;
+            let Some(core) = core.upgrade() else { return };
+            core.committed(elsewhere, &kernel);
+        }
+    })
+}
 
 impl SpaceFs {
+    /// After a commit: by this mount's writer (`elsewhere` false) or by another connection.
+    pub fn committed(&self, elsewhere: bool, kernel: &dyn Kernel) {
+        let dentries = if elsewhere { self.library_changed() } else { self.own_changes() };
+        for (parent, name) in dentries {
+            kernel.forget_entry(parent, &name);
+        }
+        for folder in self.view_folders().into_iter().chain(self.take_touched_inodes()) {
+            kernel.forget_inode(folder);
+        }
+    }
+
+    /// After the watcher recorded changes made on disk outside the mount.
+    pub fn disk_changed(&self, changes: Vec<crate::watch::Changed>, kernel: &dyn Kernel) {
+        use crate::watch::Changed;
+        self.note_change();
+        for change in changes {
+            match change {
+                Changed::Gone { location, dir, name } => {
+                    // Moved or removed outside the mount: the paths cached of it (or below it) are gone.
+                    self.forget_paths();
+                    if let Ok(Some(parent)) = self.folder_ino(location, &dir) {
+                        kernel.forget_entry(parent, &name);
+                    }
+                }
+                Changed::Modified(id) => {
+                    self.forget_entry(id);
+                    for node in [Node::Entry(id), Node::ViewFile(id)] {
+                        kernel.forget_inode(self.ino_of(node));
+                    }
+                }
+                Changed::Everything => {
+                    for (parent, name) in self.library_changed() {
+                        kernel.forget_entry(parent, &name);
+                    }
+                }
+            }
+        }
+    }
+
     /// Forgets every path cached (after something moved or went away outside the mount).
     pub fn forget_paths(&self) {
         self.note_change();

@@ -1,17 +1,22 @@
-//! The filesystem's core: lookup, getattr, readdir, open and readlink as plain `Result`s over inode numbers, so it
-//! can be tested without FUSE. `crate::fuse` only translates to and from the kernel.
+//! The filesystem's core: every FUSE operation as a plain `Result` over inode numbers, so it can be tested without
+//! FUSE (`tests/core`). `crate::fuse` only translates to and from the kernel. This file is the facade: it resolves
+//! inodes to nodes and dispatches each operation to the node's view (`crate::view`) or, below `locations/`, to the
+//! disk (`real`). The rest of the core is one concern per file: `attr` (what stat shows), `xattrs`, `handles` (open
+//! files), `listing` (readdir and reading ahead), `pending` (records queued to the writer), `nodes` (what is kept
+//! per inode, and forget), `invalidate` (what the kernel must drop after a change).
 //!
 //! Invariants:
 //! * Attributes of real files come from `lstat` of the real file at the time of the call, under our inode number;
 //!   virtual folders are owned by the mounting user, dated at mount time.
 //! * Every dentry handed out below a view folder is remembered until the library changes, so it can be
 //!   invalidated in the kernel (`library_changed`); listings are never cached by the kernel.
-//! * Locks are held only to take or return a reader, or to touch the cache and the dentry set (one exception: a
-//!   listing's cursor, see `listing`).
+//! * The library may lag the disk by what `pending` holds, never more: a read that finds something missing waits
+//!   for what is queued and looks again (`settled`).
+//! * Locks: see `SpaceFs`.
 
 mod attr;
 mod handles;
-mod invalidate;
+pub mod invalidate;
 mod listing;
 mod nodes;
 mod pending;
@@ -63,6 +68,19 @@ pub trait DirSink {
 /// Offsets 1 and 2 are "." and ".."; a child's offset is its cookie plus this.
 const FIRST_CHILD_OFFSET: u64 = 2;
 
+/// The core. Its locks, and how they nest: each is held briefly, to take or give back something, never across a
+/// wait for the writer or the disk, with these exceptions and this order (a lock is only taken while holding locks
+/// that come before it here):
+/// 1. a listing's cursor (`DirCursor`, from `cursors` or `warm`, which are themselves taken alone): held while the
+///    listing reads the library and states children, so one folder handle is listed by one thread at a time;
+/// 2. `lookups` (see `nodes`): held while a node is kept or forgotten, so counts and kept nodes agree;
+/// 3. the `Inodes` tables (`view_dirs`, then `link_aliases`, never both) and the query table;
+/// 4. leaves, taken while holding any of the above and never holding another: `readers`, the entry cache,
+///    `roots`, `locations`, `next_folder`, `view_dentries`, `touched_inodes`, `listed_at`, `version_reader`, and
+///    `handles` (held while the kernel registers a passthrough backing, which calls nothing back).
+///
+/// `pending` holds its own lock while it hands a record to the writer's queue (the order of records is what it
+/// guards); the writer thread takes none of these locks, so that wait always ends.
 pub struct SpaceFs {
     library: Library,
     readers: Mutex<Vec<Reader>>,
