@@ -27,6 +27,19 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
             crate::mount::unmount(&mountpoint)?;
             return Ok(true);
         }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "spacefs", out);
+            return Ok(true);
+        }
+        Command::Man { dir } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            let written = write_man_pages(&dir)?;
+            if !quiet {
+                writeln!(out, "wrote {written} man pages to {} (see 'man spacefs')", shown(&dir)).map_err(write_err)?;
+            }
+            return Ok(true);
+        }
         Command::Mount { mountpoint, foreground, read_only, allow_other, show_hidden, nonempty, cache_entries } => {
             let args =
                 MountArgs { mountpoint, foreground, read_only, allow_other, show_hidden, nonempty, cache_entries };
@@ -52,6 +65,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
         Command::Tag { tag, files } => ctx.tag(&tag, &files, true, out)?,
         Command::Untag { tag, files } => ctx.tag(&tag, &files, false, out)?,
         Command::Tags { file } => ctx.tags(file.as_deref(), out)?,
+        Command::ExportXattrs { names, dry_run } => ctx.export_xattrs(&names, dry_run, out)?,
         Command::Label { label, files } => ctx.label(&label, &files, true, out)?,
         Command::Unlabel { label, files } => ctx.label(&label, &files, false, out)?,
         Command::Favorite { files } => ctx.favorite(&files, true, out)?,
@@ -115,7 +129,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
                 writeln!(out, "optimized {}", shown(ctx.library.path())).map_err(write_err)?;
             }
         }
-        Command::Demo { .. } | Command::Mount { .. } | Command::Unmount { .. } => unreachable!("handled above"),
+        Command::Demo { .. }
+        | Command::Mount { .. }
+        | Command::Unmount { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. } => unreachable!("handled above"),
     }
     Ok(true)
 }
@@ -306,6 +324,11 @@ impl Ctx {
         Ok(())
     }
 
+    /// A problem with one item of many, on standard error; the command goes on.
+    fn warn(&self, line: &str) {
+        eprintln!("spacefs: {line}");
+    }
+
     fn say(&self, out: &mut dyn Write, line: &str) -> Result<()> {
         if !self.quiet {
             writeln!(out, "{line}").map_err(write_err)?;
@@ -332,6 +355,79 @@ impl Ctx {
         let changed = self.library.writer().set_flag(entries, Flag::Favorite, on)?;
         let verb = if on { "favorited" } else { "unfavorited" };
         self.say(out, &format!("{verb} {changed} of {count} files"))
+    }
+
+    fn export_xattrs(&self, names: &[String], dry_run: bool, out: &mut dyn Write) -> Result<()> {
+        let reader = self.library.reader()?;
+        let locations = if names.is_empty() {
+            reader.locations()?
+        } else {
+            names.iter().map(|n| reader.location_named(n)).collect::<Result<Vec<_>>>()?
+        };
+        let (mut written, mut current, mut unsupported, mut failed) = (0u64, 0u64, 0u64, 0u64);
+        for location in &locations {
+            for entry in reader.exportable(location.id)? {
+                let path = crate::library::real_path(&location.path, &entry.relative_path, &entry.name);
+                let wanted = [(crate::xattr::XDG_TAGS, entry.tags), (crate::xattr::XDG_COMMENT, entry.notes)];
+                let mut changes = Vec::new();
+                for (name, value) in wanted {
+                    let Some(value) = value else { continue };
+                    match ::xattr::get(&path, name) {
+                        Ok(Some(now)) if now == value.as_bytes() => {}
+                        Ok(_) => changes.push((name, value)),
+                        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+                            unsupported += 1;
+                            changes.clear();
+                            break;
+                        }
+                        // Gone since it was indexed, or unreadable: said once, the rest goes on.
+                        Err(e) => {
+                            failed += 1;
+                            self.warn(&format!("cannot read the attributes of {}", Error::io(&path, e)));
+                            changes.clear();
+                            break;
+                        }
+                    }
+                }
+                if changes.is_empty() {
+                    current += 1;
+                    continue;
+                }
+                let mut done = true;
+                for (name, value) in changes {
+                    if dry_run {
+                        writeln!(out, "would set {name}={value} on {}", shown(&path)).map_err(write_err)?;
+                        continue;
+                    }
+                    match ::xattr::set(&path, name, value.as_bytes()) {
+                        Ok(()) => {}
+                        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+                            unsupported += 1;
+                            done = false;
+                            break;
+                        }
+                        Err(e) => {
+                            failed += 1;
+                            done = false;
+                            self.warn(&format!("cannot write {name} on {}", Error::io(&path, e)));
+                            break;
+                        }
+                    }
+                }
+                written += u64::from(done);
+            }
+        }
+        let verb = if dry_run { "would write" } else { "wrote" };
+        let mut summary = format!("{verb} the tags and notes of {written} files ({current} already up to date)");
+        if unsupported > 0 {
+            summary.push_str(&format!(
+                "; {unsupported} files are on file systems without user extended attributes (not written)"
+            ));
+        }
+        if failed > 0 {
+            summary.push_str(&format!("; {failed} could not be written (see above)"));
+        }
+        self.say(out, &summary)
     }
 
     fn tags(&self, file: Option<&Path>, out: &mut dyn Write) -> Result<()> {
@@ -680,4 +776,25 @@ fn demo(mountpoint: Option<PathBuf>, library: Option<PathBuf>, quiet: bool, out:
     )
     .map_err(write_err)?;
     Ok(true)
+}
+
+/// Writes `spacefs.1` and a page per command (`spacefs-add.1`, `spacefs-query-save.1`, …) into `dir`.
+fn write_man_pages(dir: &Path) -> Result<usize> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut command = <Cli as clap::CommandFactory>::command();
+    command.build();
+    let mut written = 0;
+    let mut pages = vec![("spacefs".to_owned(), command)];
+    while let Some((name, command)) = pages.pop() {
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            let sub_name = format!("{name}-{}", sub.get_name());
+            pages.push((sub_name.clone(), sub.clone().name(sub_name)));
+        }
+        let path = dir.join(format!("{name}.1"));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command).render(&mut page).map_err(|e| Error::io(&path, e))?;
+        std::fs::write(&path, page).map_err(|e| Error::io(&path, e))?;
+        written += 1;
+    }
+    Ok(written)
 }

@@ -255,6 +255,40 @@ pub enum Command {
         cache_entries: usize,
     },
 
+    /// Write each file's tags and notes onto the real file as user.xdg.tags and user.xdg.comment (what Dolphin and
+    /// Baloo read), so they show in file managers and travel with cp -a, rsync -X and tar --xattrs. Files whose
+    /// attributes already say so are left alone; files without tags or notes are not touched. Files on file
+    /// systems without user extended attributes are counted and reported; the rest is still written.
+    #[command(name = "export-xattrs")]
+    #[command(after_help = "Examples:\n  spacefs export-xattrs --dry-run\n  spacefs export-xattrs Pictures\n  \
+                            rsync -aX ~/Pictures/ /mnt/backup/Pictures/   (the tags go along)")]
+    ExportXattrs {
+        /// Location names [default: every location].
+        names: Vec<String>,
+        /// List what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Print a shell's completion script for spacefs (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  spacefs completions bash > ~/.local/share/bash-completion/completions/spacefs\n  \
+                            spacefs completions zsh > ~/.zfunc/_spacefs\n  \
+                            spacefs completions fish > ~/.config/fish/completions/spacefs.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+
+    /// Write a man page for spacefs and one per command (spacefs.1, spacefs-add.1, …) into DIR.
+    #[command(after_help = "Examples:\n  spacefs man ~/.local/share/man/man1   (then: man spacefs)\n  \
+                            sudo spacefs man /usr/local/share/man/man1")]
+    Man {
+        /// The folder to write the pages into [default: the current folder]; created if missing.
+        dir: Option<PathBuf>,
+    },
+
     /// Unmount a spacefs mount and wait for its daemon to close the library.
     #[command(after_help = "Example:\n  spacefs unmount ~/Library")]
     Unmount {
@@ -298,4 +332,117 @@ pub fn data_dir() -> Option<PathBuf> {
     let xdg = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
     let home = || std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local/share"));
     xdg.filter(|p| p.is_absolute()).or_else(home).map(|d| d.join("spacefs"))
+}
+
+/// Mount options of the fuse3 helper convention that spacefs takes, for messages.
+const MOUNT_OPTIONS: &str = "ro, rw, allow_other, default_permissions, nonempty, show_hidden, cache_entries=N";
+
+/// The arguments of a call in the fuse3 mount helper's convention, as `mount -t fuse.spacefs LIBRARY MOUNTPOINT -o
+/// OPTS` and an fstab line make `mount.fuse3` call spacefs: `spacefs LIBRARY MOUNTPOINT [-o OPTS] [-f]`, turned into
+/// the equivalent `spacefs --library LIBRARY mount MOUNTPOINT [--read-only] …`. Any other call is returned as it is.
+/// Options about the mount itself that mount(8) and its helper have dealt with (`user`, `noauto`, `nosuid`, …) are
+/// ignored; an unknown option is an error naming those spacefs takes.
+pub fn from_mount_helper(args: Vec<std::ffi::OsString>) -> Result<Vec<std::ffi::OsString>, String> {
+    use clap::CommandFactory;
+    use std::os::unix::ffi::OsStrExt;
+    let positional = |i: usize| args.get(i).filter(|a| !a.as_bytes().starts_with(b"-"));
+    let (Some(library), Some(mountpoint)) = (positional(1), positional(2)) else { return Ok(args) };
+    let command = Cli::command();
+    let library_text = library.to_string_lossy();
+    if library_text == "help" || command.get_subcommands().any(|s| s.get_name() == library_text) {
+        return Ok(args);
+    }
+    // Quiet, as mount(8) helpers are: mount says nothing when all went well.
+    let mut out: Vec<std::ffi::OsString> = vec![
+        args[0].clone(),
+        "--quiet".into(),
+        "--library".into(),
+        library.clone(),
+        "mount".into(),
+        mountpoint.clone(),
+    ];
+    let mut rest = args[3..].iter();
+    while let Some(arg) = rest.next() {
+        let arg = arg.to_str().ok_or_else(|| format!("{} is not valid text", arg.to_string_lossy()))?;
+        let options = match arg {
+            "-o" => rest
+                .next()
+                .and_then(|o| o.to_str())
+                .ok_or_else(|| "-o needs a list of options (like -o ro,allow_other)".to_owned())?,
+            "-f" | "-d" => {
+                out.push("--foreground".into());
+                continue;
+            }
+            other if other.starts_with("-o") => &other[2..],
+            other => {
+                return Err(format!("unknown argument '{other}' for a mount (spacefs LIBRARY MOUNTPOINT -o OPTIONS)"));
+            }
+        };
+        for option in options.split(',').filter(|o| !o.is_empty()) {
+            let (name, value) = match option.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (option, None),
+            };
+            match (name, value) {
+                ("ro", None) => out.push("--read-only".into()),
+                ("allow_other", None) => out.push("--allow-other".into()),
+                ("nonempty", None) => out.push("--nonempty".into()),
+                ("show_hidden", None) => out.push("--show-hidden".into()),
+                ("cache_entries", Some(n)) => out.extend(["--cache-entries".into(), n.into()]),
+                // spacefs always lets the kernel check permissions against the real files' modes.
+                ("default_permissions" | "rw", None) => {}
+                // What mount(8) and mount.fuse3 handle: when and by whom it mounts, and how the kernel treats it.
+                (
+                    "defaults" | "user" | "users" | "nouser" | "owner" | "group" | "auto" | "noauto" | "_netdev"
+                    | "nofail" | "suid" | "nosuid" | "dev" | "nodev" | "exec" | "noexec" | "atime" | "noatime"
+                    | "relatime" | "norelatime" | "strictatime" | "nodiratime" | "diratime" | "sync" | "async"
+                    | "dirsync" | "lazytime" | "nolazytime" | "silent" | "loud",
+                    None,
+                ) => {}
+                (name, _) if name.starts_with("x-") || name == "comment" => {}
+                _ => return Err(format!("unknown mount option '{option}' (spacefs takes {MOUNT_OPTIONS})")),
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn helper(args: &[&str]) -> Result<Vec<String>, String> {
+        let args = args.iter().map(OsString::from).collect();
+        from_mount_helper(args).map(|a| a.into_iter().map(|a| a.into_string().unwrap()).collect())
+    }
+
+    #[test]
+    fn the_mount_helper_convention_becomes_a_mount_command() {
+        assert_eq!(
+            helper(&["spacefs", "/l.db", "/mnt", "-o", "rw,noauto,user,allow_other,nosuid,nodev,cache_entries=9"])
+                .unwrap(),
+            ["spacefs", "--quiet", "--library", "/l.db", "mount", "/mnt", "--allow-other", "--cache-entries", "9"]
+        );
+        assert_eq!(
+            helper(&["spacefs", "/l.db", "/mnt", "-oro,show_hidden", "-f"]).unwrap(),
+            [
+                "spacefs",
+                "--quiet",
+                "--library",
+                "/l.db",
+                "mount",
+                "/mnt",
+                "--read-only",
+                "--show-hidden",
+                "--foreground"
+            ]
+        );
+        // Commands are left alone.
+        assert_eq!(helper(&["spacefs", "tag", "t", "f"]).unwrap(), ["spacefs", "tag", "t", "f"]);
+        assert_eq!(helper(&["spacefs", "mount", "/mnt"]).unwrap(), ["spacefs", "mount", "/mnt"]);
+        assert_eq!(helper(&["spacefs", "--library", "x", "status"]).unwrap(), ["spacefs", "--library", "x", "status"]);
+        let unknown = helper(&["spacefs", "/l.db", "/mnt", "-o", "bogus"]).unwrap_err();
+        assert!(unknown.contains("unknown mount option 'bogus'") && unknown.contains("allow_other"), "{unknown}");
+    }
 }

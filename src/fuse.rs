@@ -46,18 +46,6 @@ fn caller(req: &Request) -> Caller {
     Caller { uid: req.uid(), gid: req.gid() }
 }
 
-/// Whether the thread behind a request is inside mkdir(2): the kernel looks a name up before making it, and FUSE
-/// does not say why. Read from /proc/PID/syscall (the thread is blocked in that call while the request waits).
-fn making_directory(pid: u32) -> bool {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else { return false };
-    let Some(Ok(number)) = text.split_whitespace().next().map(str::parse::<libc::c_long>) else { return false };
-    #[cfg(target_arch = "x86_64")]
-    if number == libc::SYS_mkdir {
-        return true;
-    }
-    number == libc::SYS_mkdirat
-}
-
 fn errno(err: &Error) -> Errno {
     let errno = err.errno();
     if errno == libc::EIO {
@@ -154,11 +142,7 @@ impl Filesystem for FuseFs {
     }
 
     fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let unsaved = self.core.is_unsaved_query(parent.0, name);
-        if unsaved && making_directory(req.pid()) {
-            return reply.error(Errno::ENOENT);
-        }
-        match self.core.lookup(parent.0, name) {
+        match self.core.lookup_for(parent.0, name, req.pid()) {
             Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }

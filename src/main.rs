@@ -6,7 +6,15 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,fuser::mnt=error")).init();
-    let cli = spacefs::cli::Cli::parse();
+    // `mount -t fuse.spacefs` and fstab lines call `spacefs LIBRARY MOUNTPOINT -o OPTIONS` (the fuse3 helper's way).
+    let args = match spacefs::cli::from_mount_helper(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("spacefs: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = spacefs::cli::Cli::parse_from(args);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = spacefs::app::run(cli, &mut out).and_then(|ok| {

@@ -234,6 +234,8 @@ fn spawn_daemon(library: &Path, mountpoint: &Path, args: &MountArgs) -> Result<(
             .map_err(|e| Error::io(Path::new(&path), e))?,
         None => std::process::Stdio::null(),
     };
+    // The daemon tells its parent, not systemd, that it is ready (systemd watches the foreground daemon only).
+    cmd.env_remove("NOTIFY_SOCKET");
     cmd.env(READY_FD, raw.to_string())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -285,7 +287,9 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     let mut config = Config::default();
     config.mount_options = vec![
         MountOption::FSName(library.display().to_string()),
-        MountOption::Subtype("spacefs".into()),
+        // The kernel's own subtype option (fuser passes `Subtype` only to fusermount3): the mount's type is then
+        // fuse.spacefs for the kernel too, as `mount -t fuse.spacefs`, fstab, findmnt and umount -t expect.
+        MountOption::CUSTOM("subtype=spacefs".into()),
         MountOption::DefaultPermissions,
         MountOption::NoAtime,
     ];
@@ -326,8 +330,17 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     // The catch-up read every location's stamps; hand that memory back before serving.
     // SAFETY: malloc_trim only releases free heap pages.
     unsafe { libc::malloc_trim(0) };
-    if let Some(mut pipe) = ready.take() {
-        let _ = writeln!(pipe, "ready");
+    // Ready means the mount answers: its root is listed through the kernel before anyone is told.
+    std::fs::read_dir(mountpoint).map_err(|e| Error::io(mountpoint, e))?;
+    match ready.take() {
+        Some(mut pipe) => {
+            let _ = writeln!(pipe, "ready");
+        }
+        // In the foreground under systemd (Type=notify): READY=1 (nothing happens without $NOTIFY_SOCKET).
+        None => {
+            let status = format!("serving {} on {}", shown(library), shown(mountpoint));
+            notify_systemd(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]);
+        }
     }
     log::info!("serving {} on {}", shown(library), shown(mountpoint));
 
@@ -343,6 +356,7 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
         std::thread::sleep(POLL);
     }
     stop.store(true, Ordering::Relaxed);
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
     let _ = watcher.join();
     drop(watching);
     // Unmounted from outside (spacefs unmount, fusermount3 -u): only the session is left to finish.
@@ -353,6 +367,13 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     }
     let _ = std::fs::remove_file(&pid_file);
     result.map_err(|e| Error::io_ctx("the mount ended with an error", e))
+}
+
+/// Tells systemd (when it started the daemon with $NOTIFY_SOCKET) how the mount is doing.
+fn notify_systemd(states: &[sd_notify::NotifyState]) {
+    if let Err(err) = sd_notify::notify(false, states) {
+        log::warn!("could not notify systemd: {err}");
+    }
 }
 
 /// Records what changed in the locations while nothing watched them (unmounted, or a daemon that was killed in

@@ -48,15 +48,7 @@ pub fn start(
     changed: impl Fn(Vec<Changed>) + Send + 'static,
 ) -> Result<Watching> {
     let (tx, rx) = crossbeam_channel::unbounded::<notify::Result<Event>>();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
-        // notify watches every open (IN_OPEN), which changes nothing: dropped here, at once, not queued. A walk of
-        // 200,000 folders (the mount's catch-up, a listing of locations/) queued 800,000 of them, 115 MB.
-        if let Ok(e) = &event
-            && matches!(e.kind, EventKind::Access(_) | EventKind::Any)
-            && !e.need_rescan()
-        {
-            return;
-        }
+    let mut watcher = notify::recommended_watcher(move |event| {
         let _ = tx.send(event);
     })
     .map_err(|e| crate::error::Error::Invalid(format!("cannot watch the locations: {e}")))?;
@@ -113,7 +105,10 @@ fn stamp_matches(
         && known.inode == meta.ino() as i64
         && known.modified_at == meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
         && known.changed_at == meta.ctime() * 1_000_000_000 + meta.ctime_nsec()
-        && (known.has_content || kind != EntryKind::File || mode == crate::library::IndexMode::Metadata)
+        && (known.has_content
+            || known.size == 0
+            || kind != EntryKind::File
+            || mode == crate::library::IndexMode::Metadata)
 }
 
 /// Where a path is: its location, its folder's path in it, and its name.

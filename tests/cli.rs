@@ -254,3 +254,108 @@ fn remove_forgets_a_location_and_touches_no_file() {
     assert!(status.ok().contains("locations  0"), "{status:?}");
     assert_eq!(std::fs::read(&file).unwrap(), b"a");
 }
+
+#[test]
+fn version_completions_and_man_pages() {
+    let fx = Fixture::new();
+    for flag in ["--version", "-V"] {
+        assert_eq!(fx.run([flag]).ok(), format!("spacefs {}\n", env!("CARGO_PKG_VERSION")));
+    }
+    for (shell, marker) in [
+        ("bash", "_spacefs()"),
+        ("zsh", "#compdef spacefs"),
+        ("fish", "complete -c spacefs"),
+        ("elvish", "spacefs"),
+        ("powershell", "spacefs"),
+    ] {
+        let script = fx.run(["completions", shell]);
+        assert!(script.ok().contains(marker), "{shell}: {script:?}");
+        assert!(script.stdout.contains("rescan"), "{shell} completes the commands");
+    }
+    let tcsh = fx.run(["completions", "tcsh"]);
+    assert_eq!(tcsh.code, 2, "a usage error, as clap reports them: {tcsh:?}");
+    assert!(tcsh.stderr.contains("invalid value 'tcsh'") && tcsh.stderr.contains("bash, elvish, fish"), "{tcsh:?}");
+
+    let dir = fx.dir.path().join("man/man1");
+    assert!(fx.run(["man".as_ref(), dir.as_os_str()]).ok().contains("man pages"));
+    for page in ["spacefs.1", "spacefs-mount.1", "spacefs-tag.1", "spacefs-query-save.1"] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.starts_with(".ie") || text.contains(".TH"), "{page} is a man page");
+    }
+    let mount = std::fs::read_to_string(dir.join("spacefs-mount.1")).unwrap();
+    assert!(mount.contains("read\\-only") && mount.contains("foreground"), "every flag is documented");
+    // A folder that cannot be made: one line, nothing written.
+    let run = fx.run(["man", "/proc/spacefs-man"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.starts_with("spacefs: /proc/spacefs-man"), "{run:?}");
+}
+
+#[test]
+fn export_xattrs_writes_tags_and_notes_that_a_new_library_reads_back() {
+    let fx = Fixture::new();
+    let photo = fx.write("2026/beach.jpg", b"sand");
+    let doc = fx.write("docs/plan.txt", b"plan");
+    let plain = fx.write("plain.txt", b"nothing");
+    fx.add();
+    fx.run(["tag".as_ref(), "holiday".as_ref(), photo.as_os_str()]).ok();
+    fx.run(["tag".as_ref(), "beach".as_ref(), photo.as_os_str()]).ok();
+    fx.run(["tag".as_ref(), "work".as_ref(), fx.file("docs").as_os_str()]).ok();
+    fx.run(["note".as_ref(), doc.as_os_str(), "due friday".as_ref()]).ok();
+
+    // A dry run lists what would change and writes nothing.
+    let dry = fx.run(["export-xattrs", "--dry-run"]);
+    let listed = dry.ok();
+    assert!(
+        listed
+            .contains(&format!("would set user.xdg.tags=beach,holiday on {}", photo.canonicalize().unwrap().display())),
+        "{listed}"
+    );
+    assert!(listed.contains("user.xdg.comment=due friday"), "{listed}");
+    assert!(listed.contains("would write the tags and notes of 3 files (0 already up to date)"), "{listed}");
+    assert_eq!(xattr::get(&photo, "user.xdg.tags").unwrap(), None);
+
+    assert!(fx.run(["export-xattrs"]).ok().contains("wrote the tags and notes of 3 files"));
+    assert_eq!(xattr::get(&photo, "user.xdg.tags").unwrap().unwrap(), b"beach,holiday");
+    assert_eq!(xattr::get(fx.file("docs"), "user.xdg.tags").unwrap().unwrap(), b"work");
+    assert_eq!(xattr::get(&doc, "user.xdg.comment").unwrap().unwrap(), b"due friday");
+    assert_eq!(xattr::get(&plain, "user.xdg.tags").unwrap(), None, "files without tags are not touched");
+    assert!(fx.run(["export-xattrs"]).ok().contains("of 0 files (3 already up to date)"), "nothing left to do");
+
+    // The round trip: a copy with its attributes (cp -a), indexed by a new library, has the same tags and notes.
+    let copy = fx.dir.path().join("copy");
+    let cp = std::process::Command::new("cp").arg("-a").arg(fx.files()).arg(&copy).status().unwrap();
+    assert!(cp.success());
+    let other = Fixture::new();
+    other.run(["add".as_ref(), copy.as_os_str(), "--quiet".as_ref()]).ok();
+    assert_eq!(other.run(["tags".as_ref(), copy.join("2026/beach.jpg").as_os_str()]).ok(), "beach\nholiday\n");
+    assert_eq!(other.run(["tags".as_ref(), copy.join("docs").as_os_str()]).ok(), "work\n");
+    assert_eq!(tags(&other), tags(&fx));
+    let found = other.run(["find", "--query", "notes:friday"]);
+    assert_eq!(found.ok(), format!("{}\n", copy.join("docs/plan.txt").canonicalize().unwrap().display()));
+
+    // Bad input: an unknown location is one line and writes nothing.
+    fx.run(["export-xattrs", "nope"]).fails_with("no location named 'nope'");
+}
+
+#[test]
+fn empty_files_have_no_content_id() {
+    let fx = Fixture::new();
+    let empty = fx.write("empty.txt", b"");
+    fx.write("other-empty.txt", b"");
+    fx.write("full.txt", b"data");
+    fx.add();
+    let lib = spacefs::library::Library::open(&fx.library()).unwrap();
+    let reader = lib.reader().unwrap();
+    let location = reader.location_named("files").unwrap();
+    let id = |name: &str| reader.entry_by_path(location.id, b"", name.as_bytes()).unwrap().unwrap();
+    assert_eq!(reader.entry_meta(id("empty.txt")).unwrap().unwrap().cas_id, None);
+    assert!(reader.entry_meta(id("full.txt")).unwrap().unwrap().cas_id.is_some());
+    assert!(fx.run(["status"]).ok().contains("contents   1 distinct content ids"), "only full.txt has one");
+    // A rescan with nothing changed reads nothing again (an empty file lacks nothing).
+    let rescan = fx.run(["rescan"]);
+    assert!(rescan.ok().contains("0 new or changed, 0 removed, 0 hashed"), "{rescan:?}");
+    // Written to, it gets one.
+    std::fs::write(&empty, b"now full").unwrap();
+    fx.run(["rescan", "--quiet"]).ok();
+    assert!(reader.entry_meta(id("empty.txt")).unwrap().unwrap().cas_id.is_some());
+}

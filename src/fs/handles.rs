@@ -93,9 +93,13 @@ impl SpaceFs {
         self.handles().open.values().find(|o| o.ino == ino).and_then(|o| o.file.try_clone().ok())
     }
 
-    /// Whether a handle open for writing holds `ino`.
+    /// Whether a handle open for writing holds `ino`'s file, under this inode or another name of the same entry
+    /// (a file written through tags/ is asked about through locations/).
     pub(super) fn open_for_writing(&self, ino: u64) -> bool {
-        self.handles().open.values().any(|o| o.ino == ino && o.writable)
+        let entry = |ino: u64| self.inodes.node_of(ino).and_then(|n| self.entry_of(n));
+        let wanted = entry(ino);
+        let writing: Vec<u64> = self.handles().open.values().filter(|o| o.writable).map(|o| o.ino).collect();
+        writing.into_iter().any(|open| open == ino || (wanted.is_some() && entry(open) == wanted))
     }
 
     /// Runs `by_name`; when the name is gone but the file is still open through the mount (deleted while open),

@@ -350,15 +350,19 @@ impl SpaceFs {
         Ok(attr)
     }
 
-    /// Whether `name` under `parent` is a query folder that exists only because it parses (not saved). The lookup
-    /// mkdir makes (always sent, even for a cached name) must find such a folder missing, or the kernel answers
-    /// "File exists" without asking spacefs to save it.
-    pub fn is_unsaved_query(&self, parent: u64, name: &OsStr) -> bool {
-        if self.node(parent).ok() != Some(Node::QueryRoot) {
-            return false;
+    /// lookup on behalf of process `pid`. A query folder that exists only because its name parses (not saved)
+    /// is missing for a process inside mkdir(2): the kernel looks a name up before making it (even a cached one),
+    /// and would answer "File exists" without asking spacefs to save the query. FUSE does not say why a lookup
+    /// comes, so the process's current system call tells (`/proc/PID/syscall`; it waits in that call meanwhile).
+    pub fn lookup_for(&self, parent: u64, name: &OsStr, pid: u32) -> Result<Attr> {
+        if self.node(parent).ok() == Some(Node::QueryRoot)
+            && let Ok(text) = std::str::from_utf8(name.as_bytes())
+            && self.with_reader(|reader| reader.saved_query(text)).is_ok_and(|saved| saved.is_none())
+            && making_directory(pid)
+        {
+            return Err(Error::NotFound(String::new()));
         }
-        let Ok(text) = std::str::from_utf8(name.as_bytes()) else { return false };
-        self.with_reader(|reader| reader.saved_query(text)).is_ok_and(|saved| saved.is_none())
+        self.lookup(parent, name)
     }
 
     /// getattr, through handle `fh` when the kernel names one. A file deleted while open is stated through its
@@ -605,4 +609,15 @@ fn view_name(node: Node) -> &'static str {
         .iter()
         .find(|(_, top)| std::ptr::addr_eq(view::of(*top), view::of(node)))
         .map_or("this folder", |(name, _)| name)
+}
+
+/// Whether process `pid` is inside mkdir(2) (read from /proc/PID/syscall).
+fn making_directory(pid: u32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else { return false };
+    let Some(Ok(number)) = text.split_whitespace().next().map(str::parse::<libc::c_long>) else { return false };
+    #[cfg(target_arch = "x86_64")]
+    if number == libc::SYS_mkdir {
+        return true;
+    }
+    number == libc::SYS_mkdirat
 }

@@ -396,7 +396,8 @@ fn plan(mut entry: ScannedEntry, path: PathBuf, previous: Option<&EntryStamp>, m
         p.kind == entry.kind && p.size == entry.size && p.modified_at == entry.modified_at && p.inode == entry.inode
     });
     let hashable = entry.kind == EntryKind::File && mode != IndexMode::Metadata;
-    let has_content = previous.is_some_and(|p| p.has_content);
+    // (An empty file has no content id to read: it has all it can have.)
+    let has_content = previous.is_some_and(|p| p.has_content || (p.kind == EntryKind::File && p.size == 0));
     if same_content && previous.is_some_and(|p| p.changed_at == entry.changed_at) && (has_content || !hashable) {
         return None;
     }
@@ -439,11 +440,15 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
             };
             if hash {
                 match hash_file(&file, shared.mode) {
-                    Ok(content) => {
+                    Ok(Some(content)) => {
                         shared.counters.hashed.fetch_add(1, Ordering::Relaxed);
                         shared.counters.bytes.fetch_add(content.size as u64, Ordering::Relaxed);
                         entry.size = content.size;
                         entry.content = ContentUpdate::Set(content);
+                    }
+                    Ok(None) => {
+                        entry.size = 0;
+                        entry.content = ContentUpdate::Clear;
                     }
                     Err(err) => shared.unreadable(&path, &err),
                 }
@@ -456,8 +461,13 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
     entry
 }
 
-fn hash_file(file: &File, mode: IndexMode) -> std::io::Result<ContentHash> {
+/// The content id of a file; `None` for an empty file, which has none (Spacedrive v2's rule,
+/// `ContentHashError::EmptyFile`: every empty file would otherwise be one content).
+fn hash_file(file: &File, mode: IndexMode) -> std::io::Result<Option<ContentHash>> {
     let size = file.metadata()?.len();
+    if size == 0 {
+        return Ok(None);
+    }
     // Deep mode stores every full hash; a small file read whole needs no second read for it. (Other modes leave
     // small files unverified too: a content is matched by its row, and orphaned metadata by that row.)
     let deep = mode == IndexMode::Deep;
@@ -467,7 +477,7 @@ fn hash_file(file: &File, mode: IndexMode) -> std::io::Result<ContentHash> {
         whole => whole,
     };
     let kind = kind::kind_of_content(&found.head);
-    Ok(ContentHash { cas_id: found.cas_id, full_hash, kind, size: size as i64 })
+    Ok(Some(ContentHash { cas_id: found.cas_id, full_hash, kind, size: size as i64 }))
 }
 
 fn read_xdg(entry: &mut ScannedEntry, get: impl Fn(&str) -> std::io::Result<Option<Vec<u8>>>) {
@@ -512,10 +522,11 @@ fn read_entry(
     let mut entry = scanned(relative_path, name.to_vec(), short, &meta);
     if hash && entry.kind == EntryKind::File && location.index_mode != IndexMode::Metadata {
         match open_to_read(short).and_then(|file| hash_file(&file, location.index_mode)) {
-            Ok(content) => {
+            Ok(Some(content)) => {
                 entry.size = content.size;
                 entry.content = ContentUpdate::Set(content);
             }
+            Ok(None) => entry.content = ContentUpdate::Clear,
             // Renamed or removed since it was stated: its own event says where it went.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             // Unreadable (as a scan does): recorded without a content id.

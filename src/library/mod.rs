@@ -18,7 +18,7 @@ mod views;
 pub mod write;
 pub mod writer;
 
-pub use read::{DupeCopy, DupeGroup, LibraryStatus, Reader, VerifyCandidate};
+pub use read::{DupeCopy, DupeGroup, Exportable, LibraryStatus, Reader, VerifyCandidate};
 pub use types::*;
 pub use views::{Child, DupeMember, DupeSet, EntryInfo, EntryMeta, FlatView};
 
@@ -31,8 +31,11 @@ use std::path::{Path, PathBuf};
 use writer::Writer;
 
 /// Every schema change ever shipped, in order. Append only.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_saved_queries.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_saved_queries.sql"),
+    include_str!("migrations/0003_empty_files_have_no_content.sql"),
+];
 
 /// `PRAGMA application_id` of a spacefs library ("SPFS"), so a foreign SQLite file is recognised as one.
 const APPLICATION_ID: i32 = 0x5350_4653;
@@ -286,6 +289,40 @@ mod tests {
             )
             .unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn migration_3_takes_content_ids_off_empty_files() {
+        let library = testing::raw_library();
+        let conn = &library.conn;
+        conn.execute_batch(testing::ONE_LOCATION).unwrap();
+        conn.execute_batch(
+            "INSERT INTO content_identity (uuid, cas_id, size, first_seen_at) VALUES (x'01', '71e0a99173564931', 0, 0); \
+             INSERT INTO content_identity (uuid, cas_id, size, first_seen_at) VALUES (x'02', 'c', 5, 0); \
+             INSERT INTO entries (uuid, location_id, relative_path, name, kind, size, content_id, indexed_at) \
+                 VALUES (x'0a', 1, x'', CAST('empty' AS BLOB), 0, 0, 1, 0); \
+             INSERT INTO entries (uuid, location_id, relative_path, name, kind, size, content_id, indexed_at) \
+                 VALUES (x'0b', 1, x'', CAST('full' AS BLOB), 0, 5, 2, 0); \
+             INSERT INTO user_metadata (uuid, created_at, updated_at, orphan_content_id) VALUES (x'0c', 0, 0, 1);",
+        )
+        .unwrap();
+        conn.execute_batch(MIGRATIONS[2]).unwrap();
+        let content_of = |name: &str| -> Option<i64> {
+            conn.query_row("SELECT content_id FROM entries WHERE name = CAST(?1 AS BLOB)", [name], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!((content_of("empty"), content_of("full")), (None, Some(2)));
+        let left: Vec<i64> = conn
+            .prepare("SELECT id FROM content_identity")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(left, [2]);
+        let orphan: Option<i64> =
+            conn.query_row("SELECT orphan_content_id FROM user_metadata", [], |r| r.get(0)).unwrap();
+        assert_eq!(orphan, None);
     }
 
     #[test]

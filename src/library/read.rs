@@ -92,6 +92,16 @@ const VERIFY_CANDIDATES: &str = "WITH pending AS MATERIALIZED (SELECT ci.id, ci.
      JOIN content_identity ci ON ci.id = p.id JOIN entries e ON e.content_id = p.id \
      JOIN locations l ON l.id = e.location_id WHERE e.size > 0";
 
+/// An entry's tags and notes, as `export-xattrs` writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exportable {
+    pub relative_path: Vec<u8>,
+    pub name: Vec<u8>,
+    /// Tag names joined by ',' (the `user.xdg.tags` format); `None` without tags.
+    pub tags: Option<String>,
+    pub notes: Option<String>,
+}
+
 impl Reader {
     pub(crate) fn new(conn: Connection) -> Reader {
         Reader { conn }
@@ -117,6 +127,28 @@ impl Reader {
     pub fn location_named(&self, name: &str) -> Result<Location> {
         self.location_by_name(name)?
             .ok_or_else(|| Error::NotFound(format!("no location named '{name}' (see 'spacefs locations')")))
+    }
+
+    /// The entries of a location that carry user metadata, with their tags (by name, comma-joined, in name order)
+    /// and notes: what `export-xattrs` writes to the real files. Files and folders only (a symlink takes no `user.*`
+    /// attribute). One pass: the metadata rows by index, the tags grouped per entry.
+    pub fn exportable(&self, location: LocationId) -> Result<Vec<Exportable>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.relative_path, e.name, e.kind, m.notes,              (SELECT group_concat(name, ',') FROM (SELECT t.name FROM metadata_tag mt JOIN tags t ON t.id = mt.tag_id               WHERE mt.metadata_id = m.id ORDER BY t.name))              FROM entries e JOIN user_metadata m ON m.id = e.metadata_id              WHERE e.location_id = ?1 AND e.metadata_id IS NOT NULL AND e.kind IN (?2, ?3)              ORDER BY e.relative_path, e.name",
+        )?;
+        let rows = stmt.query_map(params![location.0, EntryKind::File as i64, EntryKind::Dir as i64], |r| {
+            Ok(Exportable {
+                relative_path: r.get(0)?,
+                name: r.get(1)?,
+                notes: r.get::<_, Option<String>>(3)?.filter(|n| !n.is_empty()),
+                tags: r.get(4)?,
+            })
+        })?;
+        Ok(rows
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|e| e.tags.is_some() || e.notes.is_some())
+            .collect())
     }
 
     /// What the library knows of the children of one folder, for the indexer to compare with the disk.
