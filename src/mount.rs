@@ -279,6 +279,14 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     // SAFETY: mallopt only tunes the allocator; called before the daemon's other threads start.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
     let lib = Library::open_for_mount(library)?;
+    if lib.is_read_only() && !args.read_only {
+        return Err(Error::ReadOnly(format!(
+            "library {} cannot be written, so it can only be mounted read-only (add --read-only)",
+            shown(library)
+        )));
+    }
+    // A library that cannot be written cannot follow the disk either: no watcher, no catch-up.
+    let follow_disk = !lib.is_read_only();
     let options =
         FsOptions { read_only: args.read_only, show_hidden: args.show_hidden, cache_entries: args.cache_entries };
     let mut core = SpaceFs::new(lib, options);
@@ -319,14 +327,17 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     }
     let _ = std::fs::write(&pid_file, std::process::id().to_string());
     // Watch before saying ready: a change made right after `spacefs mount` returns must not be missed.
-    let watching = match start_watcher(&core, library, notifier.clone()) {
-        Ok(watching) => Some(watching),
-        Err(err) => {
+    let watching = match follow_disk.then(|| start_watcher(&core, library, notifier.clone())) {
+        Some(Ok(watching)) => Some(watching),
+        Some(Err(err)) => {
             log::warn!("{err}; changes made outside the mount show after 'spacefs rescan'");
             None
         }
+        None => None,
     };
-    catch_up(&core);
+    if follow_disk {
+        catch_up(&core);
+    }
     // The catch-up read every location's stamps; hand that memory back before serving.
     // SAFETY: malloc_trim only releases free heap pages.
     unsafe { libc::malloc_trim(0) };

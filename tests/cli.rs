@@ -204,6 +204,11 @@ fn every_command_has_help_with_an_example() {
         "backup",
         "optimize",
         "demo",
+        "mount",
+        "unmount",
+        "completions",
+        "man",
+        "export-xattrs",
     ] {
         let run = common::Run::from(spacefs().args([command, "--help"]).output().unwrap());
         assert!(run.ok().contains("Example"), "{command}: {run:?}");
@@ -358,4 +363,68 @@ fn empty_files_have_no_content_id() {
     std::fs::write(&empty, b"now full").unwrap();
     fx.run(["rescan", "--quiet"]).ok();
     assert!(reader.entry_meta(id("empty.txt")).unwrap().unwrap().cas_id.is_some());
+}
+
+/// Runs `spacefs --library LIB ARGS…` as user nobody.
+fn as_nobody(library: &std::path::Path, args: &[&str]) -> common::Run {
+    let mut cmd = spacefs();
+    cmd.uid(NOBODY).gid(NOBODY).env("HOME", "/nonexistent").arg("--library").arg(library).args(args);
+    common::Run::from(cmd.output().unwrap())
+}
+
+#[test]
+fn a_library_that_cannot_be_written_is_read_and_mounted_read_only() {
+    let fx = Fixture::new();
+    std::fs::set_permissions(fx.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let photo = fx.write("beach.jpg", b"sand");
+    fx.write("copy.jpg", b"sand");
+    std::fs::set_permissions(fx.files(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    fx.add();
+    fx.run(["tag".as_ref(), "holiday".as_ref(), photo.as_os_str()]).ok();
+    fx.run(["optimize"]).ok();
+    // A file its reader may not write (owned by root, readable by all).
+    std::fs::set_permissions(fx.library(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = std::fs::read(fx.library()).unwrap();
+    let photo_arg = photo.to_str().unwrap();
+    assert!(as_nobody(&fx.library(), &["status"]).ok().contains("1 (1 entries tagged)"));
+    assert_eq!(as_nobody(&fx.library(), &["tags"]).ok(), "       1  holiday\n");
+    assert_eq!(as_nobody(&fx.library(), &["tags", photo_arg]).ok(), "holiday\n");
+    assert_eq!(as_nobody(&fx.library(), &["find", "--tag", "holiday"]).ok(), format!("{photo_arg}\n"));
+    assert!(as_nobody(&fx.library(), &["dupes"]).ok().contains("copy.jpg"));
+    assert!(as_nobody(&fx.library(), &["check"]).ok().contains("equals its folder on disk"));
+    for change in [vec!["tag", "x", photo_arg], vec!["untag", "holiday", photo_arg], vec!["rescan"]] {
+        as_nobody(&fx.library(), &change).fails_with("is read-only: nothing can be changed in it");
+    }
+    assert_eq!(std::fs::read(fx.library()).unwrap(), before, "not a byte written");
+
+    // A read-only file system (a read-only bind mount of the library's folder): read, and mounted --read-only.
+    let ro = fx.dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let lib_dir = fx.dir.path().join("lib");
+    std::fs::create_dir(&lib_dir).unwrap();
+    std::fs::copy(fx.library(), lib_dir.join("library.db")).unwrap();
+    let bind = |args: &[&str]| assert!(std::process::Command::new("mount").args(args).status().unwrap().success());
+    bind(&["--bind", lib_dir.to_str().unwrap(), ro.to_str().unwrap()]);
+    struct Unbind(std::path::PathBuf);
+    impl Drop for Unbind {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unbind = Unbind(ro.clone());
+    bind(&["-o", "remount,bind,ro", ro.to_str().unwrap()]);
+    let library = ro.join("library.db");
+    let run = |args: &[&str]| common::Run::from(spacefs().arg("--library").arg(&library).args(args).output().unwrap());
+    assert_eq!(run(&["tags", photo_arg]).ok(), "holiday\n");
+    run(&["tag", "x", photo_arg]).fails_with("is read-only");
+    let mnt = fx.dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    run(&["mount", mnt.to_str().unwrap()]).fails_with("can only be mounted read-only (add --read-only)");
+    let mounted = common::Mounted { path: mnt.clone() };
+    run(&["mount", mnt.to_str().unwrap(), "--read-only"]).ok();
+    assert_eq!(mounted.ls("tags/holiday"), ["beach.jpg"]);
+    assert_eq!(std::fs::read(mnt.join("tags/holiday/beach.jpg")).unwrap(), b"sand");
+    let refused = std::fs::create_dir(mnt.join("tags/new")).unwrap_err();
+    assert_eq!(refused.raw_os_error(), Some(libc::EROFS));
+    mounted.unmount();
 }

@@ -26,6 +26,7 @@ use crate::error::{Error, Result, shown};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::fs::OpenOptions;
 use std::io::ErrorKind;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use writer::Writer;
@@ -46,6 +47,19 @@ pub struct Library {
     device_id: i64,
     /// Opened for a mount: small page caches.
     lean: bool,
+    /// The library cannot be written (a read-only file, folder or file system): read through `immutable` (or
+    /// read-only) connections, and every change refused.
+    read_only: Option<ReadOnly>,
+}
+
+/// How a library that cannot be written is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadOnly {
+    /// SQLite's `immutable`: no lock, no `-shm` (read-only media cannot hold one); the file is taken as unchanging.
+    Immutable,
+    /// An ordinary read-only connection (its write-ahead log holds changes not yet in the file, which immutable
+    /// would not see).
+    WithLog,
 }
 
 impl Library {
@@ -63,6 +77,9 @@ impl Library {
 
     fn open_with(path: &Path, lean: bool) -> Result<Library> {
         check_folder(path)?;
+        if path.exists() && !writable(path) {
+            return Library::open_read_only(path, lean);
+        }
         create_private(path)?;
         let mut conn = connect(path, false)?;
         migrate(&mut conn, path)?;
@@ -70,7 +87,39 @@ impl Library {
             conn.execute_batch("PRAGMA cache_size = -8192;").map_err(|e| library_error(path, e))?;
         }
         let device_id = register_device(&conn).map_err(|e| library_error(path, e))?;
-        Ok(Library { path: path.to_owned(), writer: Writer::start(conn), device_id, lean })
+        Ok(Library { path: path.to_owned(), writer: Writer::start(conn), device_id, lean, read_only: None })
+    }
+
+    /// A library that cannot be written (an archive disk, a DVD, a read-only bind mount, a file without write
+    /// permission): read commands and read-only mounts work; every change is refused in one line.
+    fn open_read_only(path: &Path, lean: bool) -> Result<Library> {
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let mode =
+            if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) { ReadOnly::WithLog } else { ReadOnly::Immutable };
+        let conn = connect_read_only(path, mode)?;
+        let known = MIGRATIONS.len() as i64;
+        let version: i64 =
+            conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| library_error(path, e))?;
+        check_version(&conn, path, version, known)?;
+        if version < known {
+            return Err(Error::ReadOnly(format!(
+                "library {} is read-only and was made by an older spacefs (open it once where it can be written, \
+                 to bring it up to date)",
+                shown(path)
+            )));
+        }
+        let device_id = existing_device(&conn).map_err(|e| library_error(path, e))?.unwrap_or(0);
+        let refusal = format!(
+            "library {} is read-only: nothing can be changed in it (its file, folder or file system cannot be \
+             written; read commands and 'spacefs mount --read-only' work)",
+            shown(path)
+        );
+        Ok(Library { path: path.to_owned(), writer: Writer::refusing(refusal), device_id, lean, read_only: Some(mode) })
+    }
+
+    /// Whether changes to the library are refused (see `open_read_only`).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
     }
 
     pub fn path(&self) -> &Path {
@@ -84,7 +133,10 @@ impl Library {
 
     /// A new read-only connection, for one thread.
     pub fn reader(&self) -> Result<Reader> {
-        let conn = connect(&self.path, true)?;
+        let conn = match self.read_only {
+            Some(mode) => connect_read_only(&self.path, mode)?,
+            None => connect(&self.path, true)?,
+        };
         if self.lean {
             conn.execute_batch("PRAGMA cache_size = -2048;").map_err(|e| library_error(&self.path, e))?;
         }
@@ -132,6 +184,47 @@ fn create_private(path: &Path) -> Result<()> {
         }
         Err(e) => Err(Error::io(path, e)),
     }
+}
+
+/// Whether this process may change the library: the file, its folder (which holds the write-ahead log) and the file
+/// system all writable.
+fn writable(path: &Path) -> bool {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let may_write = |p: &Path| {
+        let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else { return false };
+        // SAFETY: a valid NUL-terminated path; access and statvfs only read it.
+        unsafe {
+            let mut st: libc::statvfs = std::mem::zeroed();
+            libc::access(c.as_ptr(), libc::W_OK) == 0
+                && libc::statvfs(c.as_ptr(), &mut st) == 0
+                && st.f_flag & libc::ST_RDONLY == 0
+        }
+    };
+    may_write(path) && may_write(folder)
+}
+
+/// A read-only connection to a library that cannot be written (see `ReadOnly`).
+fn connect_read_only(path: &Path, mode: ReadOnly) -> Result<Connection> {
+    // A URI, so SQLite's `immutable` can be asked for; the path percent-encoded byte by byte.
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str(if mode == ReadOnly::Immutable { "?immutable=1" } else { "?mode=ro" });
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(&uri, flags).map_err(|e| library_error(path, e))?;
+    conn.execute_batch("PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;").map_err(|e| library_error(path, e))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(|e| library_error(path, e))?;
+    Ok(conn)
 }
 
 /// How many prepared statements a connection keeps.
@@ -256,19 +349,28 @@ fn check_version(conn: &Connection, path: &Path, version: i64, known: i64) -> Re
     Ok(())
 }
 
-/// Adds this machine to `devices` the first time it opens the library.
-fn register_device(conn: &Connection) -> rusqlite::Result<i64> {
+/// This machine's row in `devices`, if it has one.
+fn existing_device(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT id FROM devices WHERE uuid = ?1", [device_uuid().as_bytes()], |r| r.get(0))
+        .map(Some)
+        .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+}
+
+/// This machine's id: from /etc/machine-id (else the host name), stable across runs.
+fn device_uuid() -> uuid::Uuid {
     let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let seed = if machine.trim().is_empty() { host.trim() } else { machine.trim() };
-    let uuid = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("spacefs-device:{seed}").as_bytes());
-    let existing: Option<i64> = conn
-        .query_row("SELECT id FROM devices WHERE uuid = ?1", [uuid.as_bytes()], |r| r.get(0))
-        .map(Some)
-        .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
-    if let Some(id) = existing {
+    let seed = if machine.trim().is_empty() { host.trim().to_owned() } else { machine.trim().to_owned() };
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("spacefs-device:{seed}").as_bytes())
+}
+
+/// Adds this machine to `devices` the first time it opens the library.
+fn register_device(conn: &Connection) -> rusqlite::Result<i64> {
+    if let Some(id) = existing_device(conn)? {
         return Ok(id);
     }
+    let uuid = device_uuid();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let now = now_ns();
     let name = if host.trim().is_empty() { "this machine" } else { host.trim() };
     conn.execute(

@@ -125,6 +125,8 @@ pub struct Writer {
 struct Inner {
     tx: Option<Sender<WriteCmd>>,
     thread: Option<JoinHandle<()>>,
+    /// Why nothing can be written (a library that cannot be written): every command answers this.
+    refusal: Option<String>,
 }
 
 impl Drop for Inner {
@@ -144,10 +146,18 @@ impl Writer {
             .name("spacefs-writer".into())
             .spawn(move || run(conn, rx))
             .expect("the system refused to start the writer thread");
-        Writer { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread) }) }
+        Writer { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread), refusal: None }) }
+    }
+
+    /// The writer of a library that cannot be written: every command is refused with `refusal`.
+    pub fn refusing(refusal: String) -> Writer {
+        Writer { inner: Arc::new(Inner { tx: None, thread: None, refusal: Some(refusal) }) }
     }
 
     fn send(&self, cmd: WriteCmd) -> Result<()> {
+        if let Some(refusal) = &self.inner.refusal {
+            return Err(Error::ReadOnly(refusal.clone()));
+        }
         let tx = self.inner.tx.as_ref().ok_or(Error::WriterGone)?;
         tx.send(cmd).map_err(|_| Error::WriterGone)
     }
