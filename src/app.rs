@@ -370,6 +370,7 @@ impl Ctx {
                 let path = crate::library::real_path(&location.path, &entry.relative_path, &entry.name);
                 let wanted = [(crate::xattr::XDG_TAGS, entry.tags), (crate::xattr::XDG_COMMENT, entry.notes)];
                 let mut changes = Vec::new();
+                let mut skipped = false;
                 for (name, value) in wanted {
                     let Some(value) = value else { continue };
                     match ::xattr::get(&path, name) {
@@ -377,17 +378,20 @@ impl Ctx {
                         Ok(_) => changes.push((name, value)),
                         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
                             unsupported += 1;
-                            changes.clear();
+                            skipped = true;
                             break;
                         }
                         // Gone since it was indexed, or unreadable: said once, the rest goes on.
                         Err(e) => {
                             failed += 1;
                             self.warn(&format!("cannot read the attributes of {}", Error::io(&path, e)));
-                            changes.clear();
+                            skipped = true;
                             break;
                         }
                     }
+                }
+                if skipped {
+                    continue;
                 }
                 if changes.is_empty() {
                     current += 1;

@@ -340,6 +340,28 @@ fn export_xattrs_writes_tags_and_notes_that_a_new_library_reads_back() {
 
     // Bad input: an unknown location is one line and writes nothing.
     fx.run(["export-xattrs", "nope"]).fails_with("no location named 'nope'");
+
+    // A location on a file system without user extended attributes (ramfs): counted and reported, not fatal.
+    let bare = fx.dir.path().join("ramfs");
+    std::fs::create_dir(&bare).unwrap();
+    assert!(std::process::Command::new("mount").args(["-t", "ramfs", "ramfs"]).arg(&bare).status().unwrap().success());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(bare.clone());
+    std::fs::write(bare.join("x.txt"), b"x").unwrap();
+    fx.run(["add".as_ref(), bare.as_os_str(), "--quiet".as_ref()]).ok();
+    fx.run(["tag".as_ref(), "t".as_ref(), bare.join("x.txt").as_os_str()]).ok();
+    let run = fx.run(["export-xattrs"]);
+    assert!(
+        run.ok().contains(
+            "of 0 files (3 already up to date); 1 files are on file systems without user extended attributes"
+        ),
+        "{run:?}"
+    );
 }
 
 #[test]
