@@ -42,7 +42,7 @@ grep " {mnt} " /proc/self/mounts | cut -d' ' -f3
 umount {mnt}
 grep -c " {mnt} " /proc/self/mounts || echo unmounted
 # umount returns at once; the daemon then closes the library (a second mount of it would wait for that).
-for i in $(seq 200); do pgrep -f "mount {mnt}" >/dev/null || break; sleep 0.05; done
+for i in $(seq 200); do pgrep -f "[m]ount {mnt} --foreground" >/dev/null || break; sleep 0.05; done
 mount -T {fstab} {mnt} || echo "mount -T failed"
 grep " {mnt} " /proc/self/mounts | cut -d' ' -f4 | tr ',' '\n' | grep -x ro || echo "not ro"
 touch {mnt}/locations/files/new 2>&1 || true
