@@ -55,13 +55,18 @@ impl<T: Send, F: FnMut(&Connection) -> Result<T> + Send> Job for Call<T, F> {
     }
 
     fn answer(self: Box<Self>, failure: Option<Error>) {
-        let outcome = match failure {
-            Some(err) => Err(err),
-            None => self.done.ok_or(Error::WriterGone),
-        };
-        // A requester that stopped waiting is not an error.
-        let _ = self.reply.send(outcome);
+        deliver(&self.reply, self.done, failure);
     }
+}
+
+/// Hands a command's outcome to whoever waits: the failure, or what its committed run produced. A requester that
+/// stopped waiting is not an error.
+fn deliver<T>(reply: &Reply<T>, done: Option<T>, failure: Option<Error>) {
+    let outcome = match failure {
+        Some(err) => Err(err),
+        None => done.ok_or(Error::WriterGone),
+    };
+    let _ = reply.send(outcome);
 }
 
 struct Scan {
@@ -80,11 +85,7 @@ impl Job for Scan {
     }
 
     fn answer(self: Box<Self>, failure: Option<Error>) {
-        let outcome = match failure {
-            Some(err) => Err(err),
-            None => self.done.ok_or(Error::WriterGone),
-        };
-        let _ = self.reply.send(outcome);
+        deliver(&self.reply, self.done, failure);
     }
 }
 
