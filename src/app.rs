@@ -369,56 +369,12 @@ impl Ctx {
             for entry in reader.exportable(location.id)? {
                 let path = crate::library::real_path(&location.path, &entry.relative_path, &entry.name);
                 let wanted = [(crate::xattr::XDG_TAGS, entry.tags), (crate::xattr::XDG_COMMENT, entry.notes)];
-                let mut changes = Vec::new();
-                let mut skipped = false;
-                for (name, value) in wanted {
-                    let Some(value) = value else { continue };
-                    match ::xattr::get(&path, name) {
-                        Ok(Some(now)) if now == value.as_bytes() => {}
-                        Ok(_) => changes.push((name, value)),
-                        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
-                            unsupported += 1;
-                            skipped = true;
-                            break;
-                        }
-                        // Gone since it was indexed, or unreadable: said once, the rest goes on.
-                        Err(e) => {
-                            failed += 1;
-                            self.warn(&format!("cannot read the attributes of {}", Error::io(&path, e)));
-                            skipped = true;
-                            break;
-                        }
-                    }
+                match self.export_one(&path, wanted, dry_run, out)? {
+                    Exported::Written => written += 1,
+                    Exported::Current => current += 1,
+                    Exported::Unsupported => unsupported += 1,
+                    Exported::Failed => failed += 1,
                 }
-                if skipped {
-                    continue;
-                }
-                if changes.is_empty() {
-                    current += 1;
-                    continue;
-                }
-                let mut done = true;
-                for (name, value) in changes {
-                    if dry_run {
-                        writeln!(out, "would set {name}={value} on {}", shown(&path)).map_err(write_err)?;
-                        continue;
-                    }
-                    match ::xattr::set(&path, name, value.as_bytes()) {
-                        Ok(()) => {}
-                        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
-                            unsupported += 1;
-                            done = false;
-                            break;
-                        }
-                        Err(e) => {
-                            failed += 1;
-                            done = false;
-                            self.warn(&format!("cannot write {name} on {}", Error::io(&path, e)));
-                            break;
-                        }
-                    }
-                }
-                written += u64::from(done);
             }
         }
         let verb = if dry_run { "would write" } else { "wrote" };
@@ -432,6 +388,45 @@ impl Ctx {
             summary.push_str(&format!("; {failed} could not be written (see above)"));
         }
         self.say(out, &summary)
+    }
+
+    /// Writes the attributes of one file that differ from `wanted` (or, with `dry_run`, says it would).
+    fn export_one(
+        &self,
+        path: &Path,
+        wanted: [(&'static str, Option<String>); 2],
+        dry_run: bool,
+        out: &mut dyn Write,
+    ) -> Result<Exported> {
+        // A file system without user attributes is counted; any other failure (a file gone since it was indexed,
+        // one that may not be written) is said once, and the rest goes on.
+        let failure = |e: std::io::Error, what: &str| {
+            if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
+                return Exported::Unsupported;
+            }
+            self.warn(&format!("cannot {what} {}", Error::io(path, e)));
+            Exported::Failed
+        };
+        let mut changes = Vec::new();
+        for (name, value) in wanted {
+            let Some(value) = value else { continue };
+            match ::xattr::get(path, name) {
+                Ok(Some(now)) if now == value.as_bytes() => {}
+                Ok(_) => changes.push((name, value)),
+                Err(e) => return Ok(failure(e, "read the attributes of")),
+            }
+        }
+        if changes.is_empty() {
+            return Ok(Exported::Current);
+        }
+        for (name, value) in changes {
+            if dry_run {
+                writeln!(out, "would set {name}={value} on {}", shown(path)).map_err(write_err)?;
+            } else if let Err(e) = ::xattr::set(path, name, value.as_bytes()) {
+                return Ok(failure(e, &format!("write {name} on")));
+            }
+        }
+        Ok(Exported::Written)
     }
 
     fn tags(&self, file: Option<&Path>, out: &mut dyn Write) -> Result<()> {
@@ -801,4 +796,12 @@ fn write_man_pages(dir: &Path) -> Result<usize> {
         written += 1;
     }
     Ok(written)
+}
+
+/// What `export-xattrs` did with one file.
+enum Exported {
+    Written,
+    Current,
+    Unsupported,
+    Failed,
 }
