@@ -121,8 +121,9 @@ impl SpaceFs {
                 None => return Ok((fh, false)),
             }
         };
-        let previous = self.listed_at.lock().unwrap_or_else(|p| p.into_inner()).insert(ino, version);
-        Ok((fh, previous == Some(version)))
+        let stamp = (version, self.commits_seen.load(Ordering::Acquire));
+        let previous = self.listed_at.lock().unwrap_or_else(|p| p.into_inner()).insert(ino, stamp);
+        Ok((fh, previous == Some(stamp)))
     }
 
     pub fn releasedir(&self, fh: u64) {

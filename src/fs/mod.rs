@@ -110,7 +110,11 @@ pub struct SpaceFs {
     /// A connection of its own whose `data_version` tells whether the library changed since a folder was listed.
     version_reader: Mutex<Option<Reader>>,
     /// For each folder the kernel listed, the `data_version` at that listing.
-    listed_at: Mutex<HashMap<u64, i64>>,
+    listed_at: Mutex<HashMap<u64, (i64, u64)>>,
+    /// Counts the commits the invalidator has handled: a listing is kept only if none came since it was made (with
+    /// `data_version` alone, a listing made from rows read just before a commit, but opened just after it, could
+    /// be kept after the commit until the next one).
+    commits_seen: AtomicU64,
     /// References handed to the kernel, per inode whose state is kept only while the kernel holds it (`nodes`).
     lookups: Mutex<HashMap<u64, u64>>,
     mountpoint: Option<PathBuf>,
@@ -157,6 +161,7 @@ impl SpaceFs {
             locations: Mutex::new(HashMap::new()),
             version_reader: Mutex::new(None),
             listed_at: Mutex::new(HashMap::new()),
+            commits_seen: AtomicU64::new(0),
             lookups: Mutex::new(HashMap::new()),
             mountpoint: None,
             touched_inodes: Mutex::new(HashSet::new()),
