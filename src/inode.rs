@@ -1,13 +1,15 @@
 //! Inode numbers: stable across remounts, derived from database rows, never reused for something else.
 //!
 //! The top byte is the node's class, the rest its row id: an entry is `1<<56 | entry id` wherever it is shown (a
-//! file may appear in several views with one inode, like a hard link). A real folder shown through a flat view
+//! file may appear in several views with one inode, like a hard link). A view's top folder is 2 + its id, its own
+//! folders are in class `FOLDER + id`, the files it shows as its own in class `SHOWN + id`: a new view gets its
+//! numbers without a line here. A real folder shown through a flat view
 //! gets a number hashed from (view, top folder, folder) with the top bit set, so a folder never has two parents
 //! with the same inode; those are remembered here to be resolved back, while the kernel holds them (`keep`, and
 //! `forget` when the kernel forgets them: see `fs::nodes`).
 
-use crate::library::{ContentId, EntryId, FlatView, LabelId, LocationId, TagId};
-use crate::view::Node;
+use crate::library::{EntryId, LocationId};
+use crate::view::{FlatView, Node, ViewId};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -18,14 +20,15 @@ const HASHED: u64 = 1 << 63;
 
 const ENTRY: u64 = 1;
 const LOCATION: u64 = 2;
-const TAG: u64 = 3;
-const LABEL: u64 = 4;
-const DUPE_SET: u64 = 5;
 /// Numbers of the stand-ins answered to `ln -s` into a view; they resolve to nothing.
 const STAND_IN: u64 = 6;
-const DUPE_COPY: u64 = 7;
 const VIEW_FILE: u64 = 8;
-const QUERY: u64 = 9;
+/// A view's own folders: class `FOLDER + view id`.
+const FOLDER: u64 = 16;
+/// Files a view shows as its own: class `SHOWN + view id`.
+const SHOWN: u64 = 64;
+/// Top folders: number `TOP + view id`.
+const TOP: u64 = 2;
 
 /// The inode number of the stand-in for an entry linked into a view with `ln -s`.
 pub fn stand_in(entry: EntryId) -> u64 {
@@ -38,9 +41,12 @@ pub fn is_entry(ino: u64) -> bool {
 }
 
 /// Whether `ino` stands for state the mount keeps only while the kernel holds it (a folder seen through a view,
-/// whose number is hashed; a query folder, whose expression is remembered).
+/// whose number is hashed; a folder of a view that keeps state for its folders, such as a query's expression).
 pub fn is_kept(ino: u64) -> bool {
-    ino & HASHED != 0 || ino >> CLASS_SHIFT == QUERY
+    let class = ino >> CLASS_SHIFT;
+    ino & HASHED != 0
+        || ((FOLDER..SHOWN).contains(&class)
+            && crate::view::VIEWS.get((class - FOLDER) as usize).is_some_and(|v| v.keeps_folders()))
 }
 
 pub fn is_stand_in(ino: u64) -> bool {
@@ -107,20 +113,11 @@ impl Inodes {
         let class = |c: u64, id: i64| (c << CLASS_SHIFT) | (id as u64 & ID_MASK);
         match node {
             Node::Root => ROOT,
-            Node::Locations => 2,
-            Node::Tags => 3,
-            Node::Labels => 4,
-            Node::Favorites => 5,
-            Node::Duplicates => 6,
-            Node::QueryRoot => 7,
-            Node::Untagged => 8,
-            Node::Query(key) => class(QUERY, key as i64),
+            Node::Top(ViewId(v)) => TOP + v as u64,
+            Node::Folder(ViewId(v), id) => class(FOLDER + v as u64, id),
+            Node::Shown(ViewId(v), EntryId(id)) => class(SHOWN + v as u64, id),
             Node::Entry(EntryId(id)) => class(ENTRY, id),
             Node::Location(LocationId(id)) => class(LOCATION, id),
-            Node::Tag(TagId(id)) => class(TAG, id),
-            Node::Label(LabelId(id)) => class(LABEL, id),
-            Node::DupeSet(ContentId(id)) => class(DUPE_SET, id),
-            Node::DupeCopy(EntryId(id)) => class(DUPE_COPY, id),
             Node::ViewFile(EntryId(id)) => class(VIEW_FILE, id),
             Node::ViewDir { view, top, entry } => view_dir_ino(view, top, entry),
         }
@@ -132,40 +129,29 @@ impl Inodes {
             return self.view_dirs.lock().unwrap_or_else(|p| p.into_inner()).get(&ino).copied();
         }
         let id = (ino & ID_MASK) as i64;
-        Some(match (ino >> CLASS_SHIFT, ino) {
-            (0, 1) => Node::Root,
-            (0, 2) => Node::Locations,
-            (0, 3) => Node::Tags,
-            (0, 4) => Node::Labels,
-            (0, 5) => Node::Favorites,
-            (0, 6) => Node::Duplicates,
-            (0, 7) => Node::QueryRoot,
-            (0, 8) => Node::Untagged,
-            (QUERY, _) => Node::Query(ino & ID_MASK),
-            (ENTRY, _) => Node::Entry(EntryId(id)),
-            (LOCATION, _) => Node::Location(LocationId(id)),
-            (TAG, _) => Node::Tag(TagId(id)),
-            (LABEL, _) => Node::Label(LabelId(id)),
-            (DUPE_SET, _) => Node::DupeSet(ContentId(id)),
-            (DUPE_COPY, _) => Node::DupeCopy(EntryId(id)),
-            (VIEW_FILE, _) => Node::ViewFile(EntryId(id)),
-            _ => return None,
+        let views = crate::view::VIEWS.len() as u64;
+        let view = |first: u64, at: u64| (at >= first && at < first + views).then(|| ViewId((at - first) as u8));
+        let class = ino >> CLASS_SHIFT;
+        Some(match class {
+            0 if ino == ROOT => Node::Root,
+            0 => Node::Top(view(TOP, ino)?),
+            ENTRY => Node::Entry(EntryId(id)),
+            LOCATION => Node::Location(LocationId(id)),
+            VIEW_FILE => Node::ViewFile(EntryId(id)),
+            _ => match (view(FOLDER, class), view(SHOWN, class)) {
+                (Some(v), _) => Node::Folder(v, id),
+                (_, Some(v)) => Node::Shown(v, EntryId(id)),
+                _ => return None,
+            },
         })
     }
 }
 
 fn view_dir_ino(view: FlatView, top: EntryId, entry: EntryId) -> u64 {
-    let (kind, id) = match view {
-        FlatView::Tag(t) => (1u8, t.0),
-        FlatView::Label(l) => (2, l.0),
-        FlatView::Favorites => (3, 0),
-        FlatView::Untagged => (4, 0),
-        FlatView::Query(key) => (5, key as i64),
-    };
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"spacefs view dir");
-    hasher.update(&[kind]);
-    for n in [id, top.0, entry.0] {
+    hasher.update(&[view.view.0]);
+    for n in [view.id, top.0, entry.0] {
         hasher.update(&n.to_le_bytes());
     }
     let bytes = hasher.finalize();
@@ -181,29 +167,20 @@ mod tests {
     #[test]
     fn every_node_round_trips_and_numbers_are_distinct() {
         let inodes = Inodes::default();
-        let view = FlatView::Tag(TagId(3));
-        let nodes = [
+        let view = FlatView { view: ViewId(1), id: 3 };
+        let mut nodes = vec![
             Node::Root,
-            Node::Locations,
-            Node::Tags,
-            Node::Labels,
-            Node::Favorites,
-            Node::Duplicates,
             Node::Entry(EntryId(7)),
             Node::Location(LocationId(7)),
-            Node::Tag(TagId(7)),
-            Node::Label(LabelId(7)),
-            Node::DupeSet(ContentId(7)),
-            Node::DupeCopy(EntryId(7)),
             Node::ViewFile(EntryId(7)),
-            Node::QueryRoot,
-            Node::Untagged,
-            Node::Query(12345),
             Node::ViewDir { view, top: EntryId(7), entry: EntryId(7) },
             Node::ViewDir { view, top: EntryId(7), entry: EntryId(8) },
             Node::ViewDir { view, top: EntryId(8), entry: EntryId(8) },
-            Node::ViewDir { view: FlatView::Favorites, top: EntryId(8), entry: EntryId(8) },
+            Node::ViewDir { view: FlatView { view: ViewId(3), id: 0 }, top: EntryId(8), entry: EntryId(8) },
         ];
+        for v in crate::view::VIEWS.iter().map(|v| v.id()) {
+            nodes.extend([Node::Top(v), Node::Folder(v, 7), Node::Folder(v, 1 << 40), Node::Shown(v, EntryId(7))]);
+        }
         let inos: Vec<u64> = nodes.iter().map(|n| inodes.ino_of(*n)).collect();
         nodes.iter().zip(&inos).for_each(|(n, i)| inodes.keep(*i, *n));
         let mut distinct = inos.clone();
@@ -214,10 +191,13 @@ mod tests {
             assert_eq!(inodes.node_of(*ino), Some(*node));
         }
         // Stable: a fresh table (a remount) gives the same numbers.
-        assert_eq!(Inodes::default().ino_of(nodes[12]), inos[12]);
+        assert_eq!(Inodes::default().ino_of(nodes[3]), inos[3]);
         assert_eq!(inodes.node_of(HASHED | 12345), None);
+        // The top folders keep the numbers they always had: locations/ is 2, tags/ 3.
+        assert_eq!(inodes.ino_of(Node::Top(crate::view::LOCATIONS)), 2);
+        assert_eq!(inodes.node_of(3), Some(Node::Top(ViewId(1))));
         // Forgotten, a hashed number resolves no more.
-        let hashed = inos[16];
+        let hashed = inos[4];
         inodes.forget(hashed);
         assert_eq!(inodes.node_of(hashed), None);
     }

@@ -95,7 +95,7 @@ impl SpaceFs {
     }
 
     pub(super) fn virtual_dir_attr(&self, ino: u64, node: Node) -> Attr {
-        let writable = !self.options.read_only && !matches!(node, Node::Duplicates | Node::DupeSet(_) | Node::Root);
+        let writable = !self.options.read_only && node != Node::Root && !crate::view::of(node).read_only();
         Attr {
             ino,
             kind: NodeKind::Dir,

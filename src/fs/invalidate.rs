@@ -160,10 +160,7 @@ impl SpaceFs {
 
     /// The folders whose listings depend on the library (the view folders the kernel knows).
     pub fn view_folders(&self) -> Vec<u64> {
-        [crate::view::Node::Tags, Node::Labels, Node::Favorites, Node::Duplicates, Node::Locations]
-            .into_iter()
-            .map(|n| self.inodes.ino_of(n))
-            .collect()
+        crate::view::VIEWS.iter().map(|v| self.inodes.ino_of(Node::Top(v.id()))).collect()
     }
 }
 
@@ -223,24 +220,6 @@ impl DentryRecord {
         }
         out
     }
-}
-
-/// Folders whose contents come from the library's metadata rather than a real folder.
-pub(super) fn is_view_folder(node: Node) -> bool {
-    matches!(
-        node,
-        Node::Locations
-            | Node::Tags
-            | Node::Labels
-            | Node::Favorites
-            | Node::Duplicates
-            | Node::Tag(_)
-            | Node::Label(_)
-            | Node::DupeSet(_)
-            | Node::QueryRoot
-            | Node::Query(_)
-            | Node::Untagged
-    )
 }
 
 #[cfg(test)]

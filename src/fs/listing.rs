@@ -13,10 +13,10 @@
 //! A cursor's lock is held while it is prepared (SQL and stats): the only one waiting on it is the next request of
 //! the same listing, which needs exactly what is being prepared.
 
-use super::invalidate::is_view_folder;
 use super::{Attr, DirSink, FIRST_CHILD_OFFSET, SpaceFs};
 use crate::error::{Error, Result};
 use crate::library::Reader;
+use crate::view::is_view_folder;
 use crate::view::{Listed, Node, NodeKind, Place};
 use std::collections::VecDeque;
 use std::ffi::OsStr;
@@ -314,7 +314,7 @@ impl SpaceFs {
             };
         }
         if let Some(place) = place
-            && let Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) = child
+            && let Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::Shown(_, id) | Node::ViewFile(id) = child
         {
             self.prime(reader, id, place)?;
         }
@@ -341,8 +341,7 @@ impl SpaceFs {
                     return Ok(());
                 }
                 let page = resolver.list(node, cursor.listed_to - FIRST_CHILD_OFFSET)?;
-                cursor.rows_done =
-                    page.is_empty() || (page.len() < crate::view::PAGE && !matches!(node, Node::Label(_)));
+                cursor.rows_done = page.len() < crate::view::PAGE;
                 cursor.rows.extend(page);
                 continue;
             };

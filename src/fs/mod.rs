@@ -23,8 +23,9 @@ mod pending;
 mod real;
 mod xattrs;
 
+use crate::view::is_view_folder;
 pub use attr::Attr;
-use invalidate::{DentryRecord, is_view_folder};
+use invalidate::DentryRecord;
 pub use real::{AttrChange, Caller, SetTime};
 
 use listing::DirCursor;
@@ -294,7 +295,7 @@ impl SpaceFs {
 
     fn real_path_of(&self, reader: &Reader, node: Node) -> Result<Option<PathBuf>> {
         Ok(match node {
-            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) => {
+            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::Shown(_, id) | Node::ViewFile(id) => {
                 Some(self.entry_info(reader, id)?.real_path())
             }
             Node::Location(id) => self.location(reader, id)?.map(|l| l.path.clone()),
@@ -355,14 +356,14 @@ impl SpaceFs {
         Ok(attr)
     }
 
-    /// lookup on behalf of process `pid`. A query folder that exists only because its name parses (not saved)
-    /// is missing for a process inside mkdir(2): the kernel looks a name up before making it (even a cached one),
-    /// and would answer "File exists" without asking spacefs to save the query. FUSE does not say why a lookup
-    /// comes, so the process's current system call tells (`/proc/PID/syscall`; it waits in that call meanwhile).
+    /// lookup on behalf of process `pid`. A folder shown only until a mkdir makes it (a query folder whose name
+    /// parses but is not saved: `View::shown_until_made`) is missing for a process inside mkdir(2): the kernel
+    /// looks a name up before making it (even a cached one), and would answer "File exists" without asking
+    /// spacefs. FUSE does not say why a lookup comes, so the process's current system call tells
+    /// (`/proc/PID/syscall`; it waits in that call meanwhile).
     pub fn lookup_for(&self, parent: u64, name: &OsStr, pid: u32) -> Result<Attr> {
-        if self.node(parent).ok() == Some(Node::QueryRoot)
-            && let Ok(text) = std::str::from_utf8(name.as_bytes())
-            && self.with_reader(|reader| reader.saved_query(text)).is_ok_and(|saved| saved.is_none())
+        if let Ok(dir) = self.node(parent)
+            && self.with_reader(|r| view::of(dir).shown_until_made(&self.ctx(r), dir, name.as_bytes())).unwrap_or(false)
             && making_directory(pid)
         {
             return Err(Error::NotFound(String::new()));
@@ -385,7 +386,7 @@ impl SpaceFs {
             let resolver = self.ctx(reader);
             let real = matches!(
                 node,
-                Node::Entry(_) | Node::ViewDir { .. } | Node::Location(_) | Node::DupeCopy(_) | Node::ViewFile(_)
+                Node::Entry(_) | Node::ViewDir { .. } | Node::Location(_) | Node::Shown(..) | Node::ViewFile(_)
             );
             if !real && !resolver.exists(node)? {
                 return Err(Error::NotFound(String::new()));
@@ -610,10 +611,10 @@ use std::os::unix::ffi::OsStringExt;
 
 /// How a user names the top-level folder a node is in, for messages.
 fn view_name(node: Node) -> &'static str {
-    view::TOP_LEVEL
-        .iter()
-        .find(|(_, top)| std::ptr::addr_eq(view::of(*top), view::of(node)))
-        .map_or("this folder", |(name, _)| name)
+    match view::of(node).name() {
+        "" => "this folder",
+        name => name,
+    }
 }
 
 /// Whether process `pid` is inside mkdir(2) (read from /proc/PID/syscall).

@@ -36,8 +36,8 @@ impl SpaceFs {
             return;
         }
         lookups.remove(&ino);
-        if let Some(Node::Query(key)) = self.inodes.node_of(ino) {
-            self.queries.forget(key);
+        if let Some(node) = self.inodes.node_of(ino) {
+            self.queries.forget(node);
         }
         self.inodes.forget(ino);
     }

@@ -102,7 +102,7 @@ impl SpaceFs {
     /// gone, a name it lives on under).
     pub(super) fn entry_of(&self, node: Node) -> Option<EntryId> {
         match node {
-            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::DupeCopy(id) | Node::ViewFile(id) => {
+            Node::Entry(id) | Node::ViewDir { entry: id, .. } | Node::Shown(_, id) | Node::ViewFile(id) => {
                 Some(self.inodes.link_alias(id).unwrap_or(id))
             }
             _ => None,

@@ -20,7 +20,7 @@ pub mod writer;
 
 pub use read::{DupeCopy, DupeGroup, Exportable, LibraryStatus, Reader, VerifyCandidate};
 pub use types::*;
-pub use views::{Child, DupeMember, DupeSet, EntryInfo, EntryMeta, FlatView};
+pub use views::{Child, DupeMember, DupeSet, EntryInfo, EntryMeta, Flat, FlatSql};
 
 use crate::error::{Error, Result, shown};
 use rusqlite::{Connection, ErrorCode, OpenFlags};

@@ -2,9 +2,11 @@
 //! short hash; inside, one entry per real file, named after where it lives (`location∕dir∕name`, with the division
 //! slash U+2215 standing for '/'). Read-only: it shows what the library found, so every change is EROFS.
 
-use super::{Ctx, Listed, Node, NodeKind, PAGE, Place, View, suffixed_name};
+use super::{Ctx, Listed, Node, NodeKind, PAGE, Place, View, ViewId, suffixed_name};
 use crate::error::Result;
 use crate::library::{ContentId, DupeMember, DupeSet, Reader};
+
+pub const ID: ViewId = ViewId(4);
 
 /// The character shown for '/' in member names.
 const SLASH: &str = "\u{2215}";
@@ -14,26 +16,34 @@ const SHORT_HASH: usize = 16;
 pub struct Duplicates;
 
 impl View for Duplicates {
+    fn id(&self) -> ViewId {
+        ID
+    }
+
+    fn name(&self) -> &'static str {
+        "duplicates"
+    }
+
     fn lookup(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
         match dir {
-            Node::Duplicates => lookup_set(cx.reader, name),
-            Node::DupeSet(content) => lookup_member(cx, content, name),
+            Node::Top(_) => lookup_set(cx.reader, name),
+            Node::Folder(_, content) => lookup_member(cx, ContentId(content), name),
             _ => Ok(None),
         }
     }
 
     fn list(&self, cx: &Ctx<'_>, dir: Node, cookie: u64) -> Result<Vec<Listed>> {
         match dir {
-            Node::Duplicates => list_sets(cx.reader, cookie),
-            Node::DupeSet(content) => list_members(cx, content, cookie),
+            Node::Top(_) => list_sets(cx.reader, cookie),
+            Node::Folder(_, content) => list_members(cx, ContentId(content), cookie),
             _ => Ok(Vec::new()),
         }
     }
 
     fn exists(&self, cx: &Ctx<'_>, node: Node) -> Result<bool> {
         Ok(match node {
-            Node::DupeSet(id) => cx.reader.dupe_set(id)?.is_some(),
-            Node::DupeCopy(id) => cx.reader.entry_info(id)?.is_some(),
+            Node::Folder(_, id) => cx.reader.dupe_set(ContentId(id))?.is_some(),
+            Node::Shown(_, id) => cx.reader.entry_info(id)?.is_some(),
             _ => true,
         })
     }
@@ -77,14 +87,14 @@ fn lookup_set(reader: &Reader, name: &[u8]) -> Result<Option<(Node, NodeKind)>> 
         .dupe_sets_with_prefix(hash)?
         .into_iter()
         .find(|s| set_name(s) == name)
-        .map(|s| (Node::DupeSet(s.content), NodeKind::Dir)))
+        .map(|s| (Node::Folder(ID, s.content.0), NodeKind::Dir)))
 }
 
 fn list_sets(reader: &Reader, cookie: u64) -> Result<Vec<Listed>> {
     Ok(reader
         .dupe_set_page(cookie as i64, PAGE)?
         .into_iter()
-        .map(|s| Listed::folder(set_name(&s), Node::DupeSet(s.content), s.content.0 as u64))
+        .map(|s| Listed::folder(set_name(&s), Node::Folder(ID, s.content.0), s.content.0 as u64))
         .collect())
 }
 
@@ -93,7 +103,7 @@ fn lookup_member(r: &Ctx<'_>, content: ContentId, name: &[u8]) -> Result<Option<
         .dupe_members(content, r.show_hidden)?
         .into_iter()
         .find(|m| member_name(m) == name)
-        .map(|m| (Node::DupeCopy(m.id), NodeKind::File)))
+        .map(|m| (Node::Shown(ID, m.id), NodeKind::File)))
 }
 
 fn list_members(r: &Ctx<'_>, content: ContentId, cookie: u64) -> Result<Vec<Listed>> {
@@ -103,7 +113,7 @@ fn list_members(r: &Ctx<'_>, content: ContentId, cookie: u64) -> Result<Vec<List
         .filter(|m| m.id.0 as u64 > cookie)
         .map(|m| Listed {
             name: member_name(&m),
-            node: Node::DupeCopy(m.id),
+            node: Node::Shown(ID, m.id),
             kind: NodeKind::File,
             cookie: m.id.0 as u64,
             place: Some(Place {

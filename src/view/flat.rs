@@ -9,10 +9,10 @@
 //! for (a tag, a label, favorites), and one removed or moved out leaves it. The real file is never touched.
 
 use super::locations::listed_entry;
-use super::{Ctx, Listed, Node, NodeKind, PAGE, View, member_entry};
+use super::{Ctx, FlatView, Listed, Node, NodeKind, PAGE, View, ViewId, member_entry};
 use crate::error::{Error, Result};
 use crate::library::write::Membership;
-use crate::library::{Child, EntryId, EntryKind, FlatView, Reader};
+use crate::library::{Child, EntryId, EntryKind, Flat, Reader};
 use std::path::Path;
 
 /// Real folders seen through a flat view, and the files in them: their real contents. Removing anything inside
@@ -21,6 +21,15 @@ use std::path::Path;
 pub struct Below;
 
 impl View for Below {
+    /// Not one of `VIEWS`: its nodes say which view they are seen through.
+    fn id(&self) -> ViewId {
+        ViewId(u8::MAX)
+    }
+
+    fn name(&self) -> &'static str {
+        ""
+    }
+
     fn lookup(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
         match dir {
             Node::ViewDir { view, top, entry } => lookup_below(cx.reader, view, top, entry, name),
@@ -124,13 +133,20 @@ pub(super) fn node_in_view(view: FlatView, c: &Child) -> Node {
     if c.kind == EntryKind::Dir { Node::ViewDir { view, top: c.id, entry: c.id } } else { Node::ViewFile(c.id) }
 }
 
+/// The SQL and id of a flat folder; EPERM for a view without its own flat SQL (a query folder's rows are its
+/// expression's: `queries`).
+fn flat(view: FlatView) -> Result<Flat> {
+    let sql = view.view.view().flat_sql().ok_or_else(|| Error::NotPermitted("not a flat view".into()))?;
+    Ok(Flat { sql, id: view.id })
+}
+
 pub fn lookup(r: &Ctx<'_>, view: FlatView, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
-    let named = r.reader.view_named(view, r.show_hidden, name)?;
+    let named = r.reader.view_named(flat(view)?, r.show_hidden, name)?;
     if let [only] = named.as_slice() {
         return Ok(Some((node_in_view(view, only), NodeKind::of_entry(only.kind))));
     }
     if let Some(id) = suffix_id(name)
-        && let Some(c) = r.reader.view_member(view, r.show_hidden, id)?
+        && let Some(c) = r.reader.view_member(flat(view)?, r.show_hidden, id)?
         && suffixed_name(&c.name, c.id) == name
     {
         return Ok(Some((node_in_view(view, &c), NodeKind::of_entry(c.kind))));
@@ -140,7 +156,7 @@ pub fn lookup(r: &Ctx<'_>, view: FlatView, name: &[u8]) -> Result<Option<(Node, 
 
 pub fn list(r: &Ctx<'_>, view: FlatView, cookie: u64) -> Result<Vec<Listed>> {
     Ok(r.reader
-        .view_page(view, r.show_hidden, cookie as i64, PAGE)?
+        .view_page(flat(view)?, r.show_hidden, cookie as i64, PAGE)?
         .into_iter()
         .map(|c| {
             let (name, node) = (shown_name(&c), node_in_view(view, &c));
@@ -194,5 +210,51 @@ mod tests {
         assert_eq!(suffix_id(b"report.pdf"), None);
         assert_eq!(suffix_id(b"a~b.pdf"), None);
         assert_eq!(suffix_id(b"a~12x"), None);
+    }
+
+    /// Every flat view, with its SQL (a new view is checked here too).
+    fn flat_views() -> Vec<(&'static str, &'static crate::library::FlatSql)> {
+        let all: Vec<_> = super::super::VIEWS.iter().filter_map(|v| Some((v.name(), v.flat_sql()?))).collect();
+        assert!(all.len() >= 4, "tags, labels, favorites, untagged");
+        all
+    }
+
+    #[test]
+    fn a_name_or_an_id_is_looked_up_in_every_flat_view_through_an_index_not_by_reading_the_view() {
+        use crate::library::testing::{plan, raw_library};
+        let library = raw_library();
+        let conn = &library.conn;
+        for (view, sql) in flat_views() {
+            // A page: the view's own order, and each row's name collisions found by name.
+            let page = plan(conn, &format!("{} AND {} > ?3 ORDER BY 4 LIMIT ?4", sql.select(), sql.cookie));
+            assert!(page.contains("SEARCH e2 USING INDEX entries_name (name=?)"), "{view}:\n{page}");
+            // (untagged/ is every file but the tagged ones: its pages walk the entries in id order.)
+            let scans = |l: &str| l.starts_with("SCAN") && !(view == "untagged" && l == "SCAN e");
+            assert!(!page.lines().any(scans), "{view}:\n{page}");
+            assert!(!page.contains("TEMP B-TREE"), "{view}:\n{page}");
+            for (sql, first) in [
+                (format!("{} AND e.name = ?3", sql.select_by_entry()), "SEARCH e USING INDEX entries_name (name=?)"),
+                (format!("{} AND e.id = ?3", sql.select_by_entry()), "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"),
+            ] {
+                let plan = plan(conn, &sql);
+                assert_eq!(plan.lines().next(), Some(first), "{view}:\n{plan}");
+                assert!(!plan.lines().any(|l| l.starts_with("SCAN")), "{view}:\n{plan}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_lookup_statement_is_compiled_once_not_on_every_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = crate::library::Library::open(&dir.path().join("library.db")).unwrap();
+        let reader = lib.reader().unwrap();
+        for (view, sql) in flat_views() {
+            for i in 0..5 {
+                reader.view_named(Flat { sql, id: 1 }, false, format!("f{i}.txt").as_bytes()).unwrap();
+            }
+            let text = format!("{} AND e.name = ?3", sql.select_by_entry());
+            let stmt = reader.conn().prepare_cached(&text).unwrap();
+            assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0, "{view}");
+        }
     }
 }

@@ -1,15 +1,26 @@
 //! `locations/`: each location by name, then its indexed tree exactly as on disk. Changes below a location are
 //! made on the real files by `crate::fs` (its `real` module), never here; `locations/` itself takes none.
 
-use super::{Ctx, Listed, Node, NodeKind, PAGE, Place, View};
+use super::{Ctx, Listed, Node, NodeKind, PAGE, Place, View, ViewId};
 use crate::error::Result;
 use crate::library::{Child, LocationId, Reader};
+
+pub const ID: ViewId = ViewId(0);
+const TOP: Node = Node::Top(ID);
 
 pub struct Locations;
 
 impl View for Locations {
+    fn id(&self) -> ViewId {
+        ID
+    }
+
+    fn name(&self) -> &'static str {
+        "locations"
+    }
+
     fn lookup(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
-        if dir == Node::Locations {
+        if dir == TOP {
             let Ok(name) = std::str::from_utf8(name) else { return Ok(None) };
             return Ok(cx.reader.location_by_name(name)?.map(|l| (Node::Location(l.id), NodeKind::Dir)));
         }
@@ -18,7 +29,7 @@ impl View for Locations {
     }
 
     fn list(&self, cx: &Ctx<'_>, dir: Node, cookie: u64) -> Result<Vec<Listed>> {
-        if dir == Node::Locations {
+        if dir == TOP {
             let mut locations = cx.reader.locations()?;
             locations.sort_by_key(|l| l.id);
             return Ok(locations

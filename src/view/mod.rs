@@ -1,44 +1,71 @@
 //! The views. Each is one file and one `View`: how its folders resolve (`(folder, name) -> node`,
-//! `folder -> children`, reading the library) and what it does with the changes a program asks of it (mkdir, rmdir,
-//! unlink, rename, link, symlink, attributes of its folders), as commands to the writer. A view knows nothing of
-//! FUSE or of inode numbers: `crate::fs` dispatches to it (`of`) and turns nodes into inodes and attributes.
+//! `folder -> children`, reading the library, with its own SQL) and what it does with the changes a program asks of
+//! it (mkdir, rmdir, unlink, rename, link, symlink, attributes of its folders), as commands to the writer. A view
+//! knows nothing of FUSE or of inode numbers: `crate::fs` dispatches to it (`of`) and turns nodes into inodes and
+//! attributes, and `crate::inode` numbers any view's folders from the view's id.
 //!
 //! Files: `root` (the top level), `locations` (the real trees: their changes are made on the disk by `crate::fs`),
 //! `tags`, `labels`, `favorites`, `untagged`, `duplicates` (read-only), `queries`, and `flat` for what the flat
 //! views share (names with collision suffixes, membership, the real folders seen through a view).
+//!
+//! Adding a view: a file here with its `View` (its `ID` the next free number), and its line in `views!` below.
 
-mod duplicates;
-mod favorites;
 pub mod flat;
-mod labels;
-mod locations;
-mod queries;
 mod root;
-mod tags;
-mod untagged;
 
 pub use queries::{QueryTable, query_key};
 
 pub use flat::suffixed_name;
 pub use locations::listed_entry;
 
-pub use root::TOP_LEVEL;
-
 use crate::error::{Error, Result};
 use crate::library::write::Membership;
 use crate::library::writer::Writer;
-use crate::library::{ContentId, EntryId, EntryKind, FlatView, LabelId, LocationId, Reader, TagId};
+use crate::library::{EntryId, EntryKind, FlatSql, LocationId, Reader};
 use std::path::Path;
+
+/// Declares each view's file and lists its `View` in `VIEWS`.
+macro_rules! views {
+    ($($file:ident :: $view:ident,)*) => {
+        $(mod $file;)*
+        /// Every view, in the order the top level lists them; a view's `id` is its position here.
+        pub static VIEWS: &[&dyn View] = &[$(&$file::$view),*];
+    };
+}
+
+// The registry: one line per view.
+views! {
+    locations::Locations,
+    tags::Tags,
+    labels::Labels,
+    favorites::Favorites,
+    duplicates::Duplicates,
+    queries::Queries,
+    untagged::Untagged,
+}
+
+/// A view's position in `VIEWS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ViewId(pub u8);
+
+impl ViewId {
+    pub fn view(self) -> &'static dyn View {
+        VIEWS[self.0 as usize]
+    }
+}
+
+/// The view of `locations/`, which `crate::fs` knows: the real trees.
+pub const LOCATIONS: ViewId = locations::ID;
 
 /// Everything the mount can show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Node {
     Root,
-    Locations,
-    Tags,
-    Labels,
-    Favorites,
-    Duplicates,
+    /// A view's top folder (`tags/`, `favorites/`, …).
+    Top(ViewId),
+    /// One of a view's own folders below its top: what the id stands for is the view's (a tag, a label, a
+    /// duplicates group, a query folder's key).
+    Folder(ViewId, i64),
     /// `locations/<name>`.
     Location(LocationId),
     /// A real file or folder below `locations/`.
@@ -46,20 +73,9 @@ pub enum Node {
     /// A real file (or link) shown in a flat view or below a folder shown there: the same file as its `Entry`,
     /// under an inode of its own, so what comes through a view can be told from what comes through `locations/`.
     ViewFile(EntryId),
-    /// `tags/<tag>`.
-    Tag(TagId),
-    /// `labels/…/<label>`.
-    Label(LabelId),
-    /// `duplicates/<group>`.
-    DupeSet(ContentId),
-    /// `query/`.
-    QueryRoot,
-    /// `query/<expression or saved name>`: the key of its expression in the mount's `QueryTable`.
-    Query(u64),
-    /// `untagged/`: files with no tag and no label.
-    Untagged,
-    /// A file shown in a duplicates group: the real file, read-only there (its own inode, so writes can be refused).
-    DupeCopy(EntryId),
+    /// A real file a view shows as its own (a copy in a duplicates group): its own inode, so the view's rules
+    /// apply to it (writes refused there).
+    Shown(ViewId, EntryId),
     /// A real folder seen through a flat view: `entry`, found at or below `top`, the folder the view lists.
     /// A folder gets one of these per place it is shown, so no folder has two parents with one inode.
     ViewDir {
@@ -67,6 +83,13 @@ pub enum Node {
         top: EntryId,
         entry: EntryId,
     },
+}
+
+/// A flat folder: which view, and which of its folders (a tag's id; 0 for a view of one folder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlatView {
+    pub view: ViewId,
+    pub id: i64,
 }
 
 /// What kind of thing a node is, as `stat` shows it.
@@ -155,6 +178,29 @@ impl Ctx<'_> {
 /// (EROFS for a read-only view); the defaults are the rules of a flat view (an entry put in or taken out of the
 /// view's membership), so a view with `membership` needs to say nothing more.
 pub trait View: Sync {
+    /// Its position in `VIEWS`.
+    fn id(&self) -> ViewId;
+
+    /// Its folder at the top level.
+    fn name(&self) -> &'static str;
+
+    /// A flat view's SQL (`flat`): what its folders list, and how a name is looked up in them.
+    fn flat_sql(&self) -> Option<&'static FlatSql> {
+        None
+    }
+
+    /// Whether its folders carry state the mount keeps while the kernel holds them (`Ctx::queries`): their lookups
+    /// are counted, and the state goes when the kernel forgets them.
+    fn keeps_folders(&self) -> bool {
+        false
+    }
+
+    /// Whether `name` in `dir` is shown only until a mkdir makes it for real (a query folder whose name parses
+    /// but is not saved): it must look missing to a process inside mkdir(2), or the kernel answers EEXIST itself.
+    fn shown_until_made(&self, _cx: &Ctx<'_>, _dir: Node, _name: &[u8]) -> Result<bool> {
+        Ok(false)
+    }
+
     fn lookup(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>>;
 
     fn list(&self, cx: &Ctx<'_>, dir: Node, cookie: u64) -> Result<Vec<Listed>>;
@@ -220,25 +266,25 @@ pub trait View: Sync {
     }
 }
 
-/// The view a node belongs to. Registering a view is one line here.
+/// The view a node belongs to.
 pub fn of(node: Node) -> &'static dyn View {
     match node {
         Node::Root => &root::Root,
-        Node::Locations | Node::Location(_) | Node::Entry(_) => &locations::Locations,
-        Node::Tags | Node::Tag(_) => &tags::Tags,
-        Node::Labels | Node::Label(_) => &labels::Labels,
-        Node::Favorites => &favorites::Favorites,
-        Node::Untagged => &untagged::Untagged,
-        Node::Duplicates | Node::DupeSet(_) | Node::DupeCopy(_) => &duplicates::Duplicates,
-        Node::QueryRoot | Node::Query(_) => &queries::Queries,
+        Node::Top(view) | Node::Folder(view, _) | Node::Shown(view, _) => view.view(),
+        Node::Location(_) | Node::Entry(_) => LOCATIONS.view(),
         Node::ViewDir { .. } | Node::ViewFile(_) => &flat::Below,
     }
+}
+
+/// Folders whose contents come from the library's metadata rather than a real folder.
+pub fn is_view_folder(node: Node) -> bool {
+    matches!(node, Node::Top(_) | Node::Folder(..))
 }
 
 /// The entry an item of a flat view stands for: a file, or a folder the view lists itself.
 pub fn member_entry(node: Node) -> Option<EntryId> {
     match node {
-        Node::Entry(id) | Node::DupeCopy(id) | Node::ViewFile(id) => Some(id),
+        Node::Entry(id) | Node::Shown(_, id) | Node::ViewFile(id) => Some(id),
         Node::ViewDir { top, entry, .. } if top == entry => Some(entry),
         _ => None,
     }
@@ -251,4 +297,19 @@ pub fn not_supported(name: &[u8]) -> Error {
 /// A name given to a tag or label folder, which must be text.
 fn text(name: &[u8]) -> Result<&str> {
     std::str::from_utf8(name).map_err(|_| Error::InvalidName("tag and label names must be UTF-8".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_view_sits_at_its_own_id_under_its_own_name() {
+        let mut names = std::collections::HashSet::new();
+        for (at, view) in VIEWS.iter().enumerate() {
+            assert_eq!(view.id(), ViewId(at as u8), "{}", view.name());
+            assert!(names.insert(view.name()), "{} twice", view.name());
+            assert!(!view.name().is_empty() && !view.name().contains('/'), "{}", view.name());
+        }
+    }
 }

@@ -6,27 +6,30 @@
 //! nothing else changes here (a query's entries are what matches it).
 
 use super::flat::{node_in_view, shown_name};
-use super::{Ctx, Listed, Node, NodeKind, PAGE, View, listed_entry, suffixed_name, text};
+use super::{Ctx, FlatView, Listed, Node, NodeKind, PAGE, View, ViewId, listed_entry, suffixed_name, text};
 use crate::error::{Error, Result};
-use crate::library::{FlatView, Reader};
+use crate::library::Reader;
 use crate::query::{Expr, parse};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// The expressions of the query folders the kernel knows, by key.
+pub const ID: ViewId = ViewId(5);
+const TOP: Node = Node::Top(ID);
+
+/// The expressions of the query folders the kernel knows, by folder.
 #[derive(Default)]
 pub struct QueryTable {
-    by_key: Mutex<HashMap<u64, Arc<Expr>>>,
+    by_key: Mutex<HashMap<Node, Arc<Expr>>>,
 }
 
 impl QueryTable {
-    pub fn get(&self, key: u64) -> Option<Arc<Expr>> {
-        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned()
+    pub fn get(&self, folder: Node) -> Option<Arc<Expr>> {
+        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).get(&folder).cloned()
     }
 
-    /// Forgets a query folder the kernel no longer holds (a lookup remembers it again).
-    pub fn forget(&self, key: u64) {
-        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+    /// Forgets what was kept for a folder the kernel no longer holds (a lookup remembers it again).
+    pub fn forget(&self, folder: Node) {
+        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).remove(&folder);
     }
 
     pub fn len(&self) -> usize {
@@ -37,38 +40,60 @@ impl QueryTable {
         self.len() == 0
     }
 
-    fn remember(&self, key: u64, expr: Expr) {
+    fn remember(&self, folder: Node, expr: Expr) {
         // A saved query may have been saved again with another expression: the latest wins.
-        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).insert(key, Arc::new(expr));
+        self.by_key.lock().unwrap_or_else(|p| p.into_inner()).insert(folder, Arc::new(expr));
     }
+}
+
+/// The folder of a query, by the key of its name.
+fn folder(key: u64) -> Node {
+    Node::Folder(ID, key as i64)
 }
 
 pub struct Queries;
 
 impl View for Queries {
+    fn id(&self) -> ViewId {
+        ID
+    }
+
+    fn name(&self) -> &'static str {
+        "query"
+    }
+
+    fn keeps_folders(&self) -> bool {
+        true
+    }
+
+    fn shown_until_made(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<bool> {
+        let Ok(text) = std::str::from_utf8(name) else { return Ok(false) };
+        Ok(dir == TOP && cx.reader.saved_query(text)?.is_none())
+    }
+
     fn lookup(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
         match dir {
-            Node::Query(key) => lookup(cx, key, name),
+            Node::Folder(_, key) => lookup(cx, key, name),
             _ => lookup_query(cx, name),
         }
     }
 
     fn list(&self, cx: &Ctx<'_>, dir: Node, cookie: u64) -> Result<Vec<Listed>> {
         match dir {
-            Node::Query(key) => list(cx, key, cookie),
+            Node::Folder(_, key) => list(cx, key, cookie),
             _ => list_saved(cx, cookie),
         }
     }
 
     fn exists(&self, cx: &Ctx<'_>, node: Node) -> Result<bool> {
         Ok(match node {
-            Node::Query(key) => cx.queries.get(key).is_some(),
+            Node::Folder(_, _) => cx.queries.get(node).is_some(),
             _ => true,
         })
     }
 
     fn mkdir(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Node> {
-        if dir != Node::QueryRoot {
+        if dir != TOP {
             return Err(self.refusal());
         }
         let text = text(name)?;
@@ -78,7 +103,7 @@ impl View for Queries {
     }
 
     fn rmdir(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<()> {
-        if dir != Node::QueryRoot {
+        if dir != TOP {
             return Err(self.refusal());
         }
         cx.writer.forget_query(text(name)?.to_owned())
@@ -106,9 +131,9 @@ pub fn expression_of(reader: &Reader, name: &str) -> Result<Option<Expr>> {
 fn lookup_query(r: &Ctx<'_>, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
     let Ok(text) = std::str::from_utf8(name) else { return Ok(None) };
     let Some(expr) = expression_of(r.reader, text)? else { return Ok(None) };
-    let key = query_key(name);
-    r.queries.remember(key, expr);
-    Ok(Some((Node::Query(key), NodeKind::Dir)))
+    let folder = folder(query_key(name));
+    r.queries.remember(folder, expr);
+    Ok(Some((folder, NodeKind::Dir)))
 }
 
 fn list_saved(r: &Ctx<'_>, cookie: u64) -> Result<Vec<Listed>> {
@@ -119,16 +144,16 @@ fn list_saved(r: &Ctx<'_>, cookie: u64) -> Result<Vec<Listed>> {
         }
         // The kernel learns these folders from the listing, without a lookup: remember their expressions now.
         let Ok(expr) = parse(&expression) else { continue };
-        let key = query_key(name.as_bytes());
-        r.queries.remember(key, expr);
-        listed.push(Listed::folder(name, Node::Query(key), id as u64));
+        let folder = folder(query_key(name.as_bytes()));
+        r.queries.remember(folder, expr);
+        listed.push(Listed::folder(name, folder, id as u64));
     }
     Ok(listed)
 }
 
-fn lookup(r: &Ctx<'_>, key: u64, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
-    let Some(expr) = r.queries.get(key) else { return Ok(None) };
-    let view = FlatView::Query(key);
+fn lookup(r: &Ctx<'_>, key: i64, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+    let Some(expr) = r.queries.get(Node::Folder(ID, key)) else { return Ok(None) };
+    let view = FlatView { view: ID, id: key };
     let named = r.reader.query_named(&expr, r.show_hidden, name)?;
     if let [only] = named.as_slice() {
         return Ok(Some((node_in_view(view, only), NodeKind::of_entry(only.kind))));
@@ -142,9 +167,9 @@ fn lookup(r: &Ctx<'_>, key: u64, name: &[u8]) -> Result<Option<(Node, NodeKind)>
     Ok(None)
 }
 
-fn list(r: &Ctx<'_>, key: u64, cookie: u64) -> Result<Vec<Listed>> {
-    let Some(expr) = r.queries.get(key) else { return Ok(Vec::new()) };
-    let view = FlatView::Query(key);
+fn list(r: &Ctx<'_>, key: i64, cookie: u64) -> Result<Vec<Listed>> {
+    let Some(expr) = r.queries.get(Node::Folder(ID, key)) else { return Ok(Vec::new()) };
+    let view = FlatView { view: ID, id: key };
     Ok(r.reader
         .query_page(&expr, r.show_hidden, cookie as i64, PAGE)?
         .into_iter()

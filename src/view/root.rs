@@ -1,32 +1,30 @@
-//! The top level: one folder per view. Nothing is made or removed here.
+//! The top level: one folder per view, in `VIEWS` order. Nothing is made or removed here.
 
-use super::{Ctx, Listed, Node, NodeKind, View};
+use super::{Ctx, Listed, Node, NodeKind, VIEWS, View, ViewId};
 use crate::error::Result;
-
-/// The names of the top-level folders, in listing order.
-pub const TOP_LEVEL: [(&str, Node); 7] = [
-    ("locations", Node::Locations),
-    ("tags", Node::Tags),
-    ("labels", Node::Labels),
-    ("favorites", Node::Favorites),
-    ("duplicates", Node::Duplicates),
-    ("query", Node::QueryRoot),
-    ("untagged", Node::Untagged),
-];
 
 pub struct Root;
 
 impl View for Root {
+    /// Not one of `VIEWS`: no node is made with this id.
+    fn id(&self) -> ViewId {
+        ViewId(u8::MAX)
+    }
+
+    fn name(&self) -> &'static str {
+        ""
+    }
+
     fn lookup(&self, _cx: &Ctx<'_>, _dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
-        Ok(TOP_LEVEL.iter().find(|(n, _)| n.as_bytes() == name).map(|(_, node)| (*node, NodeKind::Dir)))
+        Ok(VIEWS.iter().find(|v| v.name().as_bytes() == name).map(|v| (Node::Top(v.id()), NodeKind::Dir)))
     }
 
     fn list(&self, _cx: &Ctx<'_>, _dir: Node, cookie: u64) -> Result<Vec<Listed>> {
-        Ok(TOP_LEVEL
+        Ok(VIEWS
             .iter()
             .enumerate()
             .skip(cookie as usize)
-            .map(|(i, (n, node))| Listed::folder(n.as_bytes().to_vec(), *node, i as u64 + 1))
+            .map(|(i, v)| Listed::folder(v.name().as_bytes().to_vec(), Node::Top(v.id()), i as u64 + 1))
             .collect())
     }
 
