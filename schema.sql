@@ -71,7 +71,8 @@ CREATE TABLE user_metadata (
     orphan_inode       INTEGER,
     orphan_device      INTEGER,
     orphan_content_id  INTEGER REFERENCES content_identity(id) ON DELETE SET NULL
-);
+, rating INTEGER CHECK (rating BETWEEN 1 AND 10));
+-- `rating` (added by migration 4, hence its place): KDE's user.baloo.rating, 1 to 10 (half stars); NULL = none.
 CREATE INDEX user_metadata_favorite ON user_metadata (id) WHERE favorite = 1;
 CREATE INDEX user_metadata_hidden ON user_metadata (id) WHERE hidden = 1;
 CREATE INDEX user_metadata_orphans ON user_metadata (orphan_location_id, orphan_inode) WHERE orphaned_at IS NOT NULL;

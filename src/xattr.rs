@@ -16,6 +16,8 @@ pub const XDG_COMMENT: &str = "user.xdg.comment";
 pub const LABELS: &str = "user.spacefs.labels";
 pub const FAVORITE: &str = "user.spacefs.favorite";
 pub const HIDDEN: &str = "user.spacefs.hidden";
+/// KDE's rating (Dolphin's stars): 1 to 10, half stars; 0 or removing it clears it.
+pub const RATING: &str = "user.baloo.rating";
 pub const CAS_ID: &str = "user.spacefs.cas_id";
 pub const UUID: &str = "user.spacefs.uuid";
 pub const FINDER_TAGS: &str = "com.apple.metadata:_kMDItemUserTags";
@@ -53,6 +55,16 @@ pub fn parse_bool(value: &[u8]) -> Result<bool> {
         "1" | "true" | "yes" => Ok(true),
         "0" | "false" | "no" => Ok(false),
         other => Err(Error::Invalid(format!("{other:?} is not 1/true/yes or 0/false/no"))),
+    }
+}
+
+/// A `user.baloo.rating` value: 0 (none) to 10, as KDE writes it.
+pub fn parse_rating(value: &[u8]) -> Result<Option<u8>> {
+    let text = text(value)?.trim();
+    match text.parse::<u8>() {
+        Ok(0) => Ok(None),
+        Ok(n @ 1..=10) => Ok(Some(n)),
+        _ => Err(Error::Invalid(format!("{text:?} is not a rating from 0 to 10"))),
     }
 }
 

@@ -81,9 +81,11 @@ fn every_attribute_reads_writes_and_removes() {
     // Other user.* names pass through to the real file; the real file's own tags attribute is untouched.
     xattr::set(&file, "user.mine", b"kept").unwrap();
     assert_eq!(xattr::get(&real, "user.mine").unwrap().as_deref(), Some(&b"kept"[..]));
-    // ... but not in the virtual views.
+    // ... but not in the virtual views: there they are absent (ENODATA, what KDE's probe of user.test needs to
+    // see to offer Tags, Rating and Comment) and cannot be set.
     xattr::set(&file, "user.xdg.tags", b"work").unwrap();
-    assert_eq!(errno_of(xattr::get(mnt.join("tags/work/doc.txt"), "user.mine")), libc::EOPNOTSUPP);
+    assert_eq!(get(&mnt.join("tags/work/doc.txt"), "user.mine"), None);
+    assert_eq!(get(&mnt.join("tags/work/doc.txt"), "user.test"), None);
     assert_eq!(errno_of(xattr::set(mnt.join("tags/work/doc.txt"), "user.mine", b"x")), libc::EOPNOTSUPP);
     assert_eq!(xattr::get(&real, "user.xdg.tags").unwrap(), None);
     assert_eq!(std::fs::read(&real).unwrap(), b"document");
@@ -94,10 +96,44 @@ fn every_attribute_reads_writes_and_removes() {
     // A folder shown through a view has no attributes of its own but spacefs's.
     xattr::set(mnt.join("locations/files/dir"), "user.xdg.tags", b"folders").unwrap();
     assert_eq!(errno_of(xattr::set(mnt.join("tags/folders/dir"), "user.other", b"x")), libc::EOPNOTSUPP);
+    assert_eq!(get(&mnt.join("tags/folders/dir"), "user.test"), None);
+    assert_eq!(get(&mnt.join("tags/folders"), "user.test"), None);
     assert_eq!(get(&mnt.join("tags/folders/dir"), "user.xdg.tags").as_deref(), Some("folders"));
     // A tag folder's colour.
     xattr::set(mnt.join("tags/folders"), "user.spacefs.color", b"red").unwrap();
     assert_eq!(getfattr(&mnt.join("tags/folders"), "user.spacefs.color"), "red");
+}
+
+#[test]
+fn kde_rating_is_kept_in_the_library_and_shown_in_every_view() {
+    let fx = Fixture::new();
+    let real = fx.write("beach.jpg", b"jpeg");
+    fx.add();
+    let mnt = fx.mount();
+    let file = mnt.join("locations/files/beach.jpg");
+    xattr::set(&file, "user.xdg.tags", b"holiday").unwrap();
+    let in_tag = mnt.join("tags/holiday/beach.jpg");
+    // What Dolphin's information panel does: probe, read, then write stars (8 = four stars) and a comment.
+    assert_eq!(get(&in_tag, "user.test"), None);
+    assert_eq!(get(&in_tag, "user.baloo.rating"), None);
+    xattr::set(&in_tag, "user.baloo.rating", b"8").unwrap();
+    xattr::set(&in_tag, "user.xdg.comment", "sunset".as_bytes()).unwrap();
+    assert_eq!(get(&file, "user.baloo.rating").as_deref(), Some("8"));
+    assert_eq!(get(&file, "user.xdg.comment").as_deref(), Some("sunset"));
+    assert!(xattr::list(&in_tag).unwrap().any(|n| n == "user.baloo.rating"));
+    // In the library, not on the real file.
+    assert_eq!(xattr::get(&real, "user.baloo.rating").unwrap(), None);
+    drop(mnt);
+    let mnt = fx.mount();
+    assert_eq!(getfattr(&mnt.join("tags/holiday/beach.jpg"), "user.baloo.rating"), "8");
+    // Out of range is refused and changes nothing; 0 or removing clears it.
+    assert_eq!(errno_of(xattr::set(mnt.join("tags/holiday/beach.jpg"), "user.baloo.rating", b"11")), libc::EINVAL);
+    assert_eq!(get(&mnt.join("tags/holiday/beach.jpg"), "user.baloo.rating").as_deref(), Some("8"));
+    xattr::set(mnt.join("tags/holiday/beach.jpg"), "user.baloo.rating", b"0").unwrap();
+    assert_eq!(get(&mnt.join("tags/holiday/beach.jpg"), "user.baloo.rating"), None);
+    xattr::set(mnt.join("tags/holiday/beach.jpg"), "user.baloo.rating", b"3").unwrap();
+    xattr::remove(mnt.join("tags/holiday/beach.jpg"), "user.baloo.rating").unwrap();
+    assert_eq!(get(&mnt.join("tags/holiday/beach.jpg"), "user.baloo.rating"), None);
 }
 
 #[test]

@@ -125,13 +125,21 @@ impl SpaceFs {
         if !name.starts_with(b"user.") && name != xattr::FINDER_TAGS.as_bytes() {
             return Err(not_supported(name));
         }
+        // Where a `user.*` name is not served, it is absent (ENODATA), as on any file system with user attributes:
+        // KDE asks for `user.test` and takes ENOTSUP for "no attributes here" (Dolphin then shows no Tags, Rating
+        // or Comment).
+        let absent = |err: Error| match err {
+            Error::NotSupported(_) if name.starts_with(b"user.") => Error::NoAttribute,
+            err => err,
+        };
         let Some(entry) = self.entry_of(node) else {
-            return self.in_view(|cx| view::of(node).get_xattr(cx, node, name));
+            return self.in_view(|cx| view::of(node).get_xattr(cx, node, name)).map_err(absent);
         };
         let meta = self.with_reader(|r| r.entry_meta(entry))?.ok_or_else(|| Error::NotFound(String::new()))?;
         let value = match std::str::from_utf8(name).unwrap_or("") {
             xattr::XDG_TAGS => non_empty(meta.tags.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(",")),
             xattr::XDG_COMMENT => meta.notes.filter(|n| !n.is_empty()).map(String::into_bytes),
+            xattr::RATING => meta.rating.map(|r| r.to_string().into_bytes()),
             xattr::LABELS => non_empty(meta.labels.join(",")),
             xattr::FAVORITE => Some(if meta.favorite { b"1".to_vec() } else { b"0".to_vec() }),
             xattr::HIDDEN => Some(if meta.hidden { b"1".to_vec() } else { b"0".to_vec() }),
@@ -139,7 +147,7 @@ impl SpaceFs {
             xattr::UUID => Some(meta.uuid.into_bytes()),
             xattr::FINDER_TAGS => (!meta.tags.is_empty()).then(|| xattr::encode_finder_tags(&meta.tags)),
             _ => {
-                let value = self.real_xattr(node, name, |path, n| ::xattr::get(path, n))?;
+                let value = self.real_xattr(node, name, |path, n| ::xattr::get(path, n)).map_err(absent)?;
                 return value.ok_or(Error::NoAttribute);
             }
         };
@@ -160,6 +168,7 @@ impl SpaceFs {
             for (present, name) in [
                 (has_tags, xattr::XDG_TAGS),
                 (meta.notes.as_deref().is_some_and(|n| !n.is_empty()), xattr::XDG_COMMENT),
+                (meta.rating.is_some(), xattr::RATING),
                 (!meta.labels.is_empty(), xattr::LABELS),
                 (meta.favorite, xattr::FAVORITE),
                 (meta.hidden, xattr::HIDDEN),
@@ -228,6 +237,7 @@ impl SpaceFs {
                 let text = std::str::from_utf8(value).map_err(|_| Error::Invalid("notes must be UTF-8 text".into()))?;
                 writer.set_notes(entry, (!text.is_empty()).then(|| text.to_owned()))
             }
+            xattr::RATING => writer.set_rating(entry, xattr::parse_rating(value)?),
             xattr::LABELS => writer.set_labels(entry, xattr::parse_label_list(value)?),
             xattr::FAVORITE => writer.set_flag(vec![entry], Flag::Favorite, xattr::parse_bool(value)?).map(drop),
             xattr::HIDDEN => writer.set_flag(vec![entry], Flag::Hidden, xattr::parse_bool(value)?).map(drop),
@@ -259,6 +269,7 @@ impl SpaceFs {
         match std::str::from_utf8(bytes).unwrap_or("") {
             xattr::XDG_TAGS | xattr::FINDER_TAGS => writer.set_tags(entry, Vec::new(), Vec::new()),
             xattr::XDG_COMMENT => writer.set_notes(entry, None),
+            xattr::RATING => writer.set_rating(entry, None),
             xattr::LABELS => writer.set_labels(entry, Vec::new()),
             xattr::FAVORITE => writer.set_flag(vec![entry], Flag::Favorite, false).map(drop),
             xattr::HIDDEN => writer.set_flag(vec![entry], Flag::Hidden, false).map(drop),
@@ -297,7 +308,16 @@ pub(super) fn non_empty(text: String) -> Option<Vec<u8>> {
 
 /// Names spacefs answers itself, which a real file's own attributes of the same name do not show through.
 pub(super) fn is_owned(name: &[u8]) -> bool {
-    [xattr::XDG_TAGS, xattr::XDG_COMMENT, xattr::LABELS, xattr::FAVORITE, xattr::HIDDEN, xattr::CAS_ID, xattr::UUID]
-        .iter()
-        .any(|n| n.as_bytes() == name)
+    [
+        xattr::XDG_TAGS,
+        xattr::XDG_COMMENT,
+        xattr::RATING,
+        xattr::LABELS,
+        xattr::FAVORITE,
+        xattr::HIDDEN,
+        xattr::CAS_ID,
+        xattr::UUID,
+    ]
+    .iter()
+    .any(|n| n.as_bytes() == name)
 }

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_saved_queries.sql"),
     include_str!("migrations/0003_empty_files_have_no_content.sql"),
+    include_str!("migrations/0004_rating.sql"),
 ];
 
 /// `PRAGMA application_id` of a spacefs library ("SPFS"), so a foreign SQLite file is recognised as one.

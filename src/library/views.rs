@@ -148,6 +148,8 @@ pub struct EntryMeta {
     /// Label paths like `work/2026`, sorted.
     pub labels: Vec<String>,
     pub notes: Option<String>,
+    /// KDE's rating, 1 to 10.
+    pub rating: Option<u8>,
     pub favorite: bool,
     pub hidden: bool,
     pub cas_id: Option<String>,
@@ -157,7 +159,7 @@ impl Reader {
     /// The metadata of an entry, in three indexed queries.
     pub fn entry_meta(&self, id: EntryId) -> Result<Option<EntryMeta>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT e.uuid, m.notes, coalesce(m.favorite, 0), coalesce(m.hidden, 0), ci.cas_id, e.metadata_id \
+            "SELECT e.uuid, m.notes, coalesce(m.favorite, 0), coalesce(m.hidden, 0), ci.cas_id, e.metadata_id, m.rating \
              FROM entries e LEFT JOIN user_metadata m ON m.id = e.metadata_id \
              LEFT JOIN content_identity ci ON ci.id = e.content_id WHERE e.id = ?1",
         )?;
@@ -170,6 +172,7 @@ impl Reader {
                     favorite: r.get(2)?,
                     hidden: r.get(3)?,
                     cas_id: r.get(4)?,
+                    rating: r.get(6)?,
                     ..EntryMeta::default()
                 };
                 Ok((meta, r.get::<_, Option<i64>>(5)?))

@@ -694,6 +694,14 @@ pub fn set_notes(conn: &Connection, entry: EntryId, notes: Option<&str>) -> Resu
     Ok(())
 }
 
+pub fn set_rating(conn: &Connection, entry: EntryId, rating: Option<u8>) -> Result<()> {
+    let now = now_ns();
+    let metadata = ensure_metadata(conn, entry, now)?;
+    conn.prepare_cached("UPDATE user_metadata SET rating = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![metadata.0, rating, now])?;
+    Ok(())
+}
+
 /// Makes the entry's tags exactly `tags` (adding and removing the difference, creating unknown tags), and sets the
 /// colours given in `colors`. One command, so a concurrent change is never half-applied or lost.
 pub fn set_tags(

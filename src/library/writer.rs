@@ -233,6 +233,9 @@ impl Writer {
     pub fn set_notes(&self, entry: EntryId, notes: Option<String>) -> Result<()> {
         self.change(move |c| write::set_notes(c, entry, notes.as_deref()))
     }
+    pub fn set_rating(&self, entry: EntryId, rating: Option<u8>) -> Result<()> {
+        self.change(move |c| write::set_rating(c, entry, rating))
+    }
     /// Replaces an entry's tag set (and sets some tags' colours) in one step.
     pub fn set_tags(&self, entry: EntryId, tags: Vec<TagName>, colors: Vec<(TagName, Option<String>)>) -> Result<()> {
         self.change(move |c| write::set_tags(c, entry, &tags, &colors))
