@@ -473,3 +473,66 @@ fn rescan_relinks_by_verified_content_only_when_unambiguous() {
     assert!(fx.run(["find", "--tag", "solo"]).ok().is_empty());
     assert!(fx.run(["status"]).ok().contains("orphaned   1"));
 }
+
+#[test]
+fn the_first_scan_of_a_location_inserts_only_what_the_disk_still_holds_and_keeps_what_another_writer_recorded() {
+    use spacefs::library::write::{ContentUpdate, ScanItem, ScannedEntry};
+    use std::os::unix::fs::MetadataExt;
+    let fx = Fixture::new();
+    fx.write("kept.txt", b"kept");
+    fx.write("gone.txt", b"gone");
+    let lib = Library::open(&fx.library()).unwrap();
+    let path = fx.files().canonicalize().unwrap();
+    lib.writer()
+        .add_location(NewLocation {
+            name: "files".into(),
+            path,
+            index_mode: IndexMode::Metadata,
+            device_id: lib.device_id(),
+        })
+        .unwrap();
+    let loc = lib.reader().unwrap().location_named("files").unwrap();
+    let scanned = |name: &str| {
+        let meta = std::fs::symlink_metadata(fx.file(name)).unwrap();
+        ScannedEntry {
+            id: None,
+            relative_path: Vec::new(),
+            name: name.as_bytes().to_vec(),
+            kind: EntryKind::File,
+            size: meta.size() as i64,
+            mode: meta.mode(),
+            created_at: None,
+            modified_at: meta.mtime_nsec() + meta.mtime() * 1_000_000_000,
+            changed_at: meta.ctime_nsec() + meta.ctime() * 1_000_000_000,
+            accessed_at: None,
+            inode: meta.ino() as i64,
+            device: meta.dev() as i64,
+            symlink_target: None,
+            content: ContentUpdate::Clear,
+            xdg_tags: tag(&["from-disk"]),
+            xdg_comment: None,
+        }
+    };
+    // Another writer (a mount writing in the new location) recorded kept.txt and tagged it before the scan's batch.
+    let kept = scanned("kept.txt");
+    lib.writer()
+        .apply_scan(loc.id, vec![ScanItem::Upsert(Box::new(ScannedEntry { xdg_tags: Vec::new(), ..kept.clone() }))])
+        .unwrap();
+    let kept_id = entry(&lib, &loc, b"", b"kept.txt");
+    lib.writer().tag(vec![kept_id], tag(&["mine"])).unwrap();
+    // gone.txt was read by the walk, then deleted before its batch was applied.
+    let gone = scanned("gone.txt");
+    std::fs::remove_file(fx.file("gone.txt")).unwrap();
+
+    let applied = lib
+        .writer()
+        .apply_first_scan(loc.id, vec![ScanItem::Upsert(Box::new(kept)), ScanItem::Upsert(Box::new(gone))])
+        .unwrap();
+    assert_eq!(applied.stale, 1, "the deleted file is not recorded");
+    let reader = lib.reader().unwrap();
+    assert_eq!(reader.entry_by_path(loc.id, b"", b"gone.txt").unwrap(), None);
+    assert_eq!(entry(&lib, &loc, b"", b"kept.txt"), kept_id, "the recorded entry is kept, not duplicated");
+    let mut tags = reader.tags_of(kept_id).unwrap();
+    tags.sort();
+    assert_eq!(tags, ["from-disk", "mine"], "the tag given before the scan is kept");
+}

@@ -121,7 +121,9 @@ pub fn scan(library: &Library, location: &Location, options: ScanOptions) -> Res
     });
     let progress = Progress::start(options.progress, &location.name, Arc::clone(&shared.counters));
 
-    let walked = walk_and_apply(library, location, &shared, b"");
+    // A location with no entries yet (just added) is filled by inserts alone (`write::apply_scan`).
+    let first = !library.reader()?.location_has_entries(location.id)?;
+    let walked = walk_and_apply(library, location, &shared, b"", first);
     let verified = walked.as_ref().ok().map(|_| verify_duplicates(library, &shared));
     progress.finish();
 
@@ -170,10 +172,16 @@ pub fn scan_folder(library: &Library, location: &Location, folder: &[u8]) -> Res
         unreadable: Mutex::new((0, Vec::new())),
         mode: location.index_mode,
     });
-    walk_and_apply(library, location, &shared, folder)
+    walk_and_apply(library, location, &shared, folder, false)
 }
 
-fn walk_and_apply(library: &Library, location: &Location, shared: &Arc<Shared>, start: &[u8]) -> Result<ScanApplied> {
+fn walk_and_apply(
+    library: &Library,
+    location: &Location,
+    shared: &Arc<Shared>,
+    start: &[u8],
+    first: bool,
+) -> Result<ScanApplied> {
     let (job_tx, job_rx) = bounded::<Job>(BATCH);
     let (item_tx, item_rx) = bounded::<ScanItem>(BATCH * 2);
     std::thread::scope(|scope| {
@@ -183,7 +191,7 @@ fn walk_and_apply(library: &Library, location: &Location, shared: &Arc<Shared>, 
             scope.spawn(move || hash_worker(job_rx, item_tx, shared));
         }
         drop(job_rx);
-        let collector = scope.spawn(|| collect(library, location, item_rx));
+        let collector = scope.spawn(|| collect(library, location, item_rx, first));
         let walked = walk(library, location, shared, start, job_tx, item_tx);
         let applied = collector.join().unwrap_or_else(|_| Err(Error::WriterGone));
         // A writer failure stops the walk early (its channels close); report the cause, not the symptom.
@@ -196,7 +204,7 @@ fn walk_and_apply(library: &Library, location: &Location, shared: &Arc<Shared>, 
 }
 
 /// Gathers scan items into batches and commits each through the writer.
-fn collect(library: &Library, location: &Location, items: Receiver<ScanItem>) -> Result<ScanApplied> {
+fn collect(library: &Library, location: &Location, items: Receiver<ScanItem>, first: bool) -> Result<ScanApplied> {
     let mut total = ScanApplied::default();
     let mut batch = Vec::with_capacity(BATCH);
     loop {
@@ -204,7 +212,13 @@ fn collect(library: &Library, location: &Location, items: Receiver<ScanItem>) ->
         let done = item.is_none();
         batch.extend(item);
         if batch.len() >= BATCH || (done && !batch.is_empty()) {
-            let applied = library.writer().apply_scan(location.id, std::mem::take(&mut batch))?;
+            let batch = std::mem::take(&mut batch);
+            let writer = library.writer();
+            let applied = if first {
+                writer.apply_first_scan(location.id, batch)?
+            } else {
+                writer.apply_scan(location.id, batch)?
+            };
             total.upserted += applied.upserted;
             total.removed += applied.removed;
             total.orphaned += applied.orphaned;

@@ -222,6 +222,12 @@ impl Reader {
         Ok(stmt.query_row([id.0], |r| r.get(0)).optional()?.map(EntryId))
     }
 
+    /// Whether any entry of the location is recorded.
+    pub fn location_has_entries(&self, location: LocationId) -> Result<bool> {
+        let mut stmt = self.conn().prepare_cached("SELECT 1 FROM entries WHERE location_id = ?1 LIMIT 1")?;
+        Ok(stmt.exists([location.0])?)
+    }
+
     /// Whether an entry carries user metadata (tags, labels, notes, flags); false for an entry not recorded.
     pub fn has_metadata(&self, id: EntryId) -> Result<bool> {
         let mut stmt = self.conn().prepare_cached("SELECT metadata_id IS NOT NULL FROM entries WHERE id = ?1")?;

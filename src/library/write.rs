@@ -207,13 +207,30 @@ pub fn finish_scan(
     Ok(totals)
 }
 
-pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem]) -> Result<ScanApplied> {
+/// Applies scan items. In the `first` scan of a location that had no entries, a new file is inserted as read once
+/// the disk confirms it (`is_stale`: a mount may already write in the new location): no file can have moved in from
+/// another recorded path, so the search for one (`follow_move`) and the upsert's conflict handling would cost half
+/// the insert and find nothing; a path taken all the same (a mount, or a second scan, recorded it first) falls back
+/// to them.
+pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem], first: bool) -> Result<ScanApplied> {
     let now = now_ns();
     let mut applied = ScanApplied::default();
     let Some(root) = location_root(conn, location)? else { return Ok(applied) };
     for item in items {
         if is_stale(conn, &root, item)? {
             applied.stale += 1;
+            continue;
+        }
+        if first
+            && let ScanItem::Upsert(entry) = item
+            && entry.id.is_none()
+            && let Some(id) = insert_new(conn, location, entry, now)?
+        {
+            applied.upserted += 1;
+            applied.last_upserted = Some(id);
+            if !entry.xdg_tags.is_empty() || entry.xdg_comment.is_some() {
+                applied.tags_imported += import_xdg(conn, id, None, entry, now)?;
+            }
             continue;
         }
         if let ScanItem::Upsert(entry) = item {
@@ -442,6 +459,40 @@ fn upsert_entry(conn: &Connection, location: LocationId, e: &ScannedEntry, now: 
             |r| Ok((EntryId(r.get(0)?), r.get(1)?)),
         )?;
     Ok(row)
+}
+
+/// Inserts a file at a path no entry holds; `None` when one does (nothing is changed then).
+fn insert_new(conn: &Connection, location: LocationId, e: &ScannedEntry, now: i64) -> Result<Option<EntryId>> {
+    let content_id = match &e.content {
+        ContentUpdate::Set(hash) => Some(content_for(conn, hash, now)?.0),
+        ContentUpdate::Keep | ContentUpdate::Clear => None,
+    };
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO entries (uuid, location_id, relative_path, name, kind, extension, size, mode, \
+             created_at, modified_at, changed_at, accessed_at, inode, device, symlink_target, content_id, indexed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        )?
+        .execute(params![
+            uuid::Uuid::now_v7().as_bytes(),
+            location.0,
+            e.relative_path,
+            e.name,
+            e.kind as i64,
+            extension_of(&e.name),
+            e.size,
+            e.mode,
+            e.created_at,
+            e.modified_at,
+            e.changed_at,
+            e.accessed_at,
+            e.inode,
+            e.device,
+            e.symlink_target,
+            content_id,
+            now,
+        ])?;
+    Ok((inserted == 1).then(|| EntryId(conn.last_insert_rowid())))
 }
 
 /// The lowercase extension of a file name, when it has a sensible one.

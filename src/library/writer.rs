@@ -74,13 +74,15 @@ struct Scan {
     items: Vec<ScanItem>,
     /// Nobody waits for it: the writer may gather more before committing.
     queued: bool,
+    /// The first scan of a location that had no entries (see `write::apply_scan`).
+    first: bool,
     done: Option<ScanApplied>,
     reply: Reply<ScanApplied>,
 }
 
 impl Job for Scan {
     fn run(&mut self, conn: &Connection) -> Result<()> {
-        self.done = Some(write::apply_scan(conn, self.location, &self.items)?);
+        self.done = Some(write::apply_scan(conn, self.location, &self.items, self.first)?);
         Ok(())
     }
 
@@ -189,7 +191,16 @@ impl Writer {
         self.change(move |c| write::start_scan(c, location))
     }
     pub fn apply_scan(&self, location: LocationId, items: Vec<ScanItem>) -> Result<ScanApplied> {
-        self.wait(|reply| WriteCmd::Scan(Box::new(Scan { location, items, queued: false, done: None, reply })))
+        self.wait(|reply| {
+            WriteCmd::Scan(Box::new(Scan { location, items, queued: false, first: false, done: None, reply }))
+        })
+    }
+    /// Applies the items of the first scan of a location that had no entries: new files are inserted without the
+    /// checks that guard against other writers of the same paths (see `write::apply_scan`).
+    pub fn apply_first_scan(&self, location: LocationId, items: Vec<ScanItem>) -> Result<ScanApplied> {
+        self.wait(|reply| {
+            WriteCmd::Scan(Box::new(Scan { location, items, queued: false, first: true, done: None, reply }))
+        })
     }
     /// Queues scan items without waiting; their outcome goes to `done` once committed. Outcomes arrive in the order
     /// the commands were sent, which is what lets a caller count what is committed.
@@ -200,7 +211,7 @@ impl Writer {
         done: &Sender<Result<ScanApplied>>,
     ) -> Result<()> {
         let reply = done.clone();
-        self.send(WriteCmd::Scan(Box::new(Scan { location, items, queued: true, done: None, reply })))
+        self.send(WriteCmd::Scan(Box::new(Scan { location, items, queued: true, first: false, done: None, reply })))
     }
     /// Reserves `count` entry ids; answers the first (see `write::reserve_entry_ids`).
     pub fn reserve_entry_ids(&self, count: i64) -> Result<i64> {
@@ -504,7 +515,7 @@ mod tests {
             .into_iter()
             .map(|items| {
                 let (location, reply) = (LocationId(1), tx.clone());
-                WriteCmd::Scan(Box::new(Scan { location, items, queued: true, done: None, reply }))
+                WriteCmd::Scan(Box::new(Scan { location, items, queued: true, first: false, done: None, reply }))
             })
             .collect();
         drop_overtaken(&mut cmds);
