@@ -1,6 +1,6 @@
 //! What each command does, over the library and the indexer. Output goes to `out`; progress to standard error.
 
-use crate::cli::{Cli, Command, IndexModeArg, QueryCommand, data_dir};
+use crate::cli::{Cli, Command, DevicesCommand, IndexModeArg, QueryCommand, data_dir};
 use crate::error::{Error, Result, shown};
 use crate::index::{self, ScanOptions, ScanReport};
 use crate::library::resolve::{place_of, resolve_entries, resolve_entry};
@@ -121,6 +121,16 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<bool> {
         }
         Command::Find { tags, label, favorite, query: None } => ctx.find(&tags, label.as_deref(), favorite, out)?,
         Command::Dupes => ctx.dupes(out)?,
+        Command::Devices { action: Some(DevicesCommand::Join { dir, name }) } => {
+            let joined = crate::sync::join(&ctx.library, &dir, name.as_deref())?;
+            ctx.say(out, &format!("joined {} as device '{}'", shown(&dir), joined.name))?;
+            ctx.report_sync(&joined.synced, out)?;
+        }
+        Command::Devices { action: None } => ctx.devices(out)?,
+        Command::Sync => {
+            let synced = crate::sync::sync(&ctx.library)?;
+            ctx.report_sync(&synced, out)?;
+        }
         Command::Check => return ctx.check(out),
         Command::Backup { dest } => ctx.backup(&dest, out)?,
         Command::Optimize { vacuum } => {
@@ -327,6 +337,45 @@ impl Ctx {
     /// A problem with one item of many, on standard error; the command goes on.
     fn warn(&self, line: &str) {
         eprintln!("spacefs: {line}");
+    }
+
+    fn report_sync(&self, synced: &crate::sync::Synced, out: &mut dyn Write) -> Result<()> {
+        for why in &synced.refused {
+            eprintln!("spacefs: refused {why} (the other devices' changes were applied; ask its owner to sync again)");
+        }
+        if synced.skipped > 0 {
+            eprintln!("spacefs: skipped {} malformed values in the shared document", synced.skipped);
+        }
+        self.say(
+            out,
+            &format!(
+                "synced: {} changes published, {} change files merged, {} tags and {} entries updated here",
+                synced.published, synced.merged, synced.tags_written, synced.entries_written
+            ),
+        )
+    }
+
+    fn devices(&self, out: &mut dyn Write) -> Result<()> {
+        let (folder, devices) = crate::sync::devices(&self.library)?;
+        writeln!(out, "sync folder: {}", shown(&folder)).map_err(write_err)?;
+        let name_of = |d: &crate::sync::DeviceStatus| {
+            if d.this_device { format!("{} (this)", d.name) } else { d.name.clone() }
+        };
+        let width = devices.iter().map(|d| name_of(d).chars().count()).max().unwrap_or(4).max(4);
+        writeln!(out, "{:width$}  {:32}  {:14}  PENDING", "NAME", "ID", "LAST SYNC").map_err(write_err)?;
+        for d in devices {
+            let name = name_of(&d);
+            let pending = match (d.this_device, d.pending) {
+                (true, 0) => "nothing to publish".to_owned(),
+                (true, n) => format!("{n} changes to publish"),
+                (false, 0) => "nothing to apply".to_owned(),
+                (false, n) => format!("{n} change files to apply"),
+            };
+            let refused = d.refused.map(|r| format!("; refused {r}")).unwrap_or_default();
+            writeln!(out, "{name:width$}  {:32}  {:14}  {pending}{refused}", d.device.simple(), ago(d.last_sync_at))
+                .map_err(write_err)?;
+        }
+        Ok(())
     }
 
     fn say(&self, out: &mut dyn Write, line: &str) -> Result<()> {
@@ -804,4 +853,16 @@ enum Exported {
     Current,
     Unsupported,
     Failed,
+}
+
+/// How long ago a time (ns since the epoch) was, as a person says it.
+fn ago(at: Option<i64>) -> String {
+    let Some(at) = at else { return "never".into() };
+    let secs = (crate::clock::now_ns() - at).max(0) / 1_000_000_000;
+    match secs {
+        0..60 => format!("{secs} s ago"),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86400),
+    }
 }

@@ -223,6 +223,19 @@ pub enum Command {
         vacuum: bool,
     },
 
+    /// Devices sharing this library through a sync folder: with no subcommand, lists them (this one first) with
+    /// when each last exchanged and what is pending.
+    #[command(after_help = "Examples:\n  spacefs devices join ~/Sync/spacefs --name laptop\n  spacefs devices")]
+    Devices {
+        #[command(subcommand)]
+        action: Option<DevicesCommand>,
+    },
+
+    /// Exchange with the sync folder now: publish this device's tag, favorite, hidden, note and rating changes and
+    /// apply the other devices' (a mounted daemon also does it whenever the folder changes).
+    #[command(after_help = "Example:\n  spacefs sync")]
+    Sync,
+
     /// Saved queries: folders of <mnt>/query/ that keep their expression (see the README for the language).
     #[command(subcommand)]
     Query(QueryCommand),
@@ -303,6 +316,21 @@ pub enum Command {
     Demo {
         /// Where to mount [default: the demo folder's mnt/].
         mountpoint: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// Tie this library to DIR, a folder that a file sync (Syncthing, a NAS share, a USB stick) carries between
+    /// devices; an empty folder becomes a new sync folder. Tags, labels' entries, favorites, hidden flags, notes and
+    /// ratings are shared; each device's locations and entries stay its own and are published as a snapshot.
+    #[command(after_help = "Example:\n  spacefs devices join ~/Sync/spacefs --name laptop")]
+    Join {
+        /// The sync folder.
+        dir: PathBuf,
+        /// This device's name as other devices list it [default: the host name].
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 

@@ -21,6 +21,7 @@ pub mod longpath;
 pub mod mount;
 pub mod names;
 pub mod query;
+pub mod sync;
 pub mod view;
 pub mod watch;
 pub mod xattr;

@@ -11,6 +11,7 @@
 pub mod cas;
 mod read;
 pub mod resolve;
+pub mod shared;
 #[cfg(test)]
 pub(crate) mod testing;
 mod types;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_saved_queries.sql"),
     include_str!("migrations/0003_empty_files_have_no_content.sql"),
     include_str!("migrations/0004_rating.sql"),
+    include_str!("migrations/0005_sync.sql"),
 ];
 
 /// `PRAGMA application_id` of a spacefs library ("SPFS"), so a foreign SQLite file is recognised as one.

@@ -111,6 +111,26 @@ impl Reader {
         &self.conn
     }
 
+    /// This library's tie to a sync folder, if it joined one.
+    pub fn sync_state(&self) -> Result<Option<super::shared::SyncState>> {
+        super::shared::sync_state(&self.conn)
+    }
+
+    /// What this library has read of other devices' change files.
+    pub fn sync_peers(&self) -> Result<Vec<super::shared::Peer>> {
+        super::shared::peers(&self.conn)
+    }
+
+    /// Changes whenever an entry is added, changed or removed (count, last id, last indexing time): a snapshot
+    /// taken with the same stamp holds the same entries.
+    pub fn entries_stamp(&self) -> Result<String> {
+        let (count, last, indexed): (i64, Option<i64>, Option<i64>) = self
+            .conn
+            .prepare_cached("SELECT count(*), max(id), max(indexed_at) FROM entries")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(format!("{count}-{}-{}", last.unwrap_or(0), indexed.unwrap_or(0)))
+    }
+
     pub fn locations(&self) -> Result<Vec<Location>> {
         let mut stmt = self.conn.prepare_cached(&format!("SELECT {LOCATION_COLUMNS} FROM locations ORDER BY name"))?;
         let rows = stmt.query_map([], |r| Location::try_from(r))?;

@@ -181,6 +181,15 @@ impl Writer {
         self.wait(|reply| WriteCmd::Alone(Box::new(Call { work, done: None, reply })))
     }
 
+    /// Runs `work` in the writer's transaction and waits for its commit: the exchange of shared data with other
+    /// devices (`crate::sync`), which reads and writes many tables at once. `work` may run twice (a batch that
+    /// failed is replayed command by command), so it must not consume what it captures.
+    pub fn exchange<T: Send + 'static>(
+        &self,
+        work: impl FnMut(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.change(work)
+    }
     pub fn add_location(&self, new: NewLocation) -> Result<LocationId> {
         self.change(move |c| write::add_location(c, &new))
     }

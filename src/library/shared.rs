@@ -1,0 +1,330 @@
+//! The shared part of a library (see `crate::sync`): its tags and what this library's own entries carry (tags,
+//! favorite, hidden, notes, rating), read as plain sets and written back from them. Entries are named by their
+//! uuid and tags by theirs, never by row ids, which differ from device to device.
+//!
+//! `write` makes the tables equal to a `Shared` value: what it does not name is removed. The caller gives it every
+//! tag and, for this library's entries, everything they carry.
+
+use crate::clock::now_ns;
+use crate::error::Result;
+use crate::library::write::ensure_metadata;
+use crate::library::{EntryId, MetadataId};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use uuid::Uuid;
+
+/// A tag as every device knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedTag {
+    pub name: String,
+    pub color: Option<String>,
+}
+
+/// Tags, and what entries carry, keyed by uuids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shared {
+    pub tags: BTreeMap<Uuid, SharedTag>,
+    /// (entry, tag)
+    pub tagged: BTreeSet<(Uuid, Uuid)>,
+    pub favorite: BTreeSet<Uuid>,
+    pub hidden: BTreeSet<Uuid>,
+    pub notes: BTreeMap<Uuid, String>,
+    pub rating: BTreeMap<Uuid, u8>,
+}
+
+impl Shared {
+    /// Every entry something is said of.
+    pub fn entries(&self) -> BTreeSet<Uuid> {
+        let mut all: BTreeSet<Uuid> = self.tagged.iter().map(|(e, _)| *e).collect();
+        all.extend(self.favorite.iter().chain(&self.hidden).chain(self.notes.keys()).chain(self.rating.keys()));
+        all
+    }
+
+    /// The tags, and what is said of the entries in `keep` only.
+    pub fn restricted(&self, keep: &HashSet<Uuid>) -> Shared {
+        Shared {
+            tags: self.tags.clone(),
+            tagged: self.tagged.iter().filter(|(e, _)| keep.contains(e)).copied().collect(),
+            favorite: self.favorite.iter().filter(|e| keep.contains(e)).copied().collect(),
+            hidden: self.hidden.iter().filter(|e| keep.contains(e)).copied().collect(),
+            notes: self.notes.iter().filter(|(e, _)| keep.contains(e)).map(|(e, n)| (*e, n.clone())).collect(),
+            rating: self.rating.iter().filter(|(e, _)| keep.contains(e)).map(|(e, r)| (*e, *r)).collect(),
+        }
+    }
+}
+
+/// The id every device gives a tag it creates under `name`, so that one name created on two devices is one tag.
+pub fn tag_uuid(name: &str) -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("spacefs-tag:{name}").as_bytes())
+}
+
+fn uuid_of(bytes: Vec<u8>) -> Uuid {
+    Uuid::from_slice(&bytes).unwrap_or(Uuid::nil())
+}
+
+/// Every tag, and what this library's live entries carry.
+pub fn read(conn: &Connection) -> Result<Shared> {
+    let mut shared = Shared::default();
+    let mut stmt = conn.prepare_cached("SELECT uuid, name, color FROM tags")?;
+    let rows = stmt.query_map([], |r| Ok((uuid_of(r.get(0)?), SharedTag { name: r.get(1)?, color: r.get(2)? })))?;
+    for row in rows {
+        let (id, tag) = row?;
+        shared.tags.insert(id, tag);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.uuid, t.uuid FROM entries e JOIN metadata_tag mt ON mt.metadata_id = e.metadata_id \
+         JOIN tags t ON t.id = mt.tag_id",
+    )?;
+    for row in stmt.query_map([], |r| Ok((uuid_of(r.get(0)?), uuid_of(r.get(1)?))))? {
+        shared.tagged.insert(row?);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.uuid, m.favorite, m.hidden, m.notes, m.rating FROM entries e JOIN user_metadata m \
+         ON m.id = e.metadata_id WHERE e.metadata_id IS NOT NULL",
+    )?;
+    type Row = (Uuid, bool, bool, Option<String>, Option<u8>);
+    let rows = stmt.query_map([], |r| -> rusqlite::Result<Row> {
+        Ok((uuid_of(r.get(0)?), r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })?;
+    for row in rows {
+        let (entry, favorite, hidden, notes, rating) = row?;
+        if favorite {
+            shared.favorite.insert(entry);
+        }
+        if hidden {
+            shared.hidden.insert(entry);
+        }
+        if let Some(notes) = notes.filter(|n| !n.is_empty()) {
+            shared.notes.insert(entry, notes);
+        }
+        if let Some(rating) = rating {
+            shared.rating.insert(entry, rating);
+        }
+    }
+    Ok(shared)
+}
+
+/// Which of `candidates` are entries of this library.
+pub fn local_entries<'a>(conn: &Connection, candidates: impl IntoIterator<Item = &'a Uuid>) -> Result<HashSet<Uuid>> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM entries WHERE uuid = ?1")?;
+    let mut local = HashSet::new();
+    for id in candidates {
+        if stmt.exists([id.as_bytes()])? {
+            local.insert(*id);
+        }
+    }
+    Ok(local)
+}
+
+/// Gives the tags made here since the last exchange (their uuid is not in `known`) the id every device gives that
+/// name (`tag_uuid`), so a tag created under one name on two devices becomes one tag. A tag keeps its own id when
+/// that id is taken (here, or by a tag that another device has since renamed).
+pub fn name_new_tags(conn: &Connection, known: &BTreeMap<Uuid, SharedTag>) -> Result<()> {
+    let mut stmt = conn.prepare_cached("SELECT id, uuid, name FROM tags")?;
+    let tags: Vec<(i64, Uuid, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, uuid_of(r.get(1)?), r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+    let taken: HashSet<Uuid> = tags.iter().map(|(_, id, _)| *id).collect();
+    for (row, id, name) in tags {
+        let wanted = tag_uuid(&name);
+        if known.contains_key(&id) || id == wanted || taken.contains(&wanted) {
+            continue;
+        }
+        if known.get(&wanted).is_some_and(|t| t.name != name) {
+            continue;
+        }
+        conn.prepare_cached("UPDATE tags SET uuid = ?2 WHERE id = ?1")?.execute(params![row, wanted.as_bytes()])?;
+    }
+    Ok(())
+}
+
+/// What `write` changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub tags: u64,
+    pub entries: u64,
+}
+
+/// Makes the tables equal to `target`: its tags (any other is deleted), and for the entries it names, exactly what
+/// it says they carry (what this library's entries carry beyond it is taken off). Entries it names that are not in
+/// this library are skipped.
+pub fn write(conn: &Connection, target: &Shared) -> Result<Written> {
+    let now = now_ns();
+    let current = read(conn)?;
+    let mut written = Written::default();
+
+    // Tags: deleted, renamed (through a name no tag can have, so two tags may swap names), created, recoloured.
+    for id in current.tags.keys().filter(|id| !target.tags.contains_key(id)) {
+        conn.prepare_cached("DELETE FROM tags WHERE uuid = ?1")?.execute([id.as_bytes()])?;
+        written.tags += 1;
+    }
+    let renamed: Vec<&Uuid> = target
+        .tags
+        .iter()
+        .filter(|(id, t)| current.tags.get(id).is_some_and(|c| c.name != t.name))
+        .map(|(id, _)| id)
+        .collect();
+    for id in &renamed {
+        conn.prepare_cached("UPDATE tags SET name = ?2 WHERE uuid = ?1")?
+            .execute(params![id.as_bytes(), format!("\u{1}{}", id.simple())])?;
+    }
+    for (id, tag) in &target.tags {
+        match current.tags.get(id) {
+            None => {
+                conn.prepare_cached("INSERT INTO tags (uuid, name, color, created_at) VALUES (?1, ?2, ?3, ?4)")?
+                    .execute(params![id.as_bytes(), tag.name, tag.color, now])?;
+                written.tags += 1;
+            }
+            Some(old) if old != tag => {
+                conn.prepare_cached("UPDATE tags SET name = ?2, color = ?3 WHERE uuid = ?1")?.execute(params![
+                    id.as_bytes(),
+                    tag.name,
+                    tag.color
+                ])?;
+                written.tags += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    let mut tag_rows: HashMap<Uuid, i64> = HashMap::new();
+    let mut stmt = conn.prepare_cached("SELECT uuid, id FROM tags")?;
+    for row in stmt.query_map([], |r| Ok((uuid_of(r.get(0)?), r.get(1)?)))? {
+        let (id, row) = row?;
+        tag_rows.insert(id, row);
+    }
+
+    // Entries: each one whose state differs is brought to the target's.
+    let mut entries = target.entries();
+    entries.extend(current.entries());
+    let mut find = conn.prepare_cached("SELECT id FROM entries WHERE uuid = ?1")?;
+    for entry in entries {
+        let Some(row) = find.query_row([entry.as_bytes()], |r| r.get::<_, i64>(0)).optional()? else { continue };
+        let tags_of = |s: &Shared| -> BTreeSet<Uuid> {
+            s.tagged.range((entry, Uuid::nil())..=(entry, Uuid::max())).map(|(_, t)| *t).collect()
+        };
+        let (want, have) = (tags_of(target), tags_of(&current));
+        let flags_differ = target.favorite.contains(&entry) != current.favorite.contains(&entry)
+            || target.hidden.contains(&entry) != current.hidden.contains(&entry)
+            || target.notes.get(&entry) != current.notes.get(&entry)
+            || target.rating.get(&entry) != current.rating.get(&entry);
+        if want == have && !flags_differ {
+            continue;
+        }
+        written.entries += 1;
+        let metadata: MetadataId = ensure_metadata(conn, EntryId(row), now)?;
+        for tag in have.difference(&want).filter_map(|t| tag_rows.get(t)) {
+            conn.prepare_cached("DELETE FROM metadata_tag WHERE metadata_id = ?1 AND tag_id = ?2")?
+                .execute(params![metadata.0, tag])?;
+        }
+        for tag in want.difference(&have).filter_map(|t| tag_rows.get(t)) {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO metadata_tag (metadata_id, tag_id, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![metadata.0, tag, now])?;
+        }
+        if flags_differ {
+            conn.prepare_cached(
+                "UPDATE user_metadata SET favorite = ?2, hidden = ?3, notes = ?4, rating = ?5, updated_at = ?6 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                metadata.0,
+                target.favorite.contains(&entry),
+                target.hidden.contains(&entry),
+                target.notes.get(&entry),
+                target.rating.get(&entry),
+                now
+            ])?;
+        }
+    }
+    Ok(written)
+}
+
+/// This library's tie to a sync folder.
+#[derive(Debug, Clone)]
+pub struct SyncState {
+    pub folder: std::path::PathBuf,
+    pub device: Uuid,
+    pub device_name: String,
+    pub doc: Vec<u8>,
+    /// Concatenated 32-byte change hashes.
+    pub published_heads: Vec<u8>,
+    pub next_seq: i64,
+    pub joined_at: i64,
+    pub last_sync_at: Option<i64>,
+}
+
+pub fn sync_state(conn: &Connection) -> Result<Option<SyncState>> {
+    use std::os::unix::ffi::OsStringExt;
+    Ok(conn
+        .prepare_cached(
+            "SELECT folder, device_uuid, device_name, doc, published_heads, next_seq, joined_at, last_sync_at \
+             FROM sync_state WHERE id = 1",
+        )?
+        .query_row([], |r| {
+            Ok(SyncState {
+                folder: std::ffi::OsString::from_vec(r.get(0)?).into(),
+                device: uuid_of(r.get(1)?),
+                device_name: r.get(2)?,
+                doc: r.get(3)?,
+                published_heads: r.get(4)?,
+                next_seq: r.get(5)?,
+                joined_at: r.get(6)?,
+                last_sync_at: r.get(7)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn set_sync_state(conn: &Connection, state: &SyncState) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO sync_state (id, folder, device_uuid, device_name, doc, published_heads, next_seq, \
+         joined_at, last_sync_at) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        state.folder.as_os_str().as_bytes(),
+        state.device.as_bytes(),
+        state.device_name,
+        state.doc,
+        state.published_heads,
+        state.next_seq,
+        state.joined_at,
+        state.last_sync_at
+    ])?;
+    Ok(())
+}
+
+/// What this library has read of another device's change files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub device: Uuid,
+    pub name: String,
+    pub loaded_seq: i64,
+    pub last_seen_at: Option<i64>,
+    pub refused: Option<String>,
+}
+
+pub fn peers(conn: &Connection) -> Result<Vec<Peer>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT device_uuid, name, loaded_seq, last_seen_at, refused FROM sync_peers ORDER BY name, device_uuid",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Peer {
+            device: uuid_of(r.get(0)?),
+            name: r.get(1)?,
+            loaded_seq: r.get(2)?,
+            last_seen_at: r.get(3)?,
+            refused: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn set_peer(conn: &Connection, peer: &Peer) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO sync_peers (device_uuid, name, loaded_seq, last_seen_at, refused) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![peer.device.as_bytes(), peer.name, peer.loaded_seq, peer.last_seen_at, peer.refused])?;
+    Ok(())
+}

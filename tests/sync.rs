@@ -1,0 +1,288 @@
+//! One library across devices: libraries in one process exchanging through a temporary sync folder.
+mod common;
+
+use common::Fixture;
+use spacefs::index::{self, ScanOptions};
+use spacefs::library::shared::Shared;
+use spacefs::library::write::{Flag, NewLocation};
+use spacefs::library::{EntryId, IndexMode, Library};
+use spacefs::names::TagName;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A device: its own library and folder of files.
+struct Device {
+    fx: Fixture,
+    lib: Library,
+}
+
+impl Device {
+    fn new(files: &[&str]) -> Device {
+        let fx = Fixture::new();
+        for name in files {
+            fx.write(name, name.as_bytes());
+        }
+        let lib = Library::open(&fx.library()).unwrap();
+        let path = fx.files().canonicalize().unwrap();
+        lib.writer()
+            .add_location(NewLocation { name: "files".into(), path, index_mode: IndexMode::Metadata, device_id: 1 })
+            .unwrap();
+        let location = lib.reader().unwrap().location_named("files").unwrap();
+        index::scan(&lib, &location, ScanOptions::default()).unwrap();
+        Device { fx, lib }
+    }
+
+    fn entry(&self, name: &str) -> EntryId {
+        let location = self.lib.reader().unwrap().location_named("files").unwrap();
+        self.lib.reader().unwrap().entry_by_path(location.id, b"", name.as_bytes()).unwrap().unwrap()
+    }
+
+    fn tag(&self, name: &str, tag: &str) {
+        self.lib.writer().tag(vec![self.entry(name)], vec![TagName::parse(tag).unwrap()]).unwrap();
+    }
+
+    fn tags_of(&self, name: &str) -> Vec<String> {
+        self.lib.reader().unwrap().tags_of(self.entry(name)).unwrap()
+    }
+
+    /// Tag names with their colours, as this library's tables hold them.
+    fn tag_table(&self) -> BTreeMap<String, Option<String>> {
+        let conn = rusqlite::Connection::open(self.fx.library()).unwrap();
+        let mut stmt = conn.prepare("SELECT name, color FROM tags").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
+    }
+
+    fn join(&self, folder: &Path, name: &str) {
+        spacefs::sync::join(&self.lib, folder, Some(name)).unwrap();
+    }
+
+    fn sync(&self) -> spacefs::sync::Synced {
+        spacefs::sync::sync(&self.lib).unwrap()
+    }
+
+    fn shared(&self) -> Shared {
+        spacefs::sync::shared_state(&self.lib).unwrap()
+    }
+}
+
+fn folder() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("spacefs-sync").tempdir().unwrap()
+}
+
+#[test]
+fn offline_edits_on_two_devices_meet_in_either_order_and_a_late_joiner_gets_them_all() {
+    let dir = folder();
+    let laptop = Device::new(&["beach.jpg", "notes.txt"]);
+    let desktop = Device::new(&["report.pdf"]);
+    laptop.tag("beach.jpg", "holiday");
+    desktop.tag("report.pdf", "work");
+    laptop.join(dir.path(), "laptop");
+    desktop.join(dir.path(), "desktop");
+    laptop.sync();
+    assert_eq!(laptop.shared(), desktop.shared());
+    assert_eq!(laptop.tag_table().keys().collect::<Vec<_>>(), ["holiday", "work"]);
+    assert_eq!(desktop.tag_table().keys().collect::<Vec<_>>(), ["holiday", "work"]);
+
+    // Offline on both: the laptop renames a tag, colours one, favorites and notes a file; the desktop tags and
+    // rates its file, hides it, and makes a tag of its own.
+    laptop.lib.writer().rename_tag(TagName::parse("work").unwrap(), TagName::parse("job").unwrap()).unwrap();
+    laptop.lib.writer().set_tag_color(TagName::parse("holiday").unwrap(), Some("#ff0000".into())).unwrap();
+    laptop.lib.writer().set_flag(vec![laptop.entry("beach.jpg")], Flag::Favorite, true).unwrap();
+    laptop.lib.writer().set_notes(laptop.entry("notes.txt"), Some("to read".into())).unwrap();
+    desktop.tag("report.pdf", "holiday");
+    desktop.tag("report.pdf", "urgent");
+    desktop.lib.writer().set_rating(desktop.entry("report.pdf"), Some(8)).unwrap();
+    desktop.lib.writer().set_flag(vec![desktop.entry("report.pdf")], Flag::Hidden, true).unwrap();
+
+    // Desktop first, then laptop, then desktop again; then once more each (nothing changes any more).
+    desktop.sync();
+    laptop.sync();
+    desktop.sync();
+    let settled = laptop.shared();
+    assert_eq!(desktop.shared(), settled);
+    assert_eq!(laptop.sync().published, 0);
+    assert_eq!(desktop.sync().merged, 0);
+
+    let tags = BTreeMap::from([
+        ("holiday".to_owned(), Some("#ff0000".to_owned())),
+        ("job".to_owned(), None),
+        ("urgent".to_owned(), None),
+    ]);
+    assert_eq!(laptop.tag_table(), tags);
+    assert_eq!(desktop.tag_table(), tags);
+    assert_eq!(desktop.tags_of("report.pdf"), ["holiday", "job", "urgent"], "the rename reached the desktop's file");
+    assert_eq!(laptop.tags_of("beach.jpg"), ["holiday"]);
+    assert_eq!(settled.favorite.len(), 1);
+    assert_eq!(settled.hidden.len(), 1);
+    assert_eq!(settled.notes.values().collect::<Vec<_>>(), ["to read"]);
+    assert_eq!(settled.rating.values().collect::<Vec<_>>(), [&8]);
+
+    // A device that joins late, with an empty library, is built from the folder alone.
+    let late = Device::new(&[]);
+    late.join(dir.path(), "nas");
+    assert_eq!(late.shared(), settled);
+    assert_eq!(late.tag_table(), tags);
+
+    // The same exchanges in the other order give the same library.
+    let dir2 = folder();
+    let (one, two) = (Device::new(&["a"]), Device::new(&["b"]));
+    one.tag("a", "x");
+    two.tag("b", "y");
+    two.join(dir2.path(), "two");
+    one.join(dir2.path(), "one");
+    two.sync();
+    two.sync();
+    one.sync();
+    assert_eq!(one.shared(), two.shared());
+    assert_eq!(one.tag_table(), two.tag_table());
+}
+
+#[test]
+fn a_tag_created_under_one_name_on_two_devices_is_one_tag() {
+    let dir = folder();
+    let (a, b) = (Device::new(&["a.jpg"]), Device::new(&["b.jpg"]));
+    a.join(dir.path(), "a");
+    b.join(dir.path(), "b");
+    // Created offline on both, after joining.
+    a.tag("a.jpg", "holiday");
+    b.tag("b.jpg", "holiday");
+    a.sync();
+    b.sync();
+    a.sync();
+    let shared = a.shared();
+    assert_eq!(shared.tags.len(), 1, "{shared:?}");
+    assert_eq!(shared.tagged.len(), 2, "both files carry the one tag");
+    assert_eq!(b.shared(), shared);
+    assert_eq!(a.tag_table().len(), 1);
+    assert_eq!(b.tags_of("b.jpg"), ["holiday"]);
+}
+
+#[test]
+fn a_tag_renamed_on_one_device_to_a_name_created_on_another_is_folded_into_one() {
+    let dir = folder();
+    let (a, b) = (Device::new(&["a"]), Device::new(&["b"]));
+    a.tag("a", "trip");
+    a.join(dir.path(), "a");
+    b.join(dir.path(), "b");
+    a.lib.writer().rename_tag(TagName::parse("trip").unwrap(), TagName::parse("holiday").unwrap()).unwrap();
+    b.tag("b", "holiday");
+    b.sync();
+    a.sync();
+    b.sync();
+    assert_eq!(a.shared(), b.shared());
+    assert_eq!(a.shared().tags.len(), 1);
+    assert_eq!(a.tags_of("a"), ["holiday"]);
+    assert_eq!(b.tags_of("b"), ["holiday"]);
+}
+
+#[test]
+fn a_tag_deleted_on_one_device_is_gone_on_every_device() {
+    let dir = folder();
+    let (a, b) = (Device::new(&["a"]), Device::new(&["b"]));
+    a.tag("a", "old");
+    b.tag("b", "old");
+    a.join(dir.path(), "a");
+    b.join(dir.path(), "b");
+    a.sync();
+    // On a, the tag is taken off its file and deleted (rmdir tags/old).
+    a.lib.writer().untag(vec![a.entry("a")], vec![TagName::parse("old").unwrap()]).unwrap();
+    a.lib.writer().delete_tag(TagName::parse("old").unwrap()).unwrap();
+    a.sync();
+    b.sync();
+    assert!(b.tag_table().is_empty(), "{:?}", b.tag_table());
+    assert!(b.tags_of("b").is_empty());
+    assert_eq!(a.shared(), b.shared());
+}
+
+#[test]
+fn a_damaged_or_half_written_change_file_is_never_read_and_spoils_nothing_else() {
+    let dir = folder();
+    let (a, b, c) = (Device::new(&["a"]), Device::new(&["b"]), Device::new(&["c"]));
+    a.join(dir.path(), "a");
+    b.join(dir.path(), "b");
+    c.join(dir.path(), "c");
+    let devices = dir.path().join("devices");
+    let changes_of = |d: &Device| {
+        let id = spacefs::sync::devices(&d.lib).unwrap().1[0].device.simple().to_string();
+        devices.join(id).join("changes")
+    };
+    let newest = |dir: &Path| {
+        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files.pop().unwrap()
+    };
+    b.tag("b", "from-b");
+    b.sync();
+    // b's file arrives damaged (the file sync has not finished repairing it).
+    let damaged = newest(&changes_of(&b));
+    let good = std::fs::read(&damaged).unwrap();
+    std::fs::write(&damaged, b"\x85\x6f\x4a\x83 damaged").unwrap();
+    // c was killed while writing its next file: a temporary name is all there is.
+    c.tag("c", "from-c");
+    c.sync();
+    std::fs::write(changes_of(&c).join(".tmp-000000000009.automerge-1"), b"\x85\x6f\x4a").unwrap();
+
+    let synced = a.sync();
+    assert_eq!(synced.refused.len(), 1, "{synced:?}");
+    assert!(synced.refused[0].contains("of device 'b'"), "{synced:?}");
+    assert_eq!(a.tag_table().into_keys().collect::<Vec<_>>(), ["from-c"], "c's changes are applied");
+    let listed = spacefs::sync::devices(&a.lib).unwrap().1;
+    let b_row = listed.iter().find(|d| d.name == "b").unwrap();
+    assert!(b_row.refused.as_deref().is_some_and(|r| r.contains("damaged")), "{listed:?}");
+    // Repaired, it is read at the next exchange.
+    std::fs::write(&damaged, good).unwrap();
+    let synced = a.sync();
+    assert!(synced.refused.is_empty(), "{synced:?}");
+    assert_eq!(a.tag_table().into_keys().collect::<Vec<_>>(), ["from-b", "from-c"]);
+    assert_eq!(a.shared(), {
+        b.sync();
+        c.sync();
+        b.shared()
+    });
+}
+
+#[test]
+fn a_copy_of_a_library_that_writes_as_the_same_device_is_refused_with_what_to_do() {
+    let dir = folder();
+    let a = Device::new(&["a"]);
+    a.join(dir.path(), "a");
+    let copy_fx = Fixture::new();
+    a.lib.reader().unwrap().backup(&copy_fx.library(), |_, _| {}).unwrap();
+    let copy = Library::open(&copy_fx.library()).unwrap();
+    a.tag("a", "one");
+    a.sync();
+    // The copy edits and syncs as the same device: its change file's number is taken.
+    copy.writer().create_tag(TagName::parse("two").unwrap()).unwrap();
+    let err = spacefs::sync::sync(&copy).unwrap_err().to_string();
+    assert!(err.contains("another library writes as this device") && err.contains("devices join"), "{err}");
+    // Joining again gives the copy an id of its own; then both are devices of the folder.
+    spacefs::sync::join(&copy, dir.path(), Some("copy")).unwrap();
+    a.sync();
+    assert!(a.tag_table().contains_key("two"));
+}
+
+#[test]
+fn bad_folders_get_one_clear_line() {
+    let fx = Fixture::new();
+    fx.write("a", b"a");
+    fx.add();
+    let not_sync = tempfile::tempdir().unwrap();
+    std::fs::write(not_sync.path().join("photo.jpg"), b"x").unwrap();
+    let dir = not_sync.path().to_str().unwrap();
+    fx.run(["devices", "join", dir]).fails_with("is not a spacefs sync folder and not empty");
+    fx.run(["sync"]).fails_with("has not joined a sync folder (run 'spacefs devices join DIR' first)");
+    fx.run(["devices"]).fails_with("has not joined a sync folder");
+    fx.run(["devices", "join", "/nonexistent/sync"]).fails_with("/nonexistent/sync");
+    let newer = tempfile::tempdir().unwrap();
+    std::fs::write(newer.path().join("spacefs-sync"), "spacefs sync folder\nformat 2\n").unwrap();
+    fx.run(["devices", "join", newer.path().to_str().unwrap()]).fails_with("upgrade spacefs");
+    // A good folder, then the folder goes away (an unmounted share).
+    let good = tempfile::tempdir().unwrap();
+    let joined = fx.run(["devices", "join", good.path().to_str().unwrap(), "--name", "laptop"]);
+    assert!(joined.ok().contains("joined"), "{joined:?}");
+    let listed = fx.run(["devices"]);
+    assert!(listed.ok().contains("laptop (this)"), "{listed:?}");
+    let path = good.path().to_owned();
+    drop(good);
+    fx.run(["sync"]).fails_with(&format!("sync folder {} is not there", path.display()));
+}
