@@ -349,8 +349,8 @@ impl Ctx {
         self.say(
             out,
             &format!(
-                "synced: {} changes published, {} change files merged, {} tags and {} entries updated here",
-                synced.published, synced.merged, synced.tags_written, synced.entries_written
+                "synced: {} changes published, {} change files merged, {} tags, {} labels and {} entries updated here",
+                synced.published, synced.merged, synced.tags_written, synced.labels_written, synced.entries_written
             ),
         )
     }

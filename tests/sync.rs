@@ -286,3 +286,89 @@ fn bad_folders_get_one_clear_line() {
     drop(good);
     fx.run(["sync"]).fails_with(&format!("sync folder {} is not there", path.display()));
 }
+
+/// Label paths ('a/b') with the names of the files they hold, as this library's tables hold them.
+fn label_table(d: &Device) -> BTreeMap<String, Vec<String>> {
+    let conn = rusqlite::Connection::open(d.fx.library()).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "WITH RECURSIVE path(id, p) AS (SELECT id, name FROM labels WHERE parent_id IS NULL \
+             UNION ALL SELECT l.id, path.p || '/' || l.name FROM labels l JOIN path ON l.parent_id = path.id) \
+             SELECT path.p, (SELECT group_concat(CAST(e.name AS TEXT), ',') FROM metadata_label ml JOIN entries e \
+             ON e.metadata_id = ml.metadata_id WHERE ml.label_id = path.id) FROM path",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        let files: Option<String> = r.get(1)?;
+        let mut files: Vec<String> = files.map(|f| f.split(',').map(str::to_owned).collect()).unwrap_or_default();
+        files.sort();
+        Ok((r.get(0)?, files))
+    })
+    .unwrap()
+    .map(|r| r.unwrap())
+    .collect()
+}
+
+fn label_path(path: &str) -> spacefs::names::LabelPath {
+    spacefs::names::LabelPath::parse(path).unwrap()
+}
+
+#[test]
+fn labels_their_moves_and_the_files_under_them_reach_every_device() {
+    let dir = folder();
+    let (a, b) = (Device::new(&["a.jpg"]), Device::new(&["b.pdf"]));
+    a.lib.writer().label(vec![a.entry("a.jpg")], label_path("work/2026")).unwrap();
+    a.join(dir.path(), "a");
+    b.join(dir.path(), "b");
+    // b files its document under the same label, created there independently: one label.
+    b.lib.writer().label(vec![b.entry("b.pdf")], label_path("work/2026")).unwrap();
+    b.sync();
+    a.sync();
+    assert_eq!(a.shared(), b.shared());
+    assert_eq!(a.shared().labels.len(), 2, "work and work/2026, once each: {:?}", a.shared().labels);
+    assert_eq!(
+        label_table(&b),
+        BTreeMap::from([("work".to_owned(), vec![]), ("work/2026".to_owned(), vec!["b.pdf".to_owned()])])
+    );
+
+    // Offline: a moves work/2026 to the top as 'archive-2026'; b adds a label under it.
+    let reader = a.lib.reader().unwrap();
+    let year = reader.label_by_path(&label_path("work/2026")).unwrap().unwrap();
+    a.lib.writer().move_label(year, None, "archive-2026".into()).unwrap();
+    b.lib.writer().label(vec![b.entry("b.pdf")], label_path("work/2026/q4")).unwrap();
+    a.sync();
+    b.sync();
+    a.sync();
+    assert_eq!(a.shared(), b.shared());
+    let expected = BTreeMap::from([
+        ("work".to_owned(), vec![]),
+        ("archive-2026".to_owned(), vec!["b.pdf".to_owned()]),
+        ("archive-2026/q4".to_owned(), vec!["b.pdf".to_owned()]),
+    ]);
+    assert_eq!(label_table(&b), expected, "the move reached b, with what b put under the label meanwhile");
+    let on_a: BTreeMap<String, usize> = label_table(&a).into_iter().map(|(p, f)| (p, f.len())).collect();
+    assert_eq!(on_a, BTreeMap::from([("work".into(), 0), ("archive-2026".into(), 1), ("archive-2026/q4".into(), 0)]));
+}
+
+#[test]
+fn labels_moved_into_each_other_on_two_devices_make_the_same_tree_everywhere() {
+    let dir = folder();
+    let (a, b) = (Device::new(&["a"]), Device::new(&["b"]));
+    a.lib.writer().label(vec![a.entry("a")], label_path("x")).unwrap();
+    a.lib.writer().label(vec![a.entry("a")], label_path("y")).unwrap();
+    a.join(dir.path(), "a");
+    b.join(dir.path(), "b");
+    let id = |d: &Device, p: &str| d.lib.reader().unwrap().label_by_path(&label_path(p)).unwrap().unwrap();
+    // a puts x under y; b puts y under x.
+    a.lib.writer().move_label(id(&a, "x"), Some(id(&a, "y")), "x".into()).unwrap();
+    b.lib.writer().move_label(id(&b, "y"), Some(id(&b, "x")), "y".into()).unwrap();
+    a.sync();
+    b.sync();
+    a.sync();
+    assert_eq!(a.shared(), b.shared());
+    let tree_a: Vec<String> = label_table(&a).into_keys().collect();
+    let tree_b: Vec<String> = label_table(&b).into_keys().collect();
+    assert_eq!(tree_a, tree_b);
+    assert_eq!(tree_a.len(), 2, "both labels kept, one under the other: {tree_a:?}");
+    assert!(tree_a.iter().any(|p| p.contains('/')), "{tree_a:?}");
+}

@@ -1,5 +1,5 @@
-//! The shared part of a library (see `crate::sync`): its tags and what this library's own entries carry (tags,
-//! favorite, hidden, notes, rating), read as plain sets and written back from them. Entries are named by their
+//! The shared part of a library (see `crate::sync`): its tags and labels, and what this library's own entries carry
+//! (tags, labels, favorite, hidden, notes, rating), read as plain sets and written back from them. Entries are named by their
 //! uuid and tags by theirs, never by row ids, which differ from device to device.
 //!
 //! `write` makes the tables equal to a `Shared` value: what it does not name is removed. The caller gives it every
@@ -20,12 +20,22 @@ pub struct SharedTag {
     pub color: Option<String>,
 }
 
-/// Tags, and what entries carry, keyed by uuids.
+/// A label as every device knows it: its name under its parent (`None`: a top-level label).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedLabel {
+    pub name: String,
+    pub parent: Option<Uuid>,
+}
+
+/// Tags, labels, and what entries carry, keyed by uuids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Shared {
     pub tags: BTreeMap<Uuid, SharedTag>,
     /// (entry, tag)
     pub tagged: BTreeSet<(Uuid, Uuid)>,
+    pub labels: BTreeMap<Uuid, SharedLabel>,
+    /// (entry, label)
+    pub labeled: BTreeSet<(Uuid, Uuid)>,
     pub favorite: BTreeSet<Uuid>,
     pub hidden: BTreeSet<Uuid>,
     pub notes: BTreeMap<Uuid, String>,
@@ -35,7 +45,7 @@ pub struct Shared {
 impl Shared {
     /// Every entry something is said of.
     pub fn entries(&self) -> BTreeSet<Uuid> {
-        let mut all: BTreeSet<Uuid> = self.tagged.iter().map(|(e, _)| *e).collect();
+        let mut all: BTreeSet<Uuid> = self.tagged.iter().chain(&self.labeled).map(|(e, _)| *e).collect();
         all.extend(self.favorite.iter().chain(&self.hidden).chain(self.notes.keys()).chain(self.rating.keys()));
         all
     }
@@ -45,6 +55,8 @@ impl Shared {
         Shared {
             tags: self.tags.clone(),
             tagged: self.tagged.iter().filter(|(e, _)| keep.contains(e)).copied().collect(),
+            labels: self.labels.clone(),
+            labeled: self.labeled.iter().filter(|(e, _)| keep.contains(e)).copied().collect(),
             favorite: self.favorite.iter().filter(|e| keep.contains(e)).copied().collect(),
             hidden: self.hidden.iter().filter(|e| keep.contains(e)).copied().collect(),
             notes: self.notes.iter().filter(|(e, _)| keep.contains(e)).map(|(e, n)| (*e, n.clone())).collect(),
@@ -56,6 +68,11 @@ impl Shared {
 /// The id every device gives a tag it creates under `name`, so that one name created on two devices is one tag.
 pub fn tag_uuid(name: &str) -> Uuid {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("spacefs-tag:{name}").as_bytes())
+}
+
+/// The id every device gives a label it creates at `path` (its names from the top, joined by '/').
+pub fn label_uuid(path: &str) -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("spacefs-label:{path}").as_bytes())
 }
 
 fn uuid_of(bytes: Vec<u8>) -> Uuid {
@@ -77,6 +94,23 @@ pub fn read(conn: &Connection) -> Result<Shared> {
     )?;
     for row in stmt.query_map([], |r| Ok((uuid_of(r.get(0)?), uuid_of(r.get(1)?))))? {
         shared.tagged.insert(row?);
+    }
+    let mut stmt =
+        conn.prepare_cached("SELECT l.uuid, l.name, p.uuid FROM labels l LEFT JOIN labels p ON p.id = l.parent_id")?;
+    let rows = stmt.query_map([], |r| {
+        let parent: Option<Vec<u8>> = r.get(2)?;
+        Ok((uuid_of(r.get(0)?), SharedLabel { name: r.get(1)?, parent: parent.map(uuid_of) }))
+    })?;
+    for row in rows {
+        let (id, label) = row?;
+        shared.labels.insert(id, label);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.uuid, l.uuid FROM entries e JOIN metadata_label ml ON ml.metadata_id = e.metadata_id \
+         JOIN labels l ON l.id = ml.label_id",
+    )?;
+    for row in stmt.query_map([], |r| Ok((uuid_of(r.get(0)?), uuid_of(r.get(1)?))))? {
+        shared.labeled.insert(row?);
     }
     let mut stmt = conn.prepare_cached(
         "SELECT e.uuid, m.favorite, m.hidden, m.notes, m.rating FROM entries e JOIN user_metadata m \
@@ -137,10 +171,46 @@ pub fn name_new_tags(conn: &Connection, known: &BTreeMap<Uuid, SharedTag>) -> Re
     Ok(())
 }
 
+/// A label's row: id, uuid, name, parent's id.
+type LabelRow = (i64, Uuid, String, Option<i64>);
+
+/// As `name_new_tags`, for labels: a label made here gets the id every device gives its path (`label_uuid`).
+pub fn name_new_labels(conn: &Connection, known: &BTreeMap<Uuid, SharedLabel>) -> Result<()> {
+    let mut stmt = conn.prepare_cached("SELECT id, uuid, name, parent_id FROM labels")?;
+    let rows: Vec<LabelRow> = stmt
+        .query_map([], |r| Ok((r.get(0)?, uuid_of(r.get(1)?), r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let by_row: HashMap<i64, &LabelRow> = rows.iter().map(|row| (row.0, row)).collect();
+    fn path_of(by_row: &HashMap<i64, &LabelRow>, row: &LabelRow) -> String {
+        let mut parts = vec![row.2.as_str()];
+        let mut parent = row.3;
+        while let Some(up) = parent.and_then(|p| by_row.get(&p)) {
+            if parts.len() > by_row.len() {
+                break;
+            }
+            parts.push(up.2.as_str());
+            parent = up.3;
+        }
+        parts.reverse();
+        parts.join("/")
+    }
+    let mut taken: HashSet<Uuid> = rows.iter().map(|row| row.1).collect();
+    for row in &rows {
+        let wanted = label_uuid(&path_of(&by_row, row));
+        if known.contains_key(&row.1) || row.1 == wanted || taken.contains(&wanted) || known.contains_key(&wanted) {
+            continue;
+        }
+        conn.prepare_cached("UPDATE labels SET uuid = ?2 WHERE id = ?1")?.execute(params![row.0, wanted.as_bytes()])?;
+        taken.insert(wanted);
+    }
+    Ok(())
+}
+
 /// What `write` changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
     pub tags: u64,
+    pub labels: u64,
     pub entries: u64,
 }
 
@@ -192,6 +262,44 @@ pub fn write(conn: &Connection, target: &Shared) -> Result<Written> {
         tag_rows.insert(id, row);
     }
 
+    // Labels: those that change name or parent first go to the top under a name no label can have (so no two
+    // meet on one name under one parent meanwhile), then those gone are deleted (their children still in the
+    // target have moved away), then new ones are made and every moved one is put in place, parents first.
+    let moved: Vec<&Uuid> = target
+        .labels
+        .iter()
+        .filter(|(id, l)| current.labels.get(id).is_some_and(|c| c != *l))
+        .map(|(id, _)| id)
+        .collect();
+    for id in &moved {
+        conn.prepare_cached("UPDATE labels SET name = ?2, parent_id = NULL WHERE uuid = ?1")?
+            .execute(params![id.as_bytes(), format!("\u{1}{}", id.simple())])?;
+    }
+    for id in current.labels.keys().filter(|id| !target.labels.contains_key(id)) {
+        conn.prepare_cached("DELETE FROM labels WHERE uuid = ?1")?.execute([id.as_bytes()])?;
+        written.labels += 1;
+    }
+    for id in target.labels.keys().filter(|id| !current.labels.contains_key(id)) {
+        conn.prepare_cached("INSERT INTO labels (uuid, name, parent_id, created_at) VALUES (?1, ?2, NULL, ?3)")?
+            .execute(params![id.as_bytes(), format!("\u{1}{}", id.simple()), now])?;
+    }
+    let placed: Vec<&Uuid> =
+        target.labels.keys().filter(|id| current.labels.get(id).is_none_or(|c| c != &target.labels[id])).collect();
+    for id in parents_first(&target.labels, placed) {
+        let label = &target.labels[&id];
+        conn.prepare_cached(
+            "UPDATE labels SET name = ?2, parent_id = (SELECT id FROM labels WHERE uuid = ?3) WHERE uuid = ?1",
+        )?
+        .execute(params![id.as_bytes(), label.name, label.parent.map(|p| p.as_bytes().to_vec())])?;
+        written.labels += 1;
+    }
+    let mut label_rows: HashMap<Uuid, i64> = HashMap::new();
+    let mut stmt = conn.prepare_cached("SELECT uuid, id FROM labels")?;
+    for row in stmt.query_map([], |r| Ok((uuid_of(r.get(0)?), r.get(1)?)))? {
+        let (id, row) = row?;
+        label_rows.insert(id, row);
+    }
+
     // Entries: each one whose state differs is brought to the target's.
     let mut entries = target.entries();
     entries.extend(current.entries());
@@ -201,12 +309,16 @@ pub fn write(conn: &Connection, target: &Shared) -> Result<Written> {
         let tags_of = |s: &Shared| -> BTreeSet<Uuid> {
             s.tagged.range((entry, Uuid::nil())..=(entry, Uuid::max())).map(|(_, t)| *t).collect()
         };
+        let labels_of = |s: &Shared| -> BTreeSet<Uuid> {
+            s.labeled.range((entry, Uuid::nil())..=(entry, Uuid::max())).map(|(_, l)| *l).collect()
+        };
         let (want, have) = (tags_of(target), tags_of(&current));
+        let (want_labels, have_labels) = (labels_of(target), labels_of(&current));
         let flags_differ = target.favorite.contains(&entry) != current.favorite.contains(&entry)
             || target.hidden.contains(&entry) != current.hidden.contains(&entry)
             || target.notes.get(&entry) != current.notes.get(&entry)
             || target.rating.get(&entry) != current.rating.get(&entry);
-        if want == have && !flags_differ {
+        if want == have && want_labels == have_labels && !flags_differ {
             continue;
         }
         written.entries += 1;
@@ -220,6 +332,16 @@ pub fn write(conn: &Connection, target: &Shared) -> Result<Written> {
                 "INSERT OR IGNORE INTO metadata_tag (metadata_id, tag_id, created_at) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![metadata.0, tag, now])?;
+        }
+        for label in have_labels.difference(&want_labels).filter_map(|l| label_rows.get(l)) {
+            conn.prepare_cached("DELETE FROM metadata_label WHERE metadata_id = ?1 AND label_id = ?2")?
+                .execute(params![metadata.0, label])?;
+        }
+        for label in want_labels.difference(&have_labels).filter_map(|l| label_rows.get(l)) {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO metadata_label (metadata_id, label_id, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![metadata.0, label, now])?;
         }
         if flags_differ {
             conn.prepare_cached(
@@ -237,6 +359,25 @@ pub fn write(conn: &Connection, target: &Shared) -> Result<Written> {
         }
     }
     Ok(written)
+}
+
+/// `ids` ordered so that a label comes after its parent (the target's labels form a forest: see `sync::doc`).
+fn parents_first(labels: &BTreeMap<Uuid, SharedLabel>, ids: Vec<&Uuid>) -> Vec<Uuid> {
+    let depth = |id: &Uuid| {
+        let mut depth = 0;
+        let mut at = labels.get(id).and_then(|l| l.parent);
+        while let Some(parent) = at {
+            depth += 1;
+            if depth > labels.len() {
+                break;
+            }
+            at = labels.get(&parent).and_then(|l| l.parent);
+        }
+        depth
+    };
+    let mut ordered: Vec<(usize, Uuid)> = ids.into_iter().map(|id| (depth(id), *id)).collect();
+    ordered.sort();
+    ordered.into_iter().map(|(_, id)| id).collect()
 }
 
 /// This library's tie to a sync folder.

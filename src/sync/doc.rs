@@ -11,6 +11,9 @@
 //! | `tags`       | tag uuid              | its name       |
 //! | `tag_colors` | tag uuid              | its colour     |
 //! | `tagged`     | `entry uuid:tag uuid` | `true`         |
+//! | `labels`     | label uuid            | its name       |
+//! | `label_parents` | label uuid         | parent's uuid, or "" at the top |
+//! | `labeled`    | `entry uuid:label uuid` | `true`       |
 //! | `favorite`   | entry uuid            | `true`         |
 //! | `hidden`     | entry uuid            | `true`         |
 //! | `notes`      | entry uuid            | the note       |
@@ -22,13 +25,16 @@
 //! A deleted tag is gone everywhere; a file tagged with it concurrently keeps a membership of a tag that no longer
 //! exists, which no device shows. Two tags that end with one name (a rename on one device, a creation on another)
 //! are folded into the one with the smaller id (`fold_same_names`), by whichever device sees them first: every
-//! device folds the same way, so the folds agree.
+//! device folds the same way, so the folds agree. Labels fold the same way when two have one name under one
+//! parent (their children and entries go to the one kept). A label whose parent was deleted is read as a top-level
+//! label; labels moved into each other concurrently (a cycle) are read with the one of smallest id at the top:
+//! every device reads the same tree from the same document.
 //!
 //! What arrives from another device is untrusted: `read` skips keys and values that are malformed (and counts
 //! them), and a tag name that is not a valid tag name.
 
-use crate::library::shared::{Shared, SharedTag};
-use crate::names::TagName;
+use crate::library::shared::{Shared, SharedLabel, SharedTag};
+use crate::names::{LabelPath, TagName};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ChangeHash, ObjType, ReadDoc, ScalarValue, ScalarValueRef, Value};
 use std::collections::BTreeMap;
@@ -36,7 +42,8 @@ use uuid::Uuid;
 
 /// The version of the layout above; a document of a newer one is refused.
 pub const FORMAT: i64 = 1;
-const MAPS: [&str; 7] = ["tags", "tag_colors", "tagged", "favorite", "hidden", "notes", "rating"];
+const MAPS: [&str; 10] =
+    ["tags", "tag_colors", "tagged", "favorite", "hidden", "notes", "rating", "labels", "label_parents", "labeled"];
 
 pub struct SharedDoc {
     doc: AutoCommit,
@@ -166,6 +173,39 @@ impl SharedDoc {
             }
             _ => false,
         });
+        let mut parents: BTreeMap<Uuid, Option<Uuid>> = BTreeMap::new();
+        each("label_parents", &mut |k, v| match (Uuid::try_parse(k), v) {
+            (Ok(id), ScalarValueRef::Str(p)) if p.is_empty() => {
+                parents.insert(id, None);
+                true
+            }
+            (Ok(id), ScalarValueRef::Str(p)) => match Uuid::try_parse(p) {
+                Ok(parent) => {
+                    parents.insert(id, Some(parent));
+                    true
+                }
+                Err(_) => false,
+            },
+            _ => false,
+        });
+        each("labels", &mut |k, v| match (Uuid::try_parse(k), v) {
+            (Ok(id), ScalarValueRef::Str(name)) if LabelPath::parse(name).is_ok_and(|p| p.parts().len() == 1) => {
+                let parent = parents.get(&id).copied().flatten();
+                shared.labels.insert(id, SharedLabel { name: name.to_string(), parent });
+                true
+            }
+            _ => false,
+        });
+        make_forest(&mut shared.labels);
+        each("labeled", &mut |k, v| match (split_pair(k), v) {
+            (Some((entry, label)), ScalarValueRef::Boolean(true)) => {
+                if shared.labels.contains_key(&label) {
+                    shared.labeled.insert((entry, label));
+                }
+                true
+            }
+            _ => false,
+        });
         for (name, set) in [("favorite", &mut shared.favorite), ("hidden", &mut shared.hidden)] {
             each(name, &mut |k, v| match (Uuid::try_parse(k), v) {
                 (Ok(entry), ScalarValueRef::Boolean(true)) => {
@@ -197,11 +237,53 @@ impl SharedDoc {
     pub fn record(&mut self, before: &Shared, after: &Shared) -> usize {
         let mut edits = Edits { doc: &mut self.doc, count: 0 };
         let maps: Vec<Option<automerge::ObjId>> = MAPS.iter().map(|m| self_map(edits.doc, m)).collect();
-        let [Some(tags), Some(colors), Some(tagged), Some(favorite), Some(hidden), Some(notes), Some(rating)] =
-            <[Option<automerge::ObjId>; 7]>::try_from(maps).expect("seven maps")
+        let [
+            Some(tags),
+            Some(colors),
+            Some(tagged),
+            Some(favorite),
+            Some(hidden),
+            Some(notes),
+            Some(rating),
+            Some(labels),
+            Some(label_parents),
+            Some(labeled),
+        ] = <[Option<automerge::ObjId>; 10]>::try_from(maps).expect("ten maps")
         else {
             return 0;
         };
+        for (id, label) in &after.labels {
+            let old = before.labels.get(id);
+            if old.map(|l| &l.name) != Some(&label.name) {
+                edits.put(&labels, id.simple().to_string(), label.name.as_str());
+            }
+            if old.map(|l| l.parent) != Some(label.parent) || old.is_none() {
+                let parent = label.parent.map(|p| p.simple().to_string()).unwrap_or_default();
+                edits.put(&label_parents, id.simple().to_string(), parent);
+            }
+        }
+        let gone_labels: Vec<&Uuid> = before.labels.keys().filter(|id| !after.labels.contains_key(id)).collect();
+        for id in &gone_labels {
+            edits.delete(&labels, id.simple().to_string());
+            edits.delete(&label_parents, id.simple().to_string());
+        }
+        if !gone_labels.is_empty() {
+            let gone: Vec<String> = edits
+                .doc
+                .map_range(&labeled, ..)
+                .filter(|item| split_pair(&item.key).is_some_and(|(_, l)| gone_labels.contains(&&l)))
+                .map(|item| item.key.to_string())
+                .collect();
+            for key in gone {
+                edits.delete(&labeled, key);
+            }
+        }
+        for pair in after.labeled.difference(&before.labeled) {
+            edits.put(&labeled, pair_key(pair), true);
+        }
+        for pair in before.labeled.difference(&after.labeled) {
+            edits.delete(&labeled, pair_key(pair));
+        }
         for (id, tag) in &after.tags {
             let old = before.tags.get(id);
             if old.map(|t| &t.name) != Some(&tag.name) {
@@ -292,10 +374,64 @@ impl SharedDoc {
                 }
             }
         }
+        // Labels: one name under one parent, repeatedly (children moved into a kept label may meet there).
+        loop {
+            let mut by_place: BTreeMap<(Option<Uuid>, &str), Vec<Uuid>> = BTreeMap::new();
+            for (id, label) in &after.labels {
+                by_place.entry((label.parent, label.name.as_str())).or_default().push(*id);
+            }
+            let merges: Vec<(Uuid, Vec<Uuid>)> =
+                by_place.into_values().filter(|ids| ids.len() > 1).map(|ids| (ids[0], ids[1..].to_vec())).collect();
+            if merges.is_empty() {
+                break;
+            }
+            for (keep, gone) in merges {
+                for g in gone {
+                    folded += 1;
+                    after.labels.remove(&g);
+                    for label in after.labels.values_mut().filter(|l| l.parent == Some(g)) {
+                        label.parent = Some(keep);
+                    }
+                    let moved: Vec<(Uuid, Uuid)> = after.labeled.iter().filter(|(_, l)| *l == g).copied().collect();
+                    for (entry, _) in moved {
+                        after.labeled.remove(&(entry, g));
+                        after.labeled.insert((entry, keep));
+                    }
+                }
+            }
+        }
         if folded > 0 {
             self.record(&shared, &after);
         }
         folded
+    }
+}
+
+/// Makes the labels a forest: a parent that is not there means the top; in a cycle, the label of smallest id goes
+/// to the top (cycles are broken in the order of their smallest ids, so every device breaks the same ones).
+fn make_forest(labels: &mut BTreeMap<Uuid, SharedLabel>) {
+    let ids: Vec<Uuid> = labels.keys().copied().collect();
+    for id in &ids {
+        if labels[id].parent.is_some_and(|p| !labels.contains_key(&p)) {
+            labels.get_mut(id).expect("listed").parent = None;
+        }
+    }
+    for start in &ids {
+        // Walk up from `start`; meeting `start` again means a cycle through it.
+        let mut seen = vec![*start];
+        let mut at = labels[start].parent;
+        while let Some(up) = at {
+            if up == *start {
+                let smallest = *seen.iter().min().expect("not empty");
+                labels.get_mut(&smallest).expect("listed").parent = None;
+                break;
+            }
+            if seen.contains(&up) {
+                break;
+            }
+            seen.push(up);
+            at = labels[&up].parent;
+        }
     }
 }
 
@@ -387,6 +523,9 @@ mod tests {
         DeleteTag(usize),
         Favorite(usize, bool),
         Note(usize, Option<u8>),
+        Label(usize, usize),
+        MoveLabel(usize, Option<usize>),
+        DeleteLabel(usize),
         Deliver(usize),
     }
 
@@ -400,6 +539,9 @@ mod tests {
             (0..3usize).prop_map(Op::DeleteTag),
             (0..4usize, any::<bool>()).prop_map(|(e, on)| Op::Favorite(e, on)),
             (0..4usize, proptest::option::of(0..3u8)).prop_map(|(e, n)| Op::Note(e, n)),
+            (0..4usize, 0..3usize).prop_map(|(e, l)| Op::Label(e, l)),
+            (0..3usize, proptest::option::of(0..3usize)).prop_map(|(l, p)| Op::MoveLabel(l, p)),
+            (0..3usize).prop_map(Op::DeleteLabel),
             (0..3usize).prop_map(Op::Deliver),
         ]
     }
@@ -419,6 +561,7 @@ mod tests {
                 let (before, _) = docs[device].read();
                 let mut after = before.clone();
                 let tag_named = |s: &Shared, n: usize| s.tags.iter().find(|(_, t)| t.name == names[n]).map(|(id, _)| *id);
+                let label_named = |s: &Shared, n: usize| s.labels.iter().find(|(_, l)| l.name == names[n]).map(|(id, _)| *id);
                 match op {
                     Op::Tag(e, t) | Op::Untag(e, t) => {
                         let id = tag_named(&after, t).unwrap_or_else(|| crate::library::shared::tag_uuid(names[t]));
@@ -452,6 +595,31 @@ mod tests {
                         Some(n) => { after.notes.insert(entries[e], format!("note {n}")); }
                         None => { after.notes.remove(&entries[e]); }
                     },
+                    Op::Label(e, l) => {
+                        let id = label_named(&after, l)
+                            .unwrap_or_else(|| crate::library::shared::label_uuid(names[l]));
+                        after.labels.entry(id).or_insert(SharedLabel { name: names[l].into(), parent: None });
+                        after.labeled.insert((entries[e], id));
+                    }
+                    Op::MoveLabel(l, p) => {
+                        let parent = p.and_then(|p| label_named(&after, p));
+                        if let Some(id) = label_named(&after, l) && parent != Some(id) {
+                            let mut up = parent;
+                            while let Some(u) = up {
+                                if u == id { break; }
+                                up = after.labels[&u].parent;
+                            }
+                            if up.is_none() {
+                                after.labels.get_mut(&id).unwrap().parent = parent;
+                            }
+                        }
+                    }
+                    Op::DeleteLabel(l) => {
+                        if let Some(id) = label_named(&after, l) && !after.labels.values().any(|x| x.parent == Some(id)) {
+                            after.labels.remove(&id);
+                            after.labeled.retain(|(_, label)| *label != id);
+                        }
+                    }
                     Op::Deliver(to) => {
                         exchange(&mut docs, device, to);
                         docs[to].fold_same_names();
@@ -480,6 +648,18 @@ mod tests {
             names_seen.sort();
             names_seen.dedup();
             proptest::prop_assert_eq!(names_seen.len(), first.tags.len(), "one tag per name");
+            let mut places: Vec<(Option<Uuid>, &str)> = first.labels.values().map(|l| (l.parent, l.name.as_str())).collect();
+            places.sort();
+            places.dedup();
+            proptest::prop_assert_eq!(places.len(), first.labels.len(), "one label per name under one parent");
+            for label in first.labels.values() {
+                let (mut up, mut steps) = (label.parent, 0);
+                while let Some(u) = up {
+                    steps += 1;
+                    proptest::prop_assert!(steps <= first.labels.len(), "no cycle");
+                    up = first.labels.get(&u).and_then(|l| l.parent);
+                }
+            }
         }
     }
 

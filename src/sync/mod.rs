@@ -1,6 +1,6 @@
 //! One library across devices, through a folder that any file sync carries (Syncthing, a NAS share, a USB stick).
 //!
-//! Shared data (tags, what entries carry) lives in an Automerge document (`doc`); each device writes its edits as
+//! Shared data (tags, labels, what entries carry) lives in an Automerge document (`doc`); each device writes its edits as
 //! immutable change files and merges the others'. Device-owned data (locations, entries) is published as a SQLite
 //! snapshot made with the online backup. No protocol of our own: files appear, are read, are merged.
 //!
@@ -299,6 +299,7 @@ pub struct Synced {
     pub skipped: usize,
     /// Tags and entries of this library that changed.
     pub tags_written: u64,
+    pub labels_written: u64,
     pub entries_written: u64,
 }
 
@@ -349,6 +350,7 @@ pub fn sync(library: &Library) -> Result<Synced> {
         // 1. This device's edits since the last exchange.
         let (before, _) = doc.read();
         shared::name_new_tags(conn, &before.tags)?;
+        shared::name_new_labels(conn, &before.labels)?;
         let here = shared::read(conn)?;
         let local = shared::local_entries(conn, &before.entries())?;
         synced.published = doc.record(&before.restricted(&local), &here);
@@ -397,6 +399,7 @@ pub fn sync(library: &Library) -> Result<Synced> {
         let local: HashSet<Uuid> = shared::local_entries(conn, &candidates)?;
         let written = shared::write(conn, &after.restricted(&local))?;
         synced.tags_written = written.tags;
+        synced.labels_written = written.labels;
         synced.entries_written = written.entries;
         let published: Vec<ChangeHash> = heads_of(&state.published_heads);
         let changes = doc.own_changes_after(&published);
