@@ -361,6 +361,16 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
         Arc::clone(&stop),
     )
     .map_err(|e| Error::io_ctx("starting a thread", e))?;
+    // A library that joined a sync folder keeps exchanging with it while mounted.
+    let syncing = if follow_disk {
+        let weak = Arc::downgrade(&core);
+        let holder = move || weak.upgrade().map(|core| core as Arc<dyn crate::sync::AsLibrary>);
+        crate::sync::follow(holder, Arc::clone(&stop))
+            .map_err(|e| log::warn!("cannot start exchanging with the sync folder: {e}"))
+            .ok()
+    } else {
+        None
+    };
     let writer = core.library().writer().clone();
     drop(core);
     while !stop.load(Ordering::Relaxed) && !background.guard.is_finished() {
@@ -369,6 +379,9 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     stop.store(true, Ordering::Relaxed);
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     let _ = watcher.join();
+    if let Some(syncing) = syncing {
+        let _ = syncing.join();
+    }
     drop(watching);
     // Unmounted from outside (spacefs unmount, fusermount3 -u): only the session is left to finish.
     let result = if is_mounted(mountpoint) { background.umount_and_join() } else { background.join() };
@@ -510,5 +523,11 @@ fn absolute(path: &Path) -> PathBuf {
             parent.canonicalize().map(|p| p.join(name)).unwrap_or_else(|_| path.to_path_buf())
         }
         _ => path.to_path_buf(),
+    }
+}
+
+impl crate::sync::AsLibrary for SpaceFs {
+    fn library(&self) -> &Library {
+        SpaceFs::library(self)
     }
 }

@@ -372,3 +372,60 @@ fn labels_moved_into_each_other_on_two_devices_make_the_same_tree_everywhere() {
     assert_eq!(tree_a.len(), 2, "both labels kept, one under the other: {tree_a:?}");
     assert!(tree_a.iter().any(|p| p.contains('/')), "{tree_a:?}");
 }
+
+#[test]
+fn a_mounted_library_exchanges_by_itself_with_the_sync_folder() {
+    let dir = folder();
+    let laptop = Fixture::new();
+    laptop.write("beach.jpg", b"sand");
+    laptop.add();
+    laptop
+        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
+        .ok();
+    let mnt = laptop.mount();
+    let desktop = Device::new(&["report.pdf"]);
+    desktop.join(dir.path(), "desktop");
+
+    // A tag made on the desktop shows in the laptop's mount without anyone running 'spacefs sync' there.
+    desktop.tag("report.pdf", "from-desktop");
+    desktop.sync();
+    common::eventually("the desktop's tag shows in the laptop's tags/", || {
+        mnt.ls("tags").contains(&"from-desktop".to_owned())
+    });
+    // A tag made through the laptop's mount reaches the desktop: the daemon publishes it.
+    std::fs::create_dir(mnt.join("tags/from-laptop")).unwrap();
+    common::eventually("the laptop's tag reaches the desktop", || {
+        desktop.sync();
+        desktop.tag_table().contains_key("from-laptop")
+    });
+    mnt.unmount();
+}
+
+#[test]
+fn the_tables_rebuilt_from_the_shared_document_alone_are_the_same_library() {
+    use spacefs::library::shared;
+    let dir = folder();
+    let a = Device::new(&["a.jpg", "b.txt"]);
+    a.tag("a.jpg", "holiday");
+    a.tag("b.txt", "work");
+    a.lib.writer().label(vec![a.entry("a.jpg")], label_path("trips/2026")).unwrap();
+    a.lib.writer().set_flag(vec![a.entry("b.txt")], Flag::Hidden, true).unwrap();
+    a.lib.writer().set_notes(a.entry("a.jpg"), Some("sunset".into())).unwrap();
+    a.lib.writer().set_rating(a.entry("a.jpg"), Some(6)).unwrap();
+    a.join(dir.path(), "a");
+    let copy = a.fx.dir.path().join("copy.db");
+    a.lib.reader().unwrap().backup(&copy, |_, _| {}).unwrap();
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let before = shared::read(&conn).unwrap();
+    // Everything shared is wiped from the copy's tables; the document alone brings it back.
+    conn.execute_batch(
+        "DELETE FROM tags; DELETE FROM labels; \
+         UPDATE user_metadata SET favorite = 0, hidden = 0, notes = NULL, rating = NULL;",
+    )
+    .unwrap();
+    assert_ne!(shared::read(&conn).unwrap(), before);
+    let doc = a.shared();
+    let local = shared::local_entries(&conn, &doc.entries()).unwrap();
+    shared::write(&conn, &doc.restricted(&local)).unwrap();
+    assert_eq!(shared::read(&conn).unwrap(), before);
+}

@@ -494,3 +494,88 @@ pub fn shared_state(library: &Library) -> Result<shared::Shared> {
     let doc = SharedDoc::load(&state.doc, state.device).map_err(|r| Error::Library(r.0))?;
     Ok(doc.read().0)
 }
+
+/// How often a mounted daemon looks for edits made here (committed by any process) to publish.
+const LOCAL_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a daemon lets a burst of arriving files settle before an exchange.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+/// An exchange at least this often, in case a file system does not report what its file sync writes (a network
+/// share often does not).
+const PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Keeps a joined library exchanging with its sync folder until `stop`: whenever a file arrives in the folder, when
+/// the library commits an edit, and every minute. `library` answers `None` once the library is closed. Failures are
+/// logged and retried at the next occasion; a library that has not joined is checked again every minute.
+pub fn follow(
+    library: impl Fn() -> Option<std::sync::Arc<dyn AsLibrary>> + Send + 'static,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    use std::sync::atomic::Ordering;
+    std::thread::Builder::new().name("spacefs-sync".into()).spawn(move || {
+        let mut watching: Option<(PathBuf, notify::RecommendedWatcher)> = None;
+        let (tx, rx) = crossbeam_channel::unbounded::<()>();
+        // One connection throughout: its data_version changes when any other connection commits.
+        let mut reader = None;
+        let mut last_version: Option<i64> = None;
+        let mut last_sync: Option<std::time::Instant> = None;
+        let mut arrived = false;
+        while !stop.load(Ordering::Relaxed) {
+            let Some(holder) = library() else { return };
+            let lib = holder.library();
+            if reader.is_none() {
+                reader = lib.reader().ok();
+            }
+            let Some(r) = &reader else { return };
+            let folder = r.sync_state().ok().flatten().map(|s| s.folder);
+            if let Some(folder) = &folder
+                && watching.as_ref().is_none_or(|(dir, _)| dir != folder)
+            {
+                watching = watch(folder, tx.clone());
+            }
+            let version = r.data_version().ok();
+            let edited = version != last_version;
+            let due = last_sync.is_none_or(|at| at.elapsed() >= PERIOD);
+            if folder.is_some() && (arrived || edited || due) {
+                if arrived {
+                    std::thread::sleep(SETTLE);
+                }
+                while rx.try_recv().is_ok() {}
+                match sync(lib) {
+                    Ok(synced) if synced.published + synced.merged > 0 => log::info!("synced: {synced:?}"),
+                    Ok(_) => {}
+                    Err(err) => log::warn!("sync with the sync folder failed: {err} (retried later)"),
+                }
+                last_sync = Some(std::time::Instant::now());
+                last_version = r.data_version().ok();
+            } else {
+                last_version = version;
+            }
+            drop(holder);
+            arrived = rx.recv_timeout(LOCAL_POLL).is_ok();
+        }
+    })
+}
+
+/// What `follow` needs of whoever holds the library (the mount's core).
+pub trait AsLibrary: Send + Sync {
+    fn library(&self) -> &Library;
+}
+
+fn watch(folder: &Path, tx: crossbeam_channel::Sender<()>) -> Option<(PathBuf, notify::RecommendedWatcher)> {
+    use notify::Watcher as _;
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && event.kind.is_create() | event.kind.is_modify()
+            && event.paths.iter().any(|p| p.file_name().is_some_and(|n| !n.as_encoded_bytes().starts_with(b".tmp-")))
+        {
+            let _ = tx.send(());
+        }
+    })
+    .map_err(|e| log::warn!("cannot watch sync folder {}: {e}; exchanging every minute", shown(folder)))
+    .ok()?;
+    watcher
+        .watch(folder, notify::RecursiveMode::Recursive)
+        .map_err(|e| log::warn!("cannot watch sync folder {}: {e}; exchanging every minute", shown(folder)))
+        .ok()?;
+    Some((folder.to_owned(), watcher))
+}
