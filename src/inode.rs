@@ -27,6 +27,8 @@ const VIEW_FILE: u64 = 8;
 const FOLDER: u64 = 16;
 /// Files a view shows as its own: class `SHOWN + view id`.
 const SHOWN: u64 = 64;
+/// Other devices' files a view shows: class `FOREIGN + view id`.
+const FOREIGN: u64 = 96;
 /// Top folders: number `TOP + view id`.
 const TOP: u64 = 2;
 
@@ -116,6 +118,7 @@ impl Inodes {
             Node::Top(ViewId(v)) => TOP + v as u64,
             Node::Folder(ViewId(v), id) => class(FOLDER + v as u64, id),
             Node::Shown(ViewId(v), EntryId(id)) => class(SHOWN + v as u64, id),
+            Node::Foreign(ViewId(v), id) => class(FOREIGN + v as u64, id),
             Node::Entry(EntryId(id)) => class(ENTRY, id),
             Node::Location(LocationId(id)) => class(LOCATION, id),
             Node::ViewFile(EntryId(id)) => class(VIEW_FILE, id),
@@ -138,9 +141,10 @@ impl Inodes {
             ENTRY => Node::Entry(EntryId(id)),
             LOCATION => Node::Location(LocationId(id)),
             VIEW_FILE => Node::ViewFile(EntryId(id)),
-            _ => match (view(FOLDER, class), view(SHOWN, class)) {
-                (Some(v), _) => Node::Folder(v, id),
-                (_, Some(v)) => Node::Shown(v, EntryId(id)),
+            _ => match (view(FOLDER, class), view(SHOWN, class), view(FOREIGN, class)) {
+                (Some(v), _, _) => Node::Folder(v, id),
+                (_, Some(v), _) => Node::Shown(v, EntryId(id)),
+                (_, _, Some(v)) => Node::Foreign(v, id),
                 _ => return None,
             },
         })
@@ -179,7 +183,13 @@ mod tests {
             Node::ViewDir { view: FlatView { view: ViewId(3), id: 0 }, top: EntryId(8), entry: EntryId(8) },
         ];
         for v in crate::view::VIEWS.iter().map(|v| v.id()) {
-            nodes.extend([Node::Top(v), Node::Folder(v, 7), Node::Folder(v, 1 << 40), Node::Shown(v, EntryId(7))]);
+            nodes.extend([
+                Node::Top(v),
+                Node::Folder(v, 7),
+                Node::Folder(v, 1 << 40),
+                Node::Shown(v, EntryId(7)),
+                Node::Foreign(v, 7),
+            ]);
         }
         let inos: Vec<u64> = nodes.iter().map(|n| inodes.ino_of(*n)).collect();
         nodes.iter().zip(&inos).for_each(|(n, i)| inodes.keep(*i, *n));

@@ -36,7 +36,7 @@ fn every_view_lists_and_reads_the_real_files() {
         lib.writer().set_flag(vec![id(&lib, &song)], Flag::Favorite, true).unwrap();
     }
     let mnt = fx.mount();
-    assert_eq!(mnt.ls(""), ["duplicates", "favorites", "labels", "locations", "query", "tags", "untagged"]);
+    assert_eq!(mnt.ls(""), ["devices", "duplicates", "favorites", "labels", "locations", "query", "tags", "untagged"]);
     assert_eq!(mnt.ls("locations"), ["files"]);
     assert_eq!(mnt.ls("locations/files"), ["docs", "music", "pics"]);
     assert_eq!(std::fs::read(mnt.join("locations/files/pics/2026/beach.jpg")).unwrap(), [0xffu8; 5000]);

@@ -429,3 +429,80 @@ fn the_tables_rebuilt_from_the_shared_document_alone_are_the_same_library() {
     shared::write(&conn, &doc.restricted(&local)).unwrap();
     assert_eq!(shared::read(&conn).unwrap(), before);
 }
+
+#[test]
+fn another_devices_files_show_under_devices_and_stay_listed_when_they_cannot_be_read() {
+    let dir = folder();
+    let laptop = Fixture::new();
+    laptop.write("mine.txt", b"mine");
+    laptop.add();
+    laptop
+        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
+        .ok();
+    let mnt = laptop.mount();
+    let nas = Device::new(&["report.pdf", "photos/beach.jpg"]);
+    nas.join(dir.path(), "nas");
+    common::eventually("the nas shows in devices/", || mnt.ls("devices") == ["nas"]);
+    assert_eq!(mnt.ls("devices/nas"), ["files"]);
+    assert_eq!(mnt.ls("devices/nas/files"), ["photos", "report.pdf"]);
+    assert_eq!(mnt.ls("devices/nas/files/photos"), ["beach.jpg"]);
+    let shown = mnt.join("devices/nas/files/photos/beach.jpg");
+    assert_eq!(std::fs::metadata(&shown).unwrap().len(), "photos/beach.jpg".len() as u64);
+    // The nas's folder is at the same path here (a share mounted on both): the file reads from it.
+    assert_eq!(std::fs::read(&shown).unwrap(), b"photos/beach.jpg");
+    // The nas goes away: still listed and stated from its snapshot; reading says the host is down.
+    std::fs::rename(nas.fx.files(), nas.fx.dir.path().join("away")).unwrap();
+    assert_eq!(std::fs::metadata(&shown).unwrap().len(), "photos/beach.jpg".len() as u64);
+    assert_eq!(common::errno_of(std::fs::read(&shown)), libc::EHOSTDOWN);
+    // Nothing can be changed there.
+    assert_eq!(common::errno_of(std::fs::write(mnt.join("devices/nas/files/new.txt"), b"x")), libc::EROFS);
+    assert_eq!(common::errno_of(std::fs::remove_file(&shown)), libc::EROFS);
+    mnt.unmount();
+}
+
+#[test]
+fn a_snapshot_that_names_paths_outside_its_locations_shows_nothing_of_them() {
+    let dir = folder();
+    let laptop = Fixture::new();
+    laptop.add();
+    laptop
+        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
+        .ok();
+    let mnt = laptop.mount();
+    let nas = Device::new(&["ok.txt"]);
+    nas.join(dir.path(), "nas");
+    common::eventually("the nas shows in devices/", || mnt.ls("devices") == ["nas"]);
+    // The nas's snapshot is tampered with: names and paths that climb out, a symlink to a secret, a special file.
+    let id = spacefs::sync::devices(&nas.lib).unwrap().1[0].device.simple().to_string();
+    let snapshot = dir.path().join("devices").join(id).join("entries.db");
+    let conn = rusqlite::Connection::open(&snapshot).unwrap();
+    let location: i64 = conn.query_row("SELECT id FROM locations", [], |r| r.get(0)).unwrap();
+    for (rel, name, kind) in [
+        (&b""[..], &b".."[..], 1),
+        (b"", b"a/b", 0),
+        (b"../..", b"passwd", 0),
+        (b"", b"secret-link", 2),
+        (b"", b"fifo", 3),
+    ] {
+        conn.execute(
+            "INSERT INTO entries (uuid, location_id, relative_path, name, kind, size, indexed_at, symlink_target) \
+             VALUES (randomblob(16), ?1, ?2, ?3, ?4, 5, 0, '/etc/passwd')",
+            rusqlite::params![location, rel, name, kind],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "INSERT INTO locations (uuid, device_id, name, path, created_at) SELECT randomblob(16), device_id, \
+                  'relative', 'etc', 0 FROM locations",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    // (The tampered location's path is text, not the bytes spacefs writes: a row of the wrong type.)
+    assert_eq!(mnt.ls("devices/nas/files"), ["ok.txt"]);
+    for name in ["..", "secret-link", "fifo", "passwd"] {
+        let path = mnt.join("devices/nas/files").join(name);
+        assert!(std::fs::symlink_metadata(&path).is_err() || name == "..", "{name} is shown");
+    }
+    mnt.unmount();
+}

@@ -35,6 +35,11 @@ impl SpaceFs {
 
     pub(super) fn attr_of(&self, reader: &Reader, node: Node) -> Result<Attr> {
         let ino = self.inodes.ino_of(node);
+        if let Node::Foreign(..) = node {
+            // Another device's file: as its snapshot says, whether or not it can be read here.
+            let foreign = crate::view::of(node).foreign(&self.ctx(reader), node)?;
+            return Ok(self.foreign_attr(ino, &foreign));
+        }
         match self.real_path_of(reader, node)? {
             Some(path) => {
                 let meta = longpath::with(&path, |p| std::fs::symlink_metadata(p)).map_err(|e| Error::io(&path, e))?;
@@ -90,6 +95,28 @@ impl SpaceFs {
             rdev: st.st_rdev as u32,
             blksize: st.st_blksize as u32,
             format: st.st_mode & libc::S_IFMT,
+            short_ttl: false,
+        }
+    }
+
+    fn foreign_attr(&self, ino: u64, f: &crate::view::Foreign) -> Attr {
+        let time = |ns: i64| system_time(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000));
+        Attr {
+            ino,
+            kind: NodeKind::File,
+            size: f.size,
+            blocks: f.size.div_ceil(512),
+            atime: time(f.mtime_ns),
+            mtime: time(f.mtime_ns),
+            ctime: time(f.ctime_ns),
+            // Read-only, whatever it is there: a view of another device changes nothing.
+            perm: (f.mode & 0o555) as u16,
+            nlink: 1,
+            uid: self.uid,
+            gid: self.gid,
+            rdev: 0,
+            blksize: 4096,
+            format: libc::S_IFREG,
             short_ttl: false,
         }
     }

@@ -299,6 +299,15 @@ impl SpaceFs {
                 Some(self.entry_info(reader, id)?.real_path())
             }
             Node::Location(id) => self.location(reader, id)?.map(|l| l.path.clone()),
+            Node::Foreign(..) => match view::of(node).foreign(&self.ctx(reader), node)?.local {
+                Some(path) => Some(path),
+                None => {
+                    return Err(Error::io_ctx(
+                        "the device that has this file is not reachable (its files are listed from its last sync)",
+                        std::io::Error::from_raw_os_error(libc::EHOSTDOWN),
+                    ));
+                }
+            },
             _ => None,
         })
     }

@@ -12,6 +12,7 @@ pub mod cas;
 mod read;
 pub mod resolve;
 pub mod shared;
+pub mod snapshot;
 #[cfg(test)]
 pub(crate) mod testing;
 mod types;

@@ -116,6 +116,16 @@ impl Reader {
         super::shared::sync_state(&self.conn)
     }
 
+    /// Other devices of the sync folder: (row in `devices`, id, name).
+    pub fn peer_devices(&self) -> Result<Vec<(i64, uuid::Uuid, String)>> {
+        super::shared::peer_devices(&self.conn)
+    }
+
+    /// The sync folder this library joined, if any.
+    pub fn sync_folder(&self) -> Result<Option<std::path::PathBuf>> {
+        super::shared::sync_folder(&self.conn)
+    }
+
     /// What this library has read of other devices' change files.
     pub fn sync_peers(&self) -> Result<Vec<super::shared::Peer>> {
         super::shared::peers(&self.conn)

@@ -467,5 +467,28 @@ pub fn set_peer(conn: &Connection, peer: &Peer) -> Result<()> {
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![peer.device.as_bytes(), peer.name, peer.loaded_seq, peer.last_seen_at, peer.refused])?;
+    // A row in `devices` too: its id numbers the device's folder in the mount (`devices/<name>/`).
+    conn.prepare_cached(
+        "INSERT INTO devices (uuid, name, os, created_at, last_seen_at) VALUES (?1, ?2, 'unknown', ?3, ?3) \
+         ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, last_seen_at = excluded.last_seen_at",
+    )?
+    .execute(params![peer.device.as_bytes(), peer.name, peer.last_seen_at.unwrap_or_else(now_ns)])?;
     Ok(())
+}
+
+/// Other devices of the sync folder: their row in `devices`, id and name, by name.
+pub fn peer_devices(conn: &Connection) -> Result<Vec<(i64, Uuid, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.id, d.uuid, d.name FROM devices d JOIN sync_peers p ON p.device_uuid = d.uuid ORDER BY d.name, d.id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, uuid_of(r.get(1)?), r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The sync folder this library joined.
+pub fn sync_folder(conn: &Connection) -> Result<Option<std::path::PathBuf>> {
+    use std::os::unix::ffi::OsStringExt;
+    let folder: Option<Vec<u8>> =
+        conn.prepare_cached("SELECT folder FROM sync_state WHERE id = 1")?.query_row([], |r| r.get(0)).optional()?;
+    Ok(folder.map(|f| std::ffi::OsString::from_vec(f).into()))
 }

@@ -5,7 +5,8 @@
 //! attributes, and `crate::inode` numbers any view's folders from the view's id.
 //!
 //! Files: `root` (the top level), `locations` (the real trees: their changes are made on the disk by `crate::fs`),
-//! `tags`, `labels`, `favorites`, `untagged`, `duplicates` (read-only), `queries`, and `flat` for what the flat
+//! `tags`, `labels`, `favorites`, `untagged`, `duplicates` (read-only), `queries`, `devices` (other devices, read-only),
+//! and `flat` for what the flat
 //! views share (names with collision suffixes, membership, the real folders seen through a view).
 //!
 //! Adding a view: a file here with its `View` (its `ID` the next free number), and its line in `views!` below.
@@ -42,6 +43,7 @@ views! {
     duplicates::Duplicates,
     queries::Queries,
     untagged::Untagged,
+    devices::Devices,
 }
 
 /// A view's position in `VIEWS`.
@@ -76,6 +78,8 @@ pub enum Node {
     /// A real file a view shows as its own (a copy in a duplicates group): its own inode, so the view's rules
     /// apply to it (writes refused there).
     Shown(ViewId, EntryId),
+    /// A file of another device, shown from that device's snapshot: what the id stands for is the view's.
+    Foreign(ViewId, i64),
     /// A real folder seen through a flat view: `entry`, found at or below `top`, the folder the view lists.
     /// A folder gets one of these per place it is shown, so no folder has two parents with one inode.
     ViewDir {
@@ -137,6 +141,17 @@ impl Listed {
     pub fn folder(name: impl Into<Vec<u8>>, node: Node, cookie: u64) -> Listed {
         Listed { name: name.into(), node, kind: NodeKind::Dir, cookie, place: None }
     }
+}
+
+/// A file of another device (`Node::Foreign`): what `stat` shows, and where it can be read on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Foreign {
+    pub size: u64,
+    pub mode: u32,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+    /// The same file at the same path here (a share mounted on both devices); `None`: not readable here.
+    pub local: Option<std::path::PathBuf>,
 }
 
 /// How many children one call lists at most; callers ask again after the last cookie.
@@ -251,6 +266,11 @@ pub trait View: Sync {
         Ok(None)
     }
 
+    /// One of this view's `Node::Foreign` files.
+    fn foreign(&self, _cx: &Ctx<'_>, _node: Node) -> Result<Foreign> {
+        Err(Error::NotFound(String::new()))
+    }
+
     /// An attribute of one of this view's folders (entries' attributes are the same in every view: `crate::fs`).
     fn get_xattr(&self, _cx: &Ctx<'_>, _node: Node, name: &[u8]) -> Result<Vec<u8>> {
         Err(not_supported(name))
@@ -270,7 +290,7 @@ pub trait View: Sync {
 pub fn of(node: Node) -> &'static dyn View {
     match node {
         Node::Root => &root::Root,
-        Node::Top(view) | Node::Folder(view, _) | Node::Shown(view, _) => view.view(),
+        Node::Top(view) | Node::Folder(view, _) | Node::Shown(view, _) | Node::Foreign(view, _) => view.view(),
         Node::Location(_) | Node::Entry(_) => LOCATIONS.view(),
         Node::ViewDir { .. } | Node::ViewFile(_) => &flat::Below,
     }
