@@ -530,4 +530,7 @@ impl crate::sync::AsLibrary for SpaceFs {
     fn library(&self) -> &Library {
         SpaceFs::library(self)
     }
+    fn exchanging(&self, on: bool) {
+        self.exchanging.store(on, std::sync::atomic::Ordering::Release);
+    }
 }

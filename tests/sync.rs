@@ -506,3 +506,37 @@ fn a_snapshot_that_names_paths_outside_its_locations_shows_nothing_of_them() {
     }
     mnt.unmount();
 }
+
+#[test]
+fn a_tag_folder_lists_the_files_of_every_device_even_while_one_is_off() {
+    let dir = folder();
+    let laptop = Fixture::new();
+    laptop.write("beach.jpg", b"laptop's beach");
+    laptop.add();
+    laptop.run(["tag", "holiday", laptop.file("beach.jpg").to_str().unwrap()]).ok();
+    laptop
+        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
+        .ok();
+    let mnt = laptop.mount();
+    let nas = Device::new(&["beach.jpg", "report.pdf"]);
+    nas.tag("beach.jpg", "holiday");
+    nas.tag("report.pdf", "work");
+    nas.join(dir.path(), "nas");
+    common::eventually("the nas's tagged files show in tags/", || {
+        mnt.ls("tags").contains(&"work".to_owned()) && mnt.ls("tags/work") == ["report.pdf"]
+    });
+    // Two files named beach.jpg carry 'holiday': this device's keeps its name, the nas's gets its device and id.
+    common::eventually("both beach.jpg show in tags/holiday", || mnt.ls("tags/holiday").len() == 2);
+    let holiday = mnt.ls("tags/holiday");
+    assert_eq!(holiday.len(), 2, "{holiday:?}");
+    assert_eq!(holiday[0], "beach.jpg");
+    assert!(holiday[1].starts_with("beach~D") && holiday[1].ends_with(".jpg"), "{holiday:?}");
+    assert_eq!(std::fs::read(mnt.join("tags/holiday/beach.jpg")).unwrap(), b"laptop's beach");
+    assert_eq!(std::fs::read(mnt.join("tags/holiday").join(&holiday[1])).unwrap(), b"beach.jpg");
+    // The nas goes off: its files stay listed and stated; reading them says the host is down.
+    std::fs::rename(nas.fx.files(), nas.fx.dir.path().join("away")).unwrap();
+    let report = mnt.join("tags/work/report.pdf");
+    assert_eq!(std::fs::metadata(&report).unwrap().len(), "report.pdf".len() as u64);
+    assert_eq!(common::errno_of(std::fs::read(&report)), libc::EHOSTDOWN);
+    mnt.unmount();
+}

@@ -62,6 +62,7 @@ pub fn watch_library(
 impl SpaceFs {
     /// After a commit: by this mount's writer (`elsewhere` false) or by another connection.
     pub fn committed(&self, elsewhere: bool, kernel: &dyn Kernel) {
+        let elsewhere = elsewhere || self.exchanging.load(Ordering::Acquire);
         // Listings made before this point are not kept by the kernel past it (see `commits_seen`).
         self.commits_seen.fetch_add(1, Ordering::AcqRel);
         let dentries = if elsewhere { self.library_changed() } else { self.own_changes() };

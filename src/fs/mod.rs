@@ -116,6 +116,9 @@ pub struct SpaceFs {
     /// `data_version` alone, a listing made from rows read just before a commit, but opened just after it, could
     /// be kept after the commit until the next one).
     commits_seen: AtomicU64,
+    /// Set while an exchange with the sync folder runs (`crate::sync::follow`): its commits, though made by this
+    /// mount's writer, change what no call through the mount did, so they count as made elsewhere.
+    pub(crate) exchanging: std::sync::atomic::AtomicBool,
     /// References handed to the kernel, per inode whose state is kept only while the kernel holds it (`nodes`).
     lookups: Mutex<HashMap<u64, u64>>,
     mountpoint: Option<PathBuf>,
@@ -163,6 +166,7 @@ impl SpaceFs {
             version_reader: Mutex::new(None),
             listed_at: Mutex::new(HashMap::new()),
             commits_seen: AtomicU64::new(0),
+            exchanging: std::sync::atomic::AtomicBool::new(false),
             lookups: Mutex::new(HashMap::new()),
             mountpoint: None,
             touched_inodes: Mutex::new(HashSet::new()),

@@ -492,3 +492,19 @@ pub fn sync_folder(conn: &Connection) -> Result<Option<std::path::PathBuf>> {
         conn.prepare_cached("SELECT folder FROM sync_state WHERE id = 1")?.query_row([], |r| r.get(0)).optional()?;
     Ok(folder.map(|f| std::ffi::OsString::from_vec(f).into()))
 }
+
+/// Another device's file carrying a tag: (tag uuid, device row, entry id in its snapshot, name).
+pub type ForeignTagged = (Uuid, i64, i64, Vec<u8>);
+
+/// Replaces the other devices' files carrying each tag.
+pub fn set_foreign_tagged(conn: &Connection, members: &[ForeignTagged]) -> Result<()> {
+    conn.prepare_cached("DELETE FROM foreign_tagged")?.execute([])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO foreign_tagged (tag_id, device, entry, name) \
+         SELECT id, ?2, ?3, ?4 FROM tags WHERE uuid = ?1",
+    )?;
+    for (tag, device, entry, name) in members {
+        insert.execute(params![tag.as_bytes(), device, entry, name])?;
+    }
+    Ok(())
+}

@@ -102,6 +102,13 @@ impl Snapshot {
         Ok(self.locations()?.into_iter().find(|l| l.id == id))
     }
 
+    /// The entry with this uuid, if the snapshot shows it.
+    pub fn entry_by_uuid(&self, uuid: &uuid::Uuid) -> Result<Option<ForeignEntry>> {
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE uuid = ?1");
+        let found = self.conn.prepare_cached(&sql)?.query_row([uuid.as_bytes()], entry_row).ok();
+        Ok(found.filter(shown))
+    }
+
     pub fn entry(&self, id: i64) -> Result<Option<ForeignEntry>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?1");
         let found = self.conn.prepare_cached(&sql)?.query_row([id], entry_row).ok();

@@ -329,6 +329,32 @@ impl Reader {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Other devices' files carrying `tag`, after (device, entry) `after`, in that order: (device, entry, name,
+    /// whether the name is shared with another file of the tag, here or on another device).
+    pub fn foreign_tagged_page(&self, tag: i64, after: (i64, i64), limit: usize) -> Result<Vec<ForeignMember>> {
+        let sql = format!(
+            "{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND (f.device, f.entry) > (?2, ?3) ORDER BY f.device, f.entry LIMIT ?4"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![tag, after.0, after.1, limit as i64], foreign_member)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Other devices' files carrying `tag` named `name`.
+    pub fn foreign_tagged_named(&self, tag: i64, name: &[u8]) -> Result<Vec<ForeignMember>> {
+        let sql = format!("{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND f.name = ?2");
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![tag, name], foreign_member)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Another device's file carrying `tag`, by (device, entry).
+    pub fn foreign_tagged_member(&self, tag: i64, device: i64, entry: i64) -> Result<Option<ForeignMember>> {
+        let sql = format!("{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND f.device = ?2 AND f.entry = ?3");
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        Ok(stmt.query_row(params![tag, device, entry], foreign_member).optional()?)
+    }
+
     /// The entry `id` if it is in the flat view.
     pub fn view_member(&self, view: Flat, show_hidden: bool, id: EntryId) -> Result<Option<Child>> {
         let sql = format!("{} AND e.id = ?3", view.sql.select_by_entry());
@@ -525,5 +551,48 @@ mod tests {
                 .any(|l| l.starts_with("SEARCH e") && l.ends_with("USING INDEX entries_content (content_id=?)")),
             "{plan}"
         );
+    }
+}
+
+/// Another device's file in a tag's folder (`Reader::foreign_tagged_page`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignMember {
+    pub device: i64,
+    pub entry: i64,
+    pub name: Vec<u8>,
+    /// Another file of the tag (here, or of another device) has the same name.
+    pub collides: bool,
+}
+
+const FOREIGN_MEMBER: &str = "SELECT f.device, f.entry, f.name, \
+     EXISTS (SELECT 1 FROM foreign_tagged f2 WHERE f2.tag_id = f.tag_id AND f2.name = f.name \
+             AND (f2.device, f2.entry) != (f.device, f.entry)) \
+     OR EXISTS (SELECT 1 FROM entries e CROSS JOIN metadata_tag v ON v.metadata_id = e.metadata_id \
+             AND v.tag_id = f.tag_id WHERE e.name = f.name) \
+     FROM foreign_tagged f";
+
+fn foreign_member(r: &rusqlite::Row<'_>) -> rusqlite::Result<ForeignMember> {
+    Ok(ForeignMember { device: r.get(0)?, entry: r.get(1)?, name: r.get(2)?, collides: r.get(3)? })
+}
+
+#[cfg(test)]
+mod foreign_tests {
+    use super::FOREIGN_MEMBER;
+    use crate::library::testing::{plan, raw_library};
+
+    #[test]
+    fn other_devices_files_of_a_tag_are_paged_and_found_by_name_through_indexes() {
+        let library = raw_library();
+        for sql in [
+            format!(
+                "{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND (f.device, f.entry) > (?2, ?3) ORDER BY f.device, f.entry LIMIT ?4"
+            ),
+            format!("{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND f.name = ?2"),
+            format!("{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND f.device = ?2 AND f.entry = ?3"),
+        ] {
+            let plan = plan(&library.conn, &sql);
+            assert!(!plan.lines().any(|l| l.starts_with("SCAN") || l.contains("TEMP B-TREE")), "{sql}\n{plan}");
+            assert!(plan.contains("entries_name (name=?)"), "a local name clash is found by name:\n{plan}");
+        }
     }
 }

@@ -398,6 +398,7 @@ pub fn sync(library: &Library) -> Result<Synced> {
         candidates.extend(here.entries());
         let local: HashSet<Uuid> = shared::local_entries(conn, &candidates)?;
         let written = shared::write(conn, &after.restricted(&local))?;
+        shared::set_foreign_tagged(conn, &foreign_tagged(conn, &state.folder, &after, &local)?)?;
         synced.tags_written = written.tags;
         synced.labels_written = written.labels;
         synced.entries_written = written.entries;
@@ -424,6 +425,37 @@ pub fn sync(library: &Library) -> Result<Synced> {
     }
     folder.write_device(me, &state.device_name, &stamp)?;
     Ok(synced)
+}
+
+/// Other devices' files carrying a tag, found in their snapshots: (tag, device row, entry id there, name).
+fn foreign_tagged(
+    conn: &rusqlite::Connection,
+    folder: &Path,
+    shared: &shared::Shared,
+    local: &HashSet<Uuid>,
+) -> Result<Vec<shared::ForeignTagged>> {
+    let mut snapshots = Vec::new();
+    for (row, device, _) in shared::peer_devices(conn)? {
+        let path = folder.join("devices").join(device.simple().to_string()).join("entries.db");
+        if path.is_file() {
+            match crate::library::snapshot::Snapshot::open(&path) {
+                Ok(snapshot) => snapshots.push((row, snapshot)),
+                Err(err) => log::warn!("{err}"),
+            }
+        }
+    }
+    let mut members = Vec::new();
+    for (entry, tag) in shared.tagged.iter().filter(|(e, _)| !local.contains(e)) {
+        for (row, snapshot) in &snapshots {
+            if let Some(found) = snapshot.entry_by_uuid(entry)?
+                && found.kind == crate::library::EntryKind::File
+            {
+                members.push((*tag, *row, found.id, found.name));
+                break;
+            }
+        }
+    }
+    Ok(members)
 }
 
 /// A change file as read: its number, and its bytes or why they could not be read.
@@ -540,7 +572,13 @@ pub fn follow(
                     std::thread::sleep(SETTLE);
                 }
                 while rx.try_recv().is_ok() {}
-                match sync(lib) {
+                holder.exchanging(true);
+                let result = sync(lib);
+                // The mount sees the exchange's commits as made elsewhere until it has surely read them (it looks
+                // for commits every 20 ms).
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                holder.exchanging(false);
+                match result {
                     Ok(synced) if synced.published + synced.merged > 0 => log::info!("synced: {synced:?}"),
                     Ok(_) => {}
                     Err(err) => log::warn!("sync with the sync folder failed: {err} (retried later)"),
@@ -559,6 +597,8 @@ pub fn follow(
 /// What `follow` needs of whoever holds the library (the mount's core).
 pub trait AsLibrary: Send + Sync {
     fn library(&self) -> &Library;
+    /// An exchange starts (`true`) or has ended: what it commits changes what the holder shows.
+    fn exchanging(&self, _on: bool) {}
 }
 
 fn watch(folder: &Path, tx: crossbeam_channel::Sender<()>) -> Option<(PathBuf, notify::RecommendedWatcher)> {

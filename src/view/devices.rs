@@ -83,6 +83,13 @@ fn folder_of(snap: &Snapshot, level: i64, id: i64) -> Result<Option<(i64, Vec<u8
     })
 }
 
+/// Another device's file as it shows everywhere in the mount (here and in `tags/`); `None` when its numbers do
+/// not fit an inode.
+pub fn file_node(row: i64, entry: i64) -> Option<Node> {
+    (0..=MAX_ROW).contains(&row).then_some(())?;
+    (0..=ID_MASK).contains(&entry).then_some(Node::Foreign(ID, pack(row, FILE, entry)))
+}
+
 fn node_of(row: i64, e: &ForeignEntry) -> (Node, NodeKind) {
     if e.kind == EntryKind::Dir {
         (Node::Folder(ID, pack(row, DIR, e.id)), NodeKind::Dir)
