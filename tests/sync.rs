@@ -540,3 +540,54 @@ fn a_tag_folder_lists_the_files_of_every_device_even_while_one_is_off() {
     assert_eq!(common::errno_of(std::fs::read(&report)), libc::EHOSTDOWN);
     mnt.unmount();
 }
+
+#[test]
+fn a_full_sync_folder_is_one_clear_line_and_the_edit_is_published_once_there_is_room() {
+    let fx = Fixture::new();
+    fx.write("a.txt", b"a");
+    fx.add();
+    // A sync folder on a small file system of its own.
+    let dir = fx.dir.path().join("small");
+    std::fs::create_dir(&dir).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(dir.clone());
+    fx.run(["devices".as_ref(), "join".as_ref(), dir.as_os_str(), "--name".as_ref(), "a".as_ref()]).ok();
+    // The file system fills up (another program's file).
+    let filler = dir.join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 512 << 10]);
+    fx.run(["tag", "kept", fx.file("a.txt").to_str().unwrap()]).ok();
+    fx.run(["sync"]).fails_with("no space left on device");
+    fx.run(["sync"]).fails_with("changes are kept in the library and go out at the next sync");
+    // Room again: the edit goes out, and nothing is left half-written.
+    std::fs::remove_file(&filler).unwrap();
+    let synced = fx.run(["sync"]);
+    assert!(synced.ok().contains("change"), "{synced:?}");
+    let late = Fixture::new();
+    late.run(["devices".as_ref(), "join".as_ref(), dir.as_os_str(), "--name".as_ref(), "b".as_ref()]).ok();
+    assert!(late.run(["tags"]).ok().contains("kept"));
+    let leftovers: Vec<_> = walk(&dir).into_iter().filter(|p| p.contains(".tmp-")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for item in std::fs::read_dir(dir).unwrap() {
+        let path = item.unwrap().path();
+        found.push(path.display().to_string());
+        if path.is_dir() {
+            found.extend(walk(&path));
+        }
+    }
+    found
+}

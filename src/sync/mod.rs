@@ -409,8 +409,19 @@ pub fn sync(library: &Library) -> Result<Synced> {
         Ok((synced, changes, heads))
     })?;
 
+    // What cannot be written (a full disk, a share gone read-only) stays in the library and goes out next time.
+    let kept = |err: Error| match err {
+        Error::Io { context, source } => Error::io_ctx(
+            format!(
+                "cannot write to the sync folder ({context}); this device's changes are kept in the library and go \
+                 out at the next sync"
+            ),
+            source,
+        ),
+        other => other,
+    };
     if !changes.is_empty() {
-        folder.write_change(me, state.next_seq, &changes)?;
+        folder.write_change(me, state.next_seq, &changes).map_err(kept)?;
         let heads: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
         library.writer().exchange(move |conn| {
             let mut state = shared::sync_state(conn)?.ok_or_else(not_joined)?;
@@ -421,9 +432,9 @@ pub fn sync(library: &Library) -> Result<Synced> {
     }
     let stamp = library.reader()?.entries_stamp()?;
     if folder.snapshot_stamp(me).as_deref() != Some(stamp.as_str()) {
-        folder.publish_snapshot(me, library)?;
+        folder.publish_snapshot(me, library).map_err(kept)?;
     }
-    folder.write_device(me, &state.device_name, &stamp)?;
+    folder.write_device(me, &state.device_name, &stamp).map_err(kept)?;
     Ok(synced)
 }
 
