@@ -569,7 +569,7 @@ pub fn follow(
                 reader = lib.reader().ok();
             }
             let Some(r) = &reader else { return };
-            let folder = r.sync_state().ok().flatten().map(|s| s.folder);
+            let folder = r.sync_folder().ok().flatten();
             if let Some(folder) = &folder
                 && watching.as_ref().is_none_or(|(dir, _)| dir != folder)
             {
