@@ -303,7 +303,7 @@ impl SpaceFs {
                 Some(self.entry_info(reader, id)?.real_path())
             }
             Node::Location(id) => self.location(reader, id)?.map(|l| l.path.clone()),
-            Node::Foreign(..) => match view::of(node).foreign(&self.ctx(reader), node)?.local {
+            Node::Foreign(..) => match view::of(node).foreign_path(&self.ctx(reader), node)? {
                 Some(path) => Some(path),
                 None => {
                     return Err(Error::io_ctx(

@@ -99,7 +99,18 @@ impl Snapshot {
     }
 
     pub fn location(&self, id: i64) -> Result<Option<ForeignLocation>> {
-        Ok(self.locations()?.into_iter().find(|l| l.id == id))
+        use std::os::unix::ffi::OsStringExt;
+        let mut stmt = self.conn.prepare_cached("SELECT id, name, path FROM locations WHERE id = ?1")?;
+        let found = stmt
+            .query_row([id], |r| {
+                Ok(ForeignLocation {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    path: std::ffi::OsString::from_vec(r.get(2)?).into(),
+                })
+            })
+            .ok();
+        Ok(found.filter(|l| is_component(l.name.as_bytes()) && l.path.is_absolute()))
     }
 
     /// The entry with this uuid, if the snapshot shows it.

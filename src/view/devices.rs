@@ -175,14 +175,17 @@ impl View for Devices {
         let snap = snapshot(cx, row)?.ok_or_else(gone)?;
         let snap = snap.lock().unwrap_or_else(|p| p.into_inner());
         let entry = snap.entry(id)?.filter(|e| e.kind == EntryKind::File).ok_or_else(gone)?;
-        let location = snap.location(entry.location)?.ok_or_else(gone)?;
-        Ok(Foreign {
-            size: entry.size.max(0) as u64,
-            mode: entry.mode,
-            mtime_ns: entry.modified_at,
-            ctime_ns: entry.changed_at,
-            local: readable_here(&location.path, &entry),
-        })
+        Ok(Foreign { size: entry.size.max(0) as u64, mode: entry.mode, mtime_ns: entry.modified_at, ctime_ns: entry.changed_at })
+    }
+
+    fn foreign_path(&self, cx: &Ctx<'_>, node: Node) -> Result<Option<PathBuf>> {
+        let Node::Foreign(_, v) = node else { return Ok(None) };
+        let (row, _, id) = unpack(v);
+        let Some(snap) = snapshot(cx, row)? else { return Ok(None) };
+        let snap = snap.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(entry) = snap.entry(id)?.filter(|e| e.kind == EntryKind::File) else { return Ok(None) };
+        let Some(location) = snap.location(entry.location)? else { return Ok(None) };
+        Ok(readable_here(&location.path, &entry))
     }
 }
 

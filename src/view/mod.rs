@@ -150,8 +150,6 @@ pub struct Foreign {
     pub mode: u32,
     pub mtime_ns: i64,
     pub ctime_ns: i64,
-    /// The same file at the same path here (a share mounted on both devices); `None`: not readable here.
-    pub local: Option<std::path::PathBuf>,
 }
 
 /// How many children one call lists at most; callers ask again after the last cookie.
@@ -269,6 +267,12 @@ pub trait View: Sync {
     /// One of this view's `Node::Foreign` files.
     fn foreign(&self, _cx: &Ctx<'_>, _node: Node) -> Result<Foreign> {
         Err(Error::NotFound(String::new()))
+    }
+
+    /// Where one of this view's `Node::Foreign` files can be read on this machine (`None`: nowhere). Asked only to
+    /// open it, so stating and listing touch no disk.
+    fn foreign_path(&self, _cx: &Ctx<'_>, _node: Node) -> Result<Option<std::path::PathBuf>> {
+        Ok(None)
     }
 
     /// An attribute of one of this view's folders (entries' attributes are the same in every view: `crate::fs`).
