@@ -8,9 +8,7 @@ mod common;
 use common::Fixture;
 use proptest::prelude::*;
 use spacefs::fs::{Attr, DirSink, FsOptions, SpaceFs};
-use spacefs::index::{self, ScanOptions};
 use spacefs::inode::ROOT;
-use spacefs::library::write::NewLocation;
 use spacefs::library::{IndexMode, Library};
 use spacefs::names::{LabelPath, TagName};
 use spacefs::view::NodeKind;
@@ -116,13 +114,7 @@ fn resolver() -> &'static SpaceFs {
         fx.write("a/".to_owned() + &"n".repeat(255), b"long");
         fx.write("a/deep/er/est/file", b"deep");
         let lib = Library::open(&fx.library()).unwrap();
-        let path = fx.files().canonicalize().unwrap();
-        let device_id = lib.device_id();
-        lib.writer()
-            .add_location(NewLocation { name: "files".into(), path, index_mode: IndexMode::Deep, device_id })
-            .unwrap();
-        let location = lib.reader().unwrap().location_named("files").unwrap();
-        index::scan(&lib, &location, ScanOptions::default()).unwrap();
+        let location = common::add_indexed(&lib, &fx.files(), "files", IndexMode::Deep);
         let ids: Vec<_> = [("a", "report.pdf"), ("b", "report.pdf"), ("a", "same"), ("", "a")]
             .iter()
             .map(|(dir, name)| {

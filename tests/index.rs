@@ -4,7 +4,6 @@ mod common;
 
 use common::Fixture;
 use spacefs::index::{self, ScanOptions, ScanReport};
-use spacefs::library::write::NewLocation;
 use spacefs::library::{EntryId, EntryKind, IndexMode, Library, Location};
 use spacefs::names::{LabelPath, TagName};
 use std::ffi::OsStr;
@@ -12,11 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 fn add(lib: &Library, dir: &Path, name: &str, mode: IndexMode) -> (Location, ScanReport) {
-    let path = dir.canonicalize().unwrap();
-    lib.writer()
-        .add_location(NewLocation { name: name.into(), path, index_mode: mode, device_id: lib.device_id() })
-        .unwrap();
-    let location = lib.reader().unwrap().location_named(name).unwrap();
+    let location = common::add_location(lib, dir, name, mode);
     let report = index::scan(lib, &location, ScanOptions::default()).unwrap();
     (location, report)
 }
@@ -482,16 +477,7 @@ fn the_first_scan_of_a_location_inserts_only_what_the_disk_still_holds_and_keeps
     fx.write("kept.txt", b"kept");
     fx.write("gone.txt", b"gone");
     let lib = Library::open(&fx.library()).unwrap();
-    let path = fx.files().canonicalize().unwrap();
-    lib.writer()
-        .add_location(NewLocation {
-            name: "files".into(),
-            path,
-            index_mode: IndexMode::Metadata,
-            device_id: lib.device_id(),
-        })
-        .unwrap();
-    let loc = lib.reader().unwrap().location_named("files").unwrap();
+    let loc = common::add_location(&lib, &fx.files(), "files", IndexMode::Metadata);
     let scanned = |name: &str| {
         let meta = std::fs::symlink_metadata(fx.file(name)).unwrap();
         ScannedEntry {

@@ -2,9 +2,8 @@
 mod common;
 
 use common::Fixture;
-use spacefs::index::{self, ScanOptions};
 use spacefs::library::shared::Shared;
-use spacefs::library::write::{Flag, NewLocation};
+use spacefs::library::write::Flag;
 use spacefs::library::{EntryId, IndexMode, Library};
 use spacefs::names::TagName;
 use std::collections::BTreeMap;
@@ -23,12 +22,7 @@ impl Device {
             fx.write(name, name.as_bytes());
         }
         let lib = Library::open(&fx.library()).unwrap();
-        let path = fx.files().canonicalize().unwrap();
-        lib.writer()
-            .add_location(NewLocation { name: "files".into(), path, index_mode: IndexMode::Metadata, device_id: 1 })
-            .unwrap();
-        let location = lib.reader().unwrap().location_named("files").unwrap();
-        index::scan(&lib, &location, ScanOptions::default()).unwrap();
+        common::add_indexed(&lib, &fx.files(), "files", IndexMode::Metadata);
         Device { fx, lib }
     }
 

@@ -1,6 +1,8 @@
 //! Test fixtures: a temporary library and folder tree, and a way to run the real `spacefs` binary.
 #![allow(dead_code)]
 
+use spacefs::library::write::NewLocation;
+use spacefs::library::{IndexMode, Library, Location};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -188,4 +190,19 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 pub fn mounted(path: &Path) -> bool {
     let target = format!(" {} ", path.display());
     std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().any(|l| l.contains(&target))
+}
+
+/// Makes `dir` a location of `lib` named `name`, not indexed yet.
+pub fn add_location(lib: &Library, dir: &Path, name: &str, index_mode: IndexMode) -> Location {
+    let path = dir.canonicalize().unwrap();
+    let device_id = lib.device_id();
+    lib.writer().add_location(NewLocation { name: name.into(), path, index_mode, device_id }).unwrap();
+    lib.reader().unwrap().location_named(name).unwrap()
+}
+
+/// `add_location`, then a scan of it.
+pub fn add_indexed(lib: &Library, dir: &Path, name: &str, index_mode: IndexMode) -> Location {
+    let location = add_location(lib, dir, name, index_mode);
+    spacefs::index::scan(lib, &location, spacefs::index::ScanOptions::default()).unwrap();
+    location
 }

@@ -3,9 +3,7 @@
 use crate::common::Fixture;
 use crate::{errno, no_backing};
 use spacefs::fs::{Attr, DirSink, FsOptions, SpaceFs};
-use spacefs::index::{self, ScanOptions};
 use spacefs::inode::ROOT;
-use spacefs::library::write::NewLocation;
 use spacefs::library::{IndexMode, Library};
 use spacefs::names::TagName;
 use spacefs::view::NodeKind;
@@ -35,17 +33,7 @@ fn setup(files: usize) -> (Fixture, SpaceFs) {
         fx.write(format!("f{i:05}.txt"), format!("{i}").as_bytes());
     }
     let lib = Library::open(&fx.library()).unwrap();
-    let path = fx.files().canonicalize().unwrap();
-    lib.writer()
-        .add_location(NewLocation {
-            name: "files".into(),
-            path,
-            index_mode: IndexMode::Metadata,
-            device_id: lib.device_id(),
-        })
-        .unwrap();
-    let location = lib.reader().unwrap().location_named("files").unwrap();
-    index::scan(&lib, &location, ScanOptions::default()).unwrap();
+    let location = crate::common::add_indexed(&lib, &fx.files(), "files", IndexMode::Metadata);
     let ids: Vec<_> = lib.reader().unwrap().folder_children(location.id, b"", 0, usize::MAX >> 1).unwrap();
     lib.writer().tag(ids.iter().map(|c| c.id).collect(), vec![TagName::parse("all").unwrap()]).unwrap();
     (fx, SpaceFs::new(lib, FsOptions::default()))
