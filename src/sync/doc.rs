@@ -267,23 +267,8 @@ impl SharedDoc {
             edits.delete(&labels, id.simple().to_string());
             edits.delete(&label_parents, id.simple().to_string());
         }
-        if !gone_labels.is_empty() {
-            let gone: Vec<String> = edits
-                .doc
-                .map_range(&labeled, ..)
-                .filter(|item| split_pair(&item.key).is_some_and(|(_, l)| gone_labels.contains(&&l)))
-                .map(|item| item.key.to_string())
-                .collect();
-            for key in gone {
-                edits.delete(&labeled, key);
-            }
-        }
-        for pair in after.labeled.difference(&before.labeled) {
-            edits.put(&labeled, pair_key(pair), true);
-        }
-        for pair in before.labeled.difference(&after.labeled) {
-            edits.delete(&labeled, pair_key(pair));
-        }
+        edits.delete_members_of(&labeled, &gone_labels);
+        edits.pairs(&labeled, &before.labeled, &after.labeled);
         for (id, tag) in &after.tags {
             let old = before.tags.get(id);
             if old.map(|t| &t.name) != Some(&tag.name) {
@@ -301,24 +286,8 @@ impl SharedDoc {
             edits.delete(&tags, id.simple().to_string());
             edits.delete(&colors, id.simple().to_string());
         }
-        if !deleted.is_empty() {
-            // A deleted tag leaves no memberships behind, on any device's entries.
-            let gone: Vec<String> = edits
-                .doc
-                .map_range(&tagged, ..)
-                .filter(|item| split_pair(&item.key).is_some_and(|(_, t)| deleted.contains(&&t)))
-                .map(|item| item.key.to_string())
-                .collect();
-            for key in gone {
-                edits.delete(&tagged, key);
-            }
-        }
-        for pair in after.tagged.difference(&before.tagged) {
-            edits.put(&tagged, pair_key(pair), true);
-        }
-        for pair in before.tagged.difference(&after.tagged) {
-            edits.delete(&tagged, pair_key(pair));
-        }
+        edits.delete_members_of(&tagged, &deleted);
+        edits.pairs(&tagged, &before.tagged, &after.tagged);
         for (map, b, a) in [(&favorite, &before.favorite, &after.favorite), (&hidden, &before.hidden, &after.hidden)] {
             for e in a.difference(b) {
                 edits.put(map, e.simple().to_string(), true);
@@ -453,6 +422,37 @@ impl Edits<'_> {
             self.count += 1;
         }
     }
+    /// A deleted tag or label leaves no `entry:id` key behind, on any device's entries.
+    fn delete_members_of(&mut self, map: &automerge::ObjId, gone: &[&Uuid]) {
+        if gone.is_empty() {
+            return;
+        }
+        let keys: Vec<String> = self
+            .doc
+            .map_range(map, ..)
+            .filter(|item| split_pair(&item.key).is_some_and(|(_, id)| gone.contains(&&id)))
+            .map(|item| item.key.to_string())
+            .collect();
+        for key in keys {
+            self.delete(map, key);
+        }
+    }
+
+    /// Puts and deletes the `entry:id` keys that turn `before` into `after`.
+    fn pairs(
+        &mut self,
+        map: &automerge::ObjId,
+        before: &std::collections::BTreeSet<(Uuid, Uuid)>,
+        after: &std::collections::BTreeSet<(Uuid, Uuid)>,
+    ) {
+        for pair in after.difference(before) {
+            self.put(map, pair_key(pair), true);
+        }
+        for pair in before.difference(after) {
+            self.delete(map, pair_key(pair));
+        }
+    }
+
     fn delete(&mut self, map: &automerge::ObjId, key: String) {
         if self.doc.get(map, key.as_str()).ok().flatten().is_some() && self.doc.delete(map, key).is_ok() {
             self.count += 1;

@@ -160,13 +160,6 @@ impl View for Devices {
         true
     }
 
-    fn rmdir(&self, _cx: &Ctx<'_>, _dir: Node, _name: &[u8]) -> Result<()> {
-        Err(self.refusal())
-    }
-
-    fn unlink(&self, _cx: &Ctx<'_>, _dir: Node, _name: &[u8]) -> Result<Option<Node>> {
-        Err(self.refusal())
-    }
 
     fn foreign(&self, cx: &Ctx<'_>, node: Node) -> Result<Foreign> {
         let gone = || crate::error::Error::NotFound(String::new());

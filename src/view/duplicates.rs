@@ -52,13 +52,6 @@ impl View for Duplicates {
         true
     }
 
-    fn rmdir(&self, _cx: &Ctx<'_>, _dir: Node, _name: &[u8]) -> Result<()> {
-        Err(self.refusal())
-    }
-
-    fn unlink(&self, _cx: &Ctx<'_>, _dir: Node, _name: &[u8]) -> Result<Option<Node>> {
-        Err(self.refusal())
-    }
 }
 
 pub fn set_name(set: &DupeSet) -> Vec<u8> {
