@@ -536,6 +536,41 @@ fn a_tag_folder_lists_the_files_of_every_device_even_while_one_is_off() {
 }
 
 #[test]
+fn labels_and_favorites_list_other_devices_files_and_their_hidden_ones_only_when_hidden_files_are_shown() {
+    let dir = folder();
+    let laptop = Fixture::new();
+    laptop.write("notes.txt", b"laptop's notes");
+    laptop.add();
+    laptop
+        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
+        .ok();
+    let mnt = laptop.mount();
+    let nas = Device::new(&["scan.pdf", "plan.odt", "secret.txt"]);
+    nas.lib.writer().label(vec![nas.entry("scan.pdf")], label_path("work/2026")).unwrap();
+    nas.lib.writer().set_flag(vec![nas.entry("plan.odt"), nas.entry("secret.txt")], Flag::Favorite, true).unwrap();
+    nas.lib.writer().set_flag(vec![nas.entry("secret.txt")], Flag::Hidden, true).unwrap();
+    nas.join(dir.path(), "nas");
+    common::eventually("the nas's label reaches the laptop's labels/", || {
+        mnt.join("labels/work/2026").is_dir() && mnt.ls("labels/work/2026") == ["scan.pdf"]
+    });
+    assert_eq!(std::fs::read(mnt.join("labels/work/2026/scan.pdf")).unwrap(), b"scan.pdf");
+    // A hidden file is not listed, nor found by name, like this device's hidden files.
+    assert_eq!(mnt.ls("favorites"), ["plan.odt"]);
+    assert!(!mnt.join("favorites/secret.txt").exists());
+    assert_eq!(std::fs::metadata(mnt.join("favorites/plan.odt")).unwrap().len(), "plan.odt".len() as u64);
+    // Another device's file is not this device's to change: unfavoriting it here is refused, writing it too.
+    assert_eq!(common::errno_of(std::fs::remove_file(mnt.join("favorites/plan.odt"))), libc::EPERM);
+    let write = std::fs::OpenOptions::new().append(true).open(mnt.join("favorites/plan.odt"));
+    assert_eq!(common::errno_of(write), libc::EROFS);
+    assert_eq!(mnt.ls("favorites"), ["plan.odt"]);
+    mnt.unmount();
+    let shown = laptop.mount_at("shown", &["--show-hidden"]);
+    assert_eq!(shown.ls("favorites"), ["plan.odt", "secret.txt"]);
+    assert_eq!(std::fs::read(shown.join("favorites/secret.txt")).unwrap(), b"secret.txt");
+    shown.unmount();
+}
+
+#[test]
 fn a_full_sync_folder_is_one_clear_line_and_the_edit_is_published_once_there_is_room() {
     let fx = Fixture::new();
     fx.write("a.txt", b"a");

@@ -22,7 +22,7 @@ pub mod writer;
 
 pub use read::{DupeCopy, DupeGroup, Exportable, LibraryStatus, Reader, VerifyCandidate};
 pub use types::*;
-pub use views::{Child, DupeMember, DupeSet, EntryInfo, EntryMeta, Flat, FlatSql, ForeignMember};
+pub use views::{Child, DupeMember, DupeSet, EntryInfo, EntryMeta, Flat, FlatSql, ForeignMember, ForeignView};
 
 use crate::error::{Error, Result, shown};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_rating.sql"),
     include_str!("migrations/0005_sync.sql"),
     include_str!("migrations/0006_foreign_tagged.sql"),
+    include_str!("migrations/0007_foreign_members.sql"),
 ];
 
 /// `PRAGMA application_id` of a spacefs library ("SPFS"), so a foreign SQLite file is recognised as one.

@@ -493,18 +493,49 @@ pub fn sync_folder(conn: &Connection) -> Result<Option<std::path::PathBuf>> {
     Ok(folder.map(|f| std::ffi::OsString::from_vec(f).into()))
 }
 
-/// Another device's file carrying a tag: (tag uuid, device row, entry id in its snapshot, name).
-pub type ForeignTagged = (Uuid, i64, i64, Vec<u8>);
+/// The flat folder another device's file is shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForeignFolder {
+    Tag(Uuid),
+    Label(Uuid),
+    Favorites,
+}
 
-/// Replaces the other devices' files carrying each tag.
-pub fn set_foreign_tagged(conn: &Connection, members: &[ForeignTagged]) -> Result<()> {
-    conn.prepare_cached("DELETE FROM foreign_tagged")?.execute([])?;
-    let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO foreign_tagged (tag_id, device, entry, name) \
-         SELECT id, ?2, ?3, ?4 FROM tags WHERE uuid = ?1",
+/// Another device's file in a flat folder: the folder, the device's row, the entry's id in its snapshot, its name,
+/// and whether it is hidden.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignRow {
+    pub folder: ForeignFolder,
+    pub device: i64,
+    pub entry: i64,
+    pub name: Vec<u8>,
+    pub hidden: bool,
+}
+
+/// Replaces the other devices' files shown in the flat views.
+pub fn set_foreign_members(conn: &Connection, rows: &[ForeignRow]) -> Result<()> {
+    use crate::library::ForeignView;
+    conn.prepare_cached("DELETE FROM foreign_members")?.execute([])?;
+    let insert = |table: &str, view: ForeignView| {
+        format!(
+            "INSERT OR IGNORE INTO foreign_members (view, folder, device, entry, name, hidden) \
+             SELECT {}, id, ?2, ?3, ?4, ?5 FROM {table} WHERE uuid = ?1",
+            view as i64
+        )
+    };
+    let mut tag = conn.prepare_cached(&insert("tags", ForeignView::Tags))?;
+    let mut label = conn.prepare_cached(&insert("labels", ForeignView::Labels))?;
+    let mut favorite = conn.prepare_cached(
+        "INSERT OR IGNORE INTO foreign_members (view, folder, device, entry, name, hidden) VALUES (?1, 0, ?2, ?3, ?4, ?5)",
     )?;
-    for (tag, device, entry, name) in members {
-        insert.execute(params![tag.as_bytes(), device, entry, name])?;
+    for r in rows {
+        match r.folder {
+            ForeignFolder::Tag(t) => tag.execute(params![t.as_bytes(), r.device, r.entry, r.name, r.hidden])?,
+            ForeignFolder::Label(l) => label.execute(params![l.as_bytes(), r.device, r.entry, r.name, r.hidden])?,
+            ForeignFolder::Favorites => {
+                favorite.execute(params![ForeignView::Favorites as i64, r.device, r.entry, r.name, r.hidden])?
+            }
+        };
     }
     Ok(())
 }

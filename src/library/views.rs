@@ -65,6 +65,18 @@ pub struct FlatSql {
     /// The FROM clause (and WHERE) of the whole view, driven by the view's own index (CROSS JOIN fixes the order),
     /// so a page starting at a cookie reads only its rows instead of sorting the whole view.
     pub by_view: &'static str,
+    /// The view's number in `foreign_members` (other devices' files shown in it); `ForeignView::None` for a view
+    /// that shows only this device's entries.
+    pub foreign: ForeignView,
+}
+
+/// The flat views that list other devices' files too, as `foreign_members.view` numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForeignView {
+    None = 0,
+    Tags = 1,
+    Labels = 2,
+    Favorites = 3,
 }
 
 /// One flat folder: its SQL and its id (`?1`).
@@ -87,6 +99,20 @@ impl FlatSql {
             "SELECT e.id, e.name, e.kind, {cookie}, \
              EXISTS (SELECT 1 FROM entries e2 {other} AND e2.name = e.name AND e2.id != e.id), \
              e.location_id, e.relative_path FROM {from}"
+        )
+    }
+
+    /// The SELECT of other devices' files in one folder of the view (`?1`; `?2`: show hidden ones): device, entry,
+    /// name, and whether the name is shared with another file of the folder, here or of another device.
+    pub(crate) fn foreign(&self) -> String {
+        let here = self.membership("e2", "v2", "m2");
+        format!(
+            "SELECT f.device, f.entry, f.name, \
+             EXISTS (SELECT 1 FROM foreign_members f2 WHERE f2.view = f.view AND f2.folder = f.folder \
+                     AND f2.name = f.name AND (f2.device, f2.entry) != (f.device, f.entry) AND (?2 OR f2.hidden = 0)) \
+             OR EXISTS (SELECT 1 FROM entries e2 {here} AND e2.name = f.name) \
+             FROM foreign_members f WHERE f.view = {view} AND f.folder = ?1 AND (?2 OR f.hidden = 0)",
+            view = self.foreign as i64
         )
     }
 
@@ -329,30 +355,40 @@ impl Reader {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Other devices' files carrying `tag`, after (device, entry) `after`, in that order: (device, entry, name,
-    /// whether the name is shared with another file of the tag, here or on another device).
-    pub fn foreign_tagged_page(&self, tag: i64, after: (i64, i64), limit: usize) -> Result<Vec<ForeignMember>> {
-        let sql = format!(
-            "{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND (f.device, f.entry) > (?2, ?3) ORDER BY f.device, f.entry LIMIT ?4"
-        );
+    /// Other devices' files in a flat view's folder, after (device, entry) `after`, in that order.
+    pub fn foreign_page(
+        &self,
+        view: Flat,
+        show_hidden: bool,
+        after: (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<ForeignMember>> {
+        let sql =
+            format!("{} AND (f.device, f.entry) > (?3, ?4) ORDER BY f.device, f.entry LIMIT ?5", view.sql.foreign());
         let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![tag, after.0, after.1, limit as i64], foreign_member)?;
+        let rows = stmt.query_map(params![view.id, show_hidden, after.0, after.1, limit as i64], foreign_member)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Other devices' files carrying `tag` named `name`.
-    pub fn foreign_tagged_named(&self, tag: i64, name: &[u8]) -> Result<Vec<ForeignMember>> {
-        let sql = format!("{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND f.name = ?2");
+    /// Other devices' files in a flat view's folder named `name`.
+    pub fn foreign_named(&self, view: Flat, show_hidden: bool, name: &[u8]) -> Result<Vec<ForeignMember>> {
+        let sql = format!("{} AND f.name = ?3", view.sql.foreign());
         let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![tag, name], foreign_member)?;
+        let rows = stmt.query_map(params![view.id, show_hidden, name], foreign_member)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Another device's file carrying `tag`, by (device, entry).
-    pub fn foreign_tagged_member(&self, tag: i64, device: i64, entry: i64) -> Result<Option<ForeignMember>> {
-        let sql = format!("{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND f.device = ?2 AND f.entry = ?3");
+    /// Another device's file in a flat view's folder, by (device, entry).
+    pub fn foreign_member(
+        &self,
+        view: Flat,
+        show_hidden: bool,
+        device: i64,
+        entry: i64,
+    ) -> Result<Option<ForeignMember>> {
+        let sql = format!("{} AND f.device = ?3 AND f.entry = ?4", view.sql.foreign());
         let mut stmt = self.conn().prepare_cached(&sql)?;
-        Ok(stmt.query_row(params![tag, device, entry], foreign_member).optional()?)
+        Ok(stmt.query_row(params![view.id, show_hidden, device, entry], foreign_member).optional()?)
     }
 
     /// The entry `id` if it is in the flat view.
@@ -554,45 +590,16 @@ mod tests {
     }
 }
 
-/// Another device's file in a tag's folder (`Reader::foreign_tagged_page`).
+/// Another device's file in a flat view's folder (`Reader::foreign_page`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForeignMember {
     pub device: i64,
     pub entry: i64,
     pub name: Vec<u8>,
-    /// Another file of the tag (here, or of another device) has the same name.
+    /// Another file of the folder (here, or of another device) has the same name.
     pub collides: bool,
 }
 
-const FOREIGN_MEMBER: &str = "SELECT f.device, f.entry, f.name, \
-     EXISTS (SELECT 1 FROM foreign_tagged f2 WHERE f2.tag_id = f.tag_id AND f2.name = f.name \
-             AND (f2.device, f2.entry) != (f.device, f.entry)) \
-     OR EXISTS (SELECT 1 FROM entries e CROSS JOIN metadata_tag v ON v.metadata_id = e.metadata_id \
-             AND v.tag_id = f.tag_id WHERE e.name = f.name) \
-     FROM foreign_tagged f";
-
 fn foreign_member(r: &rusqlite::Row<'_>) -> rusqlite::Result<ForeignMember> {
     Ok(ForeignMember { device: r.get(0)?, entry: r.get(1)?, name: r.get(2)?, collides: r.get(3)? })
-}
-
-#[cfg(test)]
-mod foreign_tests {
-    use super::FOREIGN_MEMBER;
-    use crate::library::testing::{plan, raw_library};
-
-    #[test]
-    fn other_devices_files_of_a_tag_are_paged_and_found_by_name_through_indexes() {
-        let library = raw_library();
-        for sql in [
-            format!(
-                "{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND (f.device, f.entry) > (?2, ?3) ORDER BY f.device, f.entry LIMIT ?4"
-            ),
-            format!("{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND f.name = ?2"),
-            format!("{FOREIGN_MEMBER} WHERE f.tag_id = ?1 AND f.device = ?2 AND f.entry = ?3"),
-        ] {
-            let plan = plan(&library.conn, &sql);
-            assert!(!plan.lines().any(|l| l.starts_with("SCAN") || l.contains("TEMP B-TREE")), "{sql}\n{plan}");
-            assert!(plan.contains("entries_name (name=?)"), "a local name clash is found by name:\n{plan}");
-        }
-    }
 }

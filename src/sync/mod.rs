@@ -31,7 +31,7 @@ use crate::library::Library;
 use crate::library::shared::{self, Peer, SyncState};
 use automerge::ChangeHash;
 use doc::SharedDoc;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
@@ -398,7 +398,7 @@ pub fn sync(library: &Library) -> Result<Synced> {
         candidates.extend(here.entries());
         let local: HashSet<Uuid> = shared::local_entries(conn, &candidates)?;
         let written = shared::write(conn, &after.restricted(&local))?;
-        shared::set_foreign_tagged(conn, &foreign_tagged(conn, &state.folder, &after, &local)?)?;
+        shared::set_foreign_members(conn, &foreign_members(conn, &state.folder, &after, &local)?)?;
         synced.tags_written = written.tags;
         synced.labels_written = written.labels;
         synced.entries_written = written.entries;
@@ -438,13 +438,14 @@ pub fn sync(library: &Library) -> Result<Synced> {
     Ok(synced)
 }
 
-/// Other devices' files carrying a tag, found in their snapshots: (tag, device row, entry id there, name).
-fn foreign_tagged(
+/// Other devices' files in tags, labels and favorites, found in their snapshots.
+fn foreign_members(
     conn: &rusqlite::Connection,
     folder: &Path,
     shared: &shared::Shared,
     local: &HashSet<Uuid>,
-) -> Result<Vec<shared::ForeignTagged>> {
+) -> Result<Vec<shared::ForeignRow>> {
+    use shared::ForeignFolder;
     let mut snapshots = Vec::new();
     for (row, device, _) in shared::peer_devices(conn)? {
         let path = folder.join("devices").join(device.simple().to_string()).join("entries.db");
@@ -455,18 +456,30 @@ fn foreign_tagged(
             }
         }
     }
-    let mut members = Vec::new();
-    for (entry, tag) in shared.tagged.iter().filter(|(e, _)| !local.contains(e)) {
-        for (row, snapshot) in &snapshots {
-            if let Some(found) = snapshot.entry_by_uuid(entry)?
-                && found.kind == crate::library::EntryKind::File
-            {
-                members.push((*tag, *row, found.id, found.name));
-                break;
+    let memberships = (shared.tagged.iter().map(|(e, t)| (*e, ForeignFolder::Tag(*t))))
+        .chain(shared.labeled.iter().map(|(e, l)| (*e, ForeignFolder::Label(*l))))
+        .chain(shared.favorite.iter().map(|e| (*e, ForeignFolder::Favorites)))
+        .filter(|(e, _)| !local.contains(e));
+    // Each entry is looked for once, in the snapshots in turn: (device row, entry id, name), or not a file anywhere.
+    let mut found: HashMap<Uuid, Option<(i64, i64, Vec<u8>)>> = HashMap::new();
+    let mut rows = Vec::new();
+    for (entry, folder) in memberships {
+        if let std::collections::hash_map::Entry::Vacant(slot) = found.entry(entry) {
+            let mut file = None;
+            for (row, snapshot) in &snapshots {
+                if let Some(e) = snapshot.entry_by_uuid(&entry)? {
+                    file = (e.kind == crate::library::EntryKind::File).then_some((*row, e.id, e.name));
+                    break;
+                }
             }
+            slot.insert(file);
+        }
+        if let Some(Some((device, id, name))) = found.get(&entry) {
+            let hidden = shared.hidden.contains(&entry);
+            rows.push(shared::ForeignRow { folder, device: *device, entry: *id, name: name.clone(), hidden });
         }
     }
-    Ok(members)
+    Ok(rows)
 }
 
 /// A change file as read: its number, and its bytes or why they could not be read.

@@ -3,7 +3,7 @@
 
 use super::{Ctx, FlatView, Listed, Node, NodeKind, View, ViewId, flat};
 use crate::error::Result;
-use crate::library::FlatSql;
+use crate::library::{FlatSql, ForeignView};
 use crate::library::write::Membership;
 
 pub const ID: ViewId = ViewId(3);
@@ -15,6 +15,7 @@ static SQL: FlatSql = FlatSql {
     cookie: "m.id",
     by_view: "user_metadata m CROSS JOIN entries e ON e.metadata_id = m.id \
               WHERE m.favorite = 1 AND ?1 = ?1 AND (?2 OR m.hidden = 0)",
+    foreign: ForeignView::Favorites,
 };
 
 pub struct Favorites;

@@ -7,12 +7,17 @@
 //!
 //! Changes are membership: an entry linked, moved or symlinked into a view's folder joins what the folder stands
 //! for (a tag, a label, favorites), and one removed or moved out leaves it. The real file is never touched.
+//!
+//! Other devices' files (`crate::sync`) in a tag, a label or favorites are listed after this device's, under their
+//! own name, or as `stem~D<device>-<entry>.ext` when another file of the folder has that name. They are `devices/`'s
+//! files (`Node::Foreign`): read-only, stated from their device's snapshot. Folders of other devices are not listed
+//! in flat views (their contents live only in that device's snapshot: browse them under `devices/`).
 
 use super::locations::listed_entry;
-use super::{Ctx, FlatView, Listed, Node, NodeKind, PAGE, View, ViewId, member_entry};
+use super::{Ctx, FlatView, Listed, Node, NodeKind, PAGE, View, ViewId, devices, member_entry};
 use crate::error::{Error, Result};
 use crate::library::write::Membership;
-use crate::library::{Child, EntryId, EntryKind, Flat, Reader};
+use crate::library::{Child, EntryId, EntryKind, Flat, ForeignMember, ForeignView, Reader};
 use std::path::Path;
 
 /// Real folders seen through a flat view, and the files in them: their real contents. Removing anything inside
@@ -151,18 +156,81 @@ pub fn lookup(r: &Ctx<'_>, view: FlatView, name: &[u8]) -> Result<Option<(Node, 
     {
         return Ok(Some((node_in_view(view, &c), NodeKind::of_entry(c.kind))));
     }
-    Ok(None)
+    lookup_foreign(r, flat(view)?, name)
 }
 
+/// Up to `PAGE` members after `cookie`: this device's entries, then other devices' files.
 pub fn list(r: &Ctx<'_>, view: FlatView, cookie: u64) -> Result<Vec<Listed>> {
-    Ok(r.reader
-        .view_page(flat(view)?, r.show_hidden, cookie as i64, PAGE)?
-        .into_iter()
-        .map(|c| {
+    let flat = flat(view)?;
+    let mut listed: Vec<Listed> = Vec::new();
+    if cookie < FOREIGN {
+        listed.extend(r.reader.view_page(flat, r.show_hidden, cookie as i64, PAGE)?.into_iter().map(|c| {
             let (name, node) = (shown_name(&c), node_in_view(view, &c));
             listed_entry(c, name, node)
-        })
-        .collect())
+        }));
+    }
+    if listed.len() < PAGE && flat.sql.foreign != ForeignView::None {
+        let after = match cookie.checked_sub(FOREIGN) {
+            Some(v) => ((v >> FOREIGN_DEVICE_SHIFT) as i64, (v & ((1 << FOREIGN_DEVICE_SHIFT) - 1)) as i64),
+            None => (-1, -1),
+        };
+        for m in r.reader.foreign_page(flat, r.show_hidden, after, PAGE - listed.len())? {
+            let Some(node) = devices::file_node(m.device, m.entry) else { continue };
+            let cookie = FOREIGN | ((m.device as u64) << FOREIGN_DEVICE_SHIFT) | m.entry as u64;
+            let name = foreign_name(&m);
+            listed.push(Listed { name, node, kind: NodeKind::File, cookie, place: None });
+        }
+    }
+    Ok(listed)
+}
+
+/// Cookies of other devices' files, after every cookie of this device's (metadata ids): (device, entry) packed.
+const FOREIGN: u64 = 1 << 62;
+const FOREIGN_DEVICE_SHIFT: u32 = 40;
+
+/// Another device's file is listed under its own name, or as `stem~D<device>-<entry>.ext` when another file of the
+/// folder (here or of another device) has that name.
+fn foreign_name(m: &ForeignMember) -> Vec<u8> {
+    if m.collides { foreign_suffixed(&m.name, m.device, m.entry) } else { m.name.clone() }
+}
+
+/// `report.pdf` of device 3, entry 42, is `report~D3-42.pdf`.
+fn foreign_suffixed(name: &[u8], device: i64, entry: i64) -> Vec<u8> {
+    let suffix = format!("~D{device}-{entry}");
+    let dot = name.iter().rposition(|&b| b == b'.').filter(|&at| at > 0);
+    let (stem, ext) = match dot {
+        Some(at) => name.split_at(at),
+        None => (name, &b""[..]),
+    };
+    [stem, suffix.as_bytes(), ext].concat()
+}
+
+/// (device, entry) of a name `stem~D<device>-<entry>[.ext]`.
+fn foreign_suffix(name: &[u8]) -> Option<(i64, i64)> {
+    let at = name.windows(2).rposition(|w| w == b"~D")?;
+    let rest = std::str::from_utf8(&name[at + 2..]).ok()?;
+    let (device, rest) = rest.split_once('-')?;
+    let entry = rest.split('.').next()?;
+    Some((device.parse().ok()?, entry.parse().ok()?))
+}
+
+fn lookup_foreign(r: &Ctx<'_>, flat: Flat, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
+    if flat.sql.foreign == ForeignView::None {
+        return Ok(None);
+    }
+    let named = r.reader.foreign_named(flat, r.show_hidden, name)?;
+    if let [only] = named.as_slice()
+        && !only.collides
+    {
+        return Ok(devices::file_node(only.device, only.entry).map(|n| (n, NodeKind::File)));
+    }
+    if let Some((device, entry)) = foreign_suffix(name)
+        && let Some(m) = r.reader.foreign_member(flat, r.show_hidden, device, entry)?
+        && foreign_suffixed(&m.name, device, entry) == name
+    {
+        return Ok(devices::file_node(device, entry).map(|n| (n, NodeKind::File)));
+    }
+    Ok(None)
 }
 
 /// The real contents of a folder shown in a flat view.
@@ -210,6 +278,10 @@ mod tests {
         assert_eq!(suffix_id(b"report.pdf"), None);
         assert_eq!(suffix_id(b"a~b.pdf"), None);
         assert_eq!(suffix_id(b"a~12x"), None);
+        assert_eq!(foreign_suffixed(b"report.pdf", 3, 42), b"report~D3-42.pdf");
+        assert_eq!(foreign_suffix(b"report~D3-42.pdf"), Some((3, 42)));
+        assert_eq!(foreign_suffix(b"README~D3-7"), Some((3, 7)));
+        assert_eq!(foreign_suffix(b"report~42.pdf"), None);
     }
 
     /// Every flat view, with its SQL (a new view is checked here too).
@@ -239,6 +311,30 @@ mod tests {
                 let plan = plan(conn, &sql);
                 assert_eq!(plan.lines().next(), Some(first), "{view}:\n{plan}");
                 assert!(!plan.lines().any(|l| l.starts_with("SCAN")), "{view}:\n{plan}");
+            }
+        }
+    }
+
+    #[test]
+    fn other_devices_files_of_a_flat_folder_are_paged_and_found_by_name_through_indexes() {
+        use crate::library::ForeignView;
+        use crate::library::testing::{plan, raw_library};
+        let library = raw_library();
+        let shown: Vec<_> = flat_views().into_iter().filter(|(_, sql)| sql.foreign != ForeignView::None).collect();
+        assert_eq!(shown.len(), 3, "tags, labels, favorites");
+        for (view, sql) in shown {
+            let foreign = sql.foreign();
+            for sql in [
+                format!("{foreign} AND (f.device, f.entry) > (?3, ?4) ORDER BY f.device, f.entry LIMIT ?5"),
+                format!("{foreign} AND f.name = ?3"),
+                format!("{foreign} AND f.device = ?3 AND f.entry = ?4"),
+            ] {
+                let plan = plan(&library.conn, &sql);
+                assert!(
+                    !plan.lines().any(|l| l.starts_with("SCAN") || l.contains("TEMP B-TREE")),
+                    "{view}: {sql}\n{plan}"
+                );
+                assert!(plan.contains("entries_name (name=?)"), "{view}: a local name clash is found by name:\n{plan}");
             }
         }
     }

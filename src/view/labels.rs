@@ -7,7 +7,7 @@
 use super::{Ctx, FlatView, Listed, Node, NodeKind, PAGE, View, ViewId, flat, text};
 use crate::error::Result;
 use crate::library::write::Membership;
-use crate::library::{FlatSql, LabelId};
+use crate::library::{FlatSql, ForeignView, LabelId};
 
 pub const ID: ViewId = ViewId(2);
 
@@ -17,6 +17,7 @@ static SQL: FlatSql = FlatSql {
     cookie: "v.metadata_id",
     by_view: "metadata_label v CROSS JOIN entries e ON e.metadata_id = v.metadata_id \
               JOIN user_metadata m ON m.id = v.metadata_id WHERE v.label_id = ?1 AND (?2 OR m.hidden = 0)",
+    foreign: ForeignView::Labels,
 };
 
 pub struct Labels;

@@ -5,14 +5,12 @@
 //! (rm, rmdir of a folder it lists, mv to another view) is untagged. A tag folder's `user.spacefs.color` is the
 //! tag's colour.
 //!
-//! Other devices' files carrying a tag (`crate::sync`) are listed after this device's, under their own name, or
-//! as `stem~D<device>-<id>.ext` when another file of the tag has that name; they are `devices/`'s files
-//! (`Node::Foreign`), so nothing here changes them.
+//! Other devices' files carrying a tag (`crate::sync`) are listed too (see `flat`).
 
-use super::{Ctx, FlatView, Listed, Node, NodeKind, PAGE, View, ViewId, devices, flat, not_supported, text};
+use super::{Ctx, FlatView, Listed, Node, NodeKind, PAGE, View, ViewId, flat, not_supported, text};
 use crate::error::{Error, Result};
 use crate::library::write::Membership;
-use crate::library::{FlatSql, ForeignMember, TagId};
+use crate::library::{FlatSql, ForeignView, TagId};
 use crate::names::TagName;
 use crate::xattr;
 
@@ -25,6 +23,7 @@ static SQL: FlatSql = FlatSql {
     cookie: "v.metadata_id",
     by_view: "metadata_tag v CROSS JOIN entries e ON e.metadata_id = v.metadata_id \
               JOIN user_metadata m ON m.id = v.metadata_id WHERE v.tag_id = ?1 AND (?2 OR m.hidden = 0)",
+    foreign: ForeignView::Tags,
 };
 
 /// The folder of a tag.
@@ -57,10 +56,7 @@ impl View for Tags {
 
     fn lookup(&self, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
         match tag_of(dir) {
-            Some(tag) => match flat::lookup(cx, FlatView { view: ID, id: tag.0 }, name)? {
-                Some(found) => Ok(Some(found)),
-                None => lookup_foreign(cx, tag, name),
-            },
+            Some(tag) => flat::lookup(cx, FlatView { view: ID, id: tag.0 }, name),
             None => {
                 let Ok(name) = std::str::from_utf8(name) else { return Ok(None) };
                 Ok(cx.reader.tag_by_name(name)?.map(|id| (folder(id), NodeKind::Dir)))
@@ -70,23 +66,7 @@ impl View for Tags {
 
     fn list(&self, cx: &Ctx<'_>, dir: Node, cookie: u64) -> Result<Vec<Listed>> {
         match tag_of(dir) {
-            Some(tag) => {
-                let mut listed =
-                    if cookie < FOREIGN { flat::list(cx, FlatView { view: ID, id: tag.0 }, cookie)? } else { Vec::new() };
-                if listed.len() < PAGE {
-                    let after = match cookie.checked_sub(FOREIGN) {
-                        Some(v) => ((v >> 40) as i64, (v & ((1 << 40) - 1)) as i64),
-                        None => (-1, -1),
-                    };
-                    for m in cx.reader.foreign_tagged_page(tag.0, after, PAGE - listed.len())? {
-                        let Some(node) = devices::file_node(m.device, m.entry) else { continue };
-                        let cookie = FOREIGN | ((m.device as u64) << 40) | m.entry as u64;
-                        let name = foreign_name(&m);
-                        listed.push(Listed { name, node, kind: NodeKind::File, cookie, place: None });
-                    }
-                }
-                Ok(listed)
-            }
+            Some(tag) => flat::list(cx, FlatView { view: ID, id: tag.0 }, cookie),
             None => Ok(cx
                 .reader
                 .tag_page(cookie as i64, PAGE)?
@@ -156,49 +136,6 @@ impl View for Tags {
         };
         cx.writer.set_tag_color(tag_name(cx, tag)?, color)
     }
-}
-
-/// Cookies of other devices' files, after every cookie of this device's (metadata ids).
-const FOREIGN: u64 = 1 << 62;
-
-fn foreign_name(m: &ForeignMember) -> Vec<u8> {
-    if m.collides { foreign_suffixed(&m.name, m.device, m.entry) } else { m.name.clone() }
-}
-
-/// `report.pdf` of device 3, entry 42, is `report~D3-42.pdf`.
-fn foreign_suffixed(name: &[u8], device: i64, entry: i64) -> Vec<u8> {
-    let suffix = format!("~D{device}-{entry}");
-    let dot = name.iter().rposition(|&b| b == b'.').filter(|&at| at > 0);
-    let (stem, ext) = match dot {
-        Some(at) => name.split_at(at),
-        None => (name, &b""[..]),
-    };
-    [stem, suffix.as_bytes(), ext].concat()
-}
-
-/// (device, entry) of a name `stem~D<device>-<entry>[.ext]`.
-fn foreign_suffix(name: &[u8]) -> Option<(i64, i64)> {
-    let at = name.windows(2).rposition(|w| w == b"~D")?;
-    let rest = std::str::from_utf8(&name[at + 2..]).ok()?;
-    let (device, rest) = rest.split_once('-')?;
-    let entry = rest.split('.').next()?;
-    Some((device.parse().ok()?, entry.parse().ok()?))
-}
-
-fn lookup_foreign(cx: &Ctx<'_>, tag: TagId, name: &[u8]) -> Result<Option<(Node, NodeKind)>> {
-    let named = cx.reader.foreign_tagged_named(tag.0, name)?;
-    if let [only] = named.as_slice()
-        && !only.collides
-    {
-        return Ok(devices::file_node(only.device, only.entry).map(|n| (n, NodeKind::File)));
-    }
-    if let Some((device, entry)) = foreign_suffix(name)
-        && let Some(m) = cx.reader.foreign_tagged_member(tag.0, device, entry)?
-        && foreign_suffixed(&m.name, device, entry) == name
-    {
-        return Ok(devices::file_node(device, entry).map(|n| (n, NodeKind::File)));
-    }
-    Ok(None)
 }
 
 fn tag_name(cx: &Ctx<'_>, tag: TagId) -> Result<TagName> {

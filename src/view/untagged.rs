@@ -3,7 +3,7 @@
 
 use super::{Ctx, FlatView, Listed, Node, NodeKind, View, ViewId, flat};
 use crate::error::Result;
-use crate::library::FlatSql;
+use crate::library::{FlatSql, ForeignView};
 
 pub const ID: ViewId = ViewId(6);
 const FOLDER: FlatView = FlatView { view: ID, id: 0 };
@@ -18,6 +18,7 @@ static SQL: FlatSql = FlatSql {
               AND (?2 OR coalesce(m.hidden, 0) = 0) \
               AND NOT EXISTS (SELECT 1 FROM metadata_tag WHERE metadata_id = e.metadata_id) \
               AND NOT EXISTS (SELECT 1 FROM metadata_label WHERE metadata_id = e.metadata_id)",
+    foreign: ForeignView::None,
 };
 
 pub struct Untagged;
