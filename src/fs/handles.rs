@@ -119,24 +119,24 @@ impl SpaceFs {
         }
     }
 
-    /// A handle closed for good (its last reference dropped): it lets go of its hold on the inode's backing (the
-    /// last one forgets it), and what a file open for writing became is recorded.
+    /// A handle closed for good (its last reference dropped): what a file open for writing became is recorded, and
+    /// the handle lets go of its hold on the inode's backing (the last one forgets it). The record is queued before
+    /// the handle is dropped: until then a getxattr of the content id (sent once close(2) returned, possibly before
+    /// this release) still sees the file open for writing and records it itself, rather than answer the old id.
     pub fn release(&self, ino: u64, fh: u64) -> Result<()> {
-        let writable = {
+        let writable = self.handles().open.get(&fh).is_some_and(|open| open.writable);
+        let recorded = if writable { self.record_change(ino) } else { Ok(()) };
+        {
             let mut handles = self.handles();
-            let writable = handles.open.remove(&fh).map(|closed| closed.writable);
+            handles.open.remove(&fh);
             if handles.backing.get(&ino).is_some_and(|w| w.strong_count() == 0) {
                 handles.backing.remove(&ino);
             }
-            writable
-        };
-        if writable != Some(true) {
-            return Ok(());
         }
-        {
+        if writable {
             let _change = self.changing();
             self.writers.fetch_sub(1, Ordering::AcqRel);
         }
-        self.record_change(ino)
+        recorded
     }
 }
