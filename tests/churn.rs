@@ -137,3 +137,25 @@ fn a_name_renamed_back_and_forth_stays_where_the_disk_has_it() {
     assert_eq!(check.code, 0, "{check:?}");
     assert_eq!(mnt.ls("locations/files"), ["f", "l"]);
 }
+
+#[test]
+fn a_file_linked_then_unlinked_under_its_first_name_links_again_at_once() {
+    // pjdfstest link/02.t: each step a new process, nothing waited for in between. The kernel knows the file by
+    // its first name's inode number; once that name is unlinked (its removal perhaps not yet recorded), linking
+    // the file again must reach it under the name it still has.
+    let fx = Fixture::new();
+    fx.run(["add".as_ref(), fx.files().as_os_str()]).ok();
+    let mnt = fx.mount();
+    let dir = mnt.join("locations/files");
+    for i in 0..30 {
+        let (first, second) = (dir.join(format!("x{i}")), dir.join(format!("n{i}")));
+        fs::write(&first, b"x").unwrap();
+        fs::hard_link(&first, &second).unwrap_or_else(|e| panic!("link x n, round {i}: {e}"));
+        fs::remove_file(&first).unwrap_or_else(|e| panic!("unlink x, round {i}: {e}"));
+        fs::hard_link(&second, &first).unwrap_or_else(|e| panic!("link n x again, round {i}: {e}"));
+        fs::remove_file(&second).unwrap();
+        fs::remove_file(&first).unwrap();
+    }
+    assert!(mnt.ls("locations/files").is_empty());
+    common::eventually("the library ends equal to the disk", || fx.run(["check"]).code == 0);
+}

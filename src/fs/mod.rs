@@ -267,6 +267,10 @@ impl SpaceFs {
     }
 
     fn entry_info(&self, reader: &Reader, id: EntryId) -> Result<Arc<EntryInfo>> {
+        // The name whose entry gave a hard-linked file its inode number is gone, its removal perhaps still queued
+        // (the library would still give that name's path): the file lives on under another name, which the kernel
+        // still knows by that number.
+        let id = self.inodes.link_alias(id).unwrap_or(id);
         if let Some(info) = self.pending.place(id) {
             return Ok(info);
         }
@@ -274,15 +278,7 @@ impl SpaceFs {
             return Ok(info);
         }
         let epoch = self.pending.epoch();
-        let found = match reader.entry_info(id)? {
-            Some(info) => Some(info),
-            // The name whose entry gave a hard-linked file its inode number is gone: the file lives on under
-            // another name, which the kernel still knows by that number.
-            None => match self.inodes.link_alias(id) {
-                Some(other) => reader.entry_info(other)?,
-                None => None,
-            },
-        };
+        let found = reader.entry_info(id)?;
         let info = Arc::new(found.ok_or_else(|| Error::NotFound(format!("entry {} is gone", id.0)))?);
         // Not when a change was queued meanwhile: what was read may be what it changes.
         if info.id == id && self.pending.epoch() == epoch {

@@ -58,12 +58,8 @@ impl SpaceFs {
         let source = self.child_at(loc_a.id, &dir_a, old_name)?;
         let target = self.child_at(loc_b.id, &dir_b, new_name)?;
         let exchange = flags & libc::RENAME_EXCHANGE != 0;
-        if !exchange
-            && let Some((replaced, kind)) = target
-            && has_other_links(&new)
-        {
-            self.keep_links(replaced, kind)?;
-        }
+        // Asked before the rename, after which `new` is the moved file.
+        let replaced_linked = !exchange && target.is_some() && has_other_links(&new);
         let carries = |id: EntryId| self.with_reader(|r| r.has_metadata(id));
         let queued = match source {
             Some((id, kind)) => {
@@ -77,6 +73,9 @@ impl SpaceFs {
             self.settle();
         }
         longpath::with2(&old, &new, |a, b| rename_at(a, b, flags)).map_err(|e| Error::io(&old, e))?;
+        if replaced_linked && let Some((replaced, kind)) = target {
+            self.keep_links(replaced, kind)?;
+        }
         let writer = self.library.writer();
         if exchange {
             self.cache.clear();
