@@ -141,6 +141,9 @@ pub fn apply(
         log::info!("too many changes at once for the watcher's queue: rescanning every location");
         return rescan(library, locations);
     }
+    // Changes made through the mount are queued to the writer and make these same events: once what is queued is
+    // committed, the library holds them and they are found recorded already (read, not written again).
+    library.writer().barrier()?;
     let paired: HashSet<usize> = events
         .iter()
         .filter(|e| e.kind == EventKind::Modify(ModifyKind::Name(RenameMode::Both)))
@@ -270,6 +273,14 @@ impl Batch<'_> {
             return self.present(to, true);
         };
         self.flush()?;
+        // Overtaken: the file the library has at `from` is there on disk now (renamed back since, or recorded through
+        // the mount, which then went on). Later events of the same file say where it went next.
+        if let Ok(meta) = std::fs::symlink_metadata(from)
+            && let Some(stamp) = self.reader.child_stamp(from_loc.id, &from_dir, &from_name)?
+            && stamp.inode == std::os::unix::fs::MetadataExt::ino(&meta) as i64
+        {
+            return Ok(());
+        }
         // Recorded already (a rename through the mount; both halves of a RENAME_EXCHANGE): the entry at `to` is the
         // file on disk there. Renaming again would move the other entry of an exchange over this one.
         let at_to = self.reader.child_stamp(to_loc.id, &to_dir, &to_name)?;

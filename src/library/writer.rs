@@ -30,7 +30,7 @@ const QUEUE_CAPACITY: usize = 1024;
 /// The most commands applied in one transaction.
 const MAX_BATCH: usize = 512;
 /// How long queued commands (which nobody waits for) may wait for others to share their commit.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 
 type Reply<T> = Sender<Result<T>>;
 
@@ -168,6 +168,10 @@ impl Writer {
     fn wait<T>(&self, make: impl FnOnce(Reply<T>) -> WriteCmd) -> Result<T> {
         let (reply, answer) = bounded(1);
         self.send(make(reply))?;
+        // The writer may be gathering queued records (parked, see `run`): someone waits now.
+        if let Some(thread) = &self.inner.thread {
+            thread.thread().unpark();
+        }
         answer.recv().map_err(|_| Error::WriterGone)?
     }
 
@@ -343,13 +347,18 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
                 Err(_) => break,
             }
         }
-        // While nobody waits for what is gathered, gather a moment longer: one commit for many records.
+        // While nobody waits for what is gathered, gather a moment longer: one commit for many records. Parked, not
+        // blocked on the channel: a queued record's sender does not wake the writer (a wake-up per record would cost
+        // more than its write); one who waits for an answer unparks it (`wait`).
         let deadline = std::time::Instant::now() + GATHER;
         while queued.len() < MAX_BATCH && queued.iter().all(WriteCmd::is_queued) {
-            match rx.recv_deadline(deadline) {
-                Ok(cmd) => queued.push(cmd),
-                Err(_) => break,
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break;
             }
+            std::thread::park_timeout(deadline - now);
+            let before = queued.len();
+            queued.extend(rx.try_iter().take(MAX_BATCH - before));
         }
         let mut batch = Vec::with_capacity(queued.len());
         for cmd in queued.drain(..) {
