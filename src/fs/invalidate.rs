@@ -150,6 +150,7 @@ impl SpaceFs {
         self.cache.clear();
         self.roots.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.locations.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        crate::view::snapshots_may_have_changed();
         self.own_changes()
     }
 

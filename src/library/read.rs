@@ -121,6 +121,11 @@ impl Reader {
         super::shared::peer_devices(&self.conn)
     }
 
+    /// The library file this reader reads ("" for one in memory).
+    pub fn library_path(&self) -> &str {
+        self.conn.path().unwrap_or("")
+    }
+
     /// The sync folder this library joined, if any.
     pub fn sync_folder(&self) -> Result<Option<std::path::PathBuf>> {
         super::shared::sync_folder(&self.conn)

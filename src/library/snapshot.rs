@@ -78,11 +78,23 @@ fn shown(e: &ForeignEntry) -> bool {
     matches!(e.kind, EntryKind::File | EntryKind::Dir) && is_component(&e.name) && is_relative_path(&e.relative_path)
 }
 
+/// `file:PATH?immutable=1`, the path percent-encoded as SQLite's URI filenames read it (all but unreserved bytes
+/// and `/`).
+fn immutable_uri(path: &Path) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
+    use std::os::unix::ffi::OsStrExt;
+    const KEPT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    format!("file:{}?immutable=1", percent_encode(path.as_os_str().as_bytes(), KEPT))
+}
+
 impl Snapshot {
     pub fn open(path: &Path) -> Result<Snapshot> {
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(|e| Error::Library(format!("snapshot {} cannot be read: {e}", path.display())))?;
+        // Immutable: a snapshot is replaced, never written in place, and so read with no locks and nothing made
+        // beside it (a WAL-mode file's reader makes -shm and -wal files: in another device's folder of the sync
+        // folder, which a file sync would carry around).
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(immutable_uri(path), flags)
+            .map_err(|e| Error::Library(format!("snapshot {} cannot be read: {e}", path.display())))?;
         conn.execute_batch("PRAGMA query_only = ON;")?;
         Ok(Snapshot { conn })
     }

@@ -108,7 +108,7 @@ impl FlatSql {
         let here = self.membership("e2", "v2", "m2");
         format!(
             "SELECT f.device, f.entry, f.name, \
-             EXISTS (SELECT 1 FROM foreign_members f2 WHERE f2.view = f.view AND f2.folder = f.folder \
+             EXISTS (SELECT 1 FROM foreign_members f2 INDEXED BY foreign_members_name WHERE f2.view = f.view AND f2.folder = f.folder \
                      AND f2.name = f.name AND (f2.device, f2.entry) != (f.device, f.entry) AND (?2 OR f2.hidden = 0)) \
              OR EXISTS (SELECT 1 FROM entries e2 {here} AND e2.name = f.name) \
              FROM foreign_members f WHERE f.view = {view} AND f.folder = ?1 AND (?2 OR f.hidden = 0)",

@@ -182,6 +182,14 @@ impl Folder {
         let tmp = dir.join(format!(".tmp-entries.db-{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         let made = library.reader()?.backup(&tmp, |_, _| {});
+        // A copy of a library in WAL mode is in WAL mode, and even a read-only reader of such a file makes its
+        // -shm and -wal files beside it: in the sync folder, in this device's folder, where a file sync carries them
+        // to every device. A snapshot is never written again (a new one is renamed over it): rollback mode.
+        let made = made.and_then(|()| {
+            let conn = rusqlite::Connection::open(&tmp)?;
+            conn.pragma_update_and_check(None, "journal_mode", "DELETE", |_| Ok(()))?;
+            Ok(())
+        });
         let done = made.and_then(|()| {
             std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
             std::fs::rename(&tmp, dir.join("entries.db")).map_err(|e| Error::io(&tmp, e))?;
@@ -343,71 +351,77 @@ pub fn sync(library: &Library) -> Result<Synced> {
         )));
     }
 
-    let (synced, changes, heads) = library.writer().exchange(move |conn| {
-        let mut synced = Synced::default();
-        let state = shared::sync_state(conn)?.ok_or_else(not_joined)?;
-        let mut doc = SharedDoc::load(&state.doc, state.device).map_err(|r| Error::Library(r.0))?;
-        // 1. This device's edits since the last exchange.
-        let (before, _) = doc.read();
-        shared::name_new_tags(conn, &before.tags)?;
-        shared::name_new_labels(conn, &before.labels)?;
-        let here = shared::read(conn)?;
-        let local = shared::local_entries(conn, &before.entries())?;
-        synced.published = doc.record(&before.restricted(&local), &here);
-        // 2. The others'.
-        let mut progress = Vec::new();
-        for (peer, files) in &arrived {
-            let mut peer = peer.clone();
-            for (seq, bytes) in files {
-                let merged = match bytes {
-                    Ok(bytes) => doc.merge(bytes).map_err(|r| r.0),
-                    Err(why) => Err(why.clone()),
-                };
-                match merged {
-                    Ok(()) => {
-                        synced.merged += 1;
-                        peer.refused = None;
-                        peer.loaded_seq = *seq;
-                    }
-                    Err(why) => {
-                        // Read again next time (a file sync may still repair it); the device's later changes
-                        // depend on it, so they wait. Other devices' files are not affected.
-                        let why = format!("change file {seq} of device '{}': {why}", peer.name);
-                        synced.refused.push(why.clone());
-                        peer.refused = Some(why);
-                        break;
+    let (synced, changes, heads) = library
+        .writer()
+        .exchange(move |conn| {
+            let mut synced = Synced::default();
+            let state = shared::sync_state(conn)?.ok_or_else(not_joined)?;
+            let mut doc = SharedDoc::load(&state.doc, state.device).map_err(|r| Error::Library(r.0))?;
+            // 1. This device's edits since the last exchange.
+            let (before, _) = doc.read();
+            shared::name_new_tags(conn, &before.tags)?;
+            shared::name_new_labels(conn, &before.labels)?;
+            let here = shared::read(conn)?;
+            let local = shared::local_entries(conn, &before.entries())?;
+            synced.published = doc.record(&before.restricted(&local), &here);
+            // 2. The others'.
+            let mut progress = Vec::new();
+            for (peer, files) in &arrived {
+                let mut peer = peer.clone();
+                for (seq, bytes) in files {
+                    let merged = match bytes {
+                        Ok(bytes) => doc.merge(bytes).map_err(|r| r.0),
+                        Err(why) => Err(why.clone()),
+                    };
+                    match merged {
+                        Ok(()) => {
+                            synced.merged += 1;
+                            peer.refused = None;
+                            peer.loaded_seq = *seq;
+                        }
+                        Err(why) => {
+                            // Read again next time (a file sync may still repair it); the device's later changes
+                            // depend on it, so they wait. Other devices' files are not affected.
+                            let why = format!("change file {seq} of device '{}': {why}", peer.name);
+                            synced.refused.push(why.clone());
+                            peer.refused = Some(why);
+                            break;
+                        }
                     }
                 }
+                progress.push(peer);
             }
-            progress.push(peer);
-        }
-        // Changes that wait for another device's file not delivered yet are not kept by a save: read this round's
-        // files again next time (merging a change twice changes nothing).
-        let complete = !doc.waits_for_changes();
-        for (peer, (before, _)) in progress.iter_mut().zip(&arrived) {
-            if !complete {
-                peer.loaded_seq = before.loaded_seq;
+            // Changes that wait for another device's file not delivered yet are not kept by a save: read this round's
+            // files again next time (merging a change twice changes nothing).
+            let complete = !doc.waits_for_changes();
+            for (peer, (before, _)) in progress.iter_mut().zip(&arrived) {
+                if !complete {
+                    peer.loaded_seq = before.loaded_seq;
+                }
+                shared::set_peer(conn, peer)?;
             }
-            shared::set_peer(conn, peer)?;
-        }
-        doc.fold_same_names();
-        // 3. The result, into the tables.
-        let (after, skipped) = doc.read();
-        synced.skipped = skipped;
-        let mut candidates = after.entries();
-        candidates.extend(here.entries());
-        let local: HashSet<Uuid> = shared::local_entries(conn, &candidates)?;
-        let written = shared::write(conn, &after.restricted(&local))?;
-        shared::set_foreign_members(conn, &foreign_members(conn, &state.folder, &after, &local)?)?;
-        synced.tags_written = written.tags;
-        synced.labels_written = written.labels;
-        synced.entries_written = written.entries;
-        let published: Vec<ChangeHash> = heads_of(&state.published_heads);
-        let changes = doc.own_changes_after(&published);
-        let heads = doc.heads();
-        shared::set_sync_state(conn, &SyncState { doc: doc.save(), last_sync_at: Some(now_ns()), ..state })?;
-        Ok((synced, changes, heads))
-    })?;
+            doc.fold_same_names();
+            // 3. The result, into the tables.
+            let (after, skipped) = doc.read();
+            synced.skipped = skipped;
+            let mut candidates = after.entries();
+            candidates.extend(here.entries());
+            let local: HashSet<Uuid> = shared::local_entries(conn, &candidates)?;
+            let written = shared::write(conn, &after.restricted(&local))?;
+            refresh_foreign_members(conn, &state.folder, &after, &local)?;
+            synced.tags_written = written.tags;
+            synced.labels_written = written.labels;
+            synced.entries_written = written.entries;
+            let published: Vec<ChangeHash> = heads_of(&state.published_heads);
+            let changes = doc.own_changes_after(&published);
+            let heads = doc.heads();
+            shared::set_sync_state(conn, &SyncState { doc: doc.save(), last_sync_at: Some(now_ns()), ..state })?;
+            Ok((synced, changes, heads))
+        })
+        .inspect_err(|_| {
+            // Rolled back: what `refresh_foreign_members` remembers writing may not be in the table.
+            FOREIGN_STAMPS.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        })?;
 
     // What cannot be written (a full disk, a share gone read-only) stays in the library and goes out next time.
     let kept = |err: Error| match err {
@@ -436,6 +450,62 @@ pub fn sync(library: &Library) -> Result<Synced> {
     }
     folder.write_device(me, &state.device_name, &stamp).map_err(kept)?;
     Ok(synced)
+}
+
+/// What `foreign_members` last wrote, by library: its stamp (`foreign_stamp`) and the rows it left. An exchange
+/// that changes neither other devices' memberships nor their snapshots leaves the table as it is: resolving every
+/// membership in the snapshots and rewriting the table held a daemon's writer for a second at 100,000 memberships,
+/// at each exchange. Kept in the process only: a new process, or rows gone meanwhile (a tag deleted), writes again.
+static FOREIGN_STAMPS: std::sync::LazyLock<std::sync::Mutex<HashMap<String, (u64, i64)>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// A hash of what other devices' files in the flat views are made from: their memberships and hidden flags in the
+/// shared document, and each peer's snapshot file (path, size, time).
+fn foreign_stamp(
+    conn: &rusqlite::Connection,
+    folder: &Path,
+    shared: &shared::Shared,
+    local: &HashSet<Uuid>,
+) -> Result<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for (row, device, _) in shared::peer_devices(conn)? {
+        let path = folder.join("devices").join(device.simple().to_string()).join("entries.db");
+        let meta = std::fs::metadata(&path).ok();
+        (row, path, meta.as_ref().map(|m| (m.len(), m.modified().ok()))).hash(&mut hasher);
+    }
+    let foreign = |e: &Uuid| !local.contains(e);
+    shared.tagged.iter().filter(|(e, _)| foreign(e)).for_each(|m| (0u8, m).hash(&mut hasher));
+    shared.labeled.iter().filter(|(e, _)| foreign(e)).for_each(|m| (1u8, m).hash(&mut hasher));
+    shared.favorite.iter().filter(|e| foreign(e)).for_each(|e| (2u8, e).hash(&mut hasher));
+    shared.hidden.iter().filter(|e| foreign(e)).for_each(|e| (3u8, e).hash(&mut hasher));
+    Ok(hasher.finish())
+}
+
+fn foreign_count(conn: &rusqlite::Connection) -> Result<i64> {
+    Ok(conn.prepare_cached("SELECT count(*) FROM foreign_members")?.query_row([], |r| r.get(0))?)
+}
+
+/// Writes other devices' files in the flat views anew, unless they are made from what they were last made from.
+fn refresh_foreign_members(
+    conn: &rusqlite::Connection,
+    folder: &Path,
+    shared: &shared::Shared,
+    local: &HashSet<Uuid>,
+) -> Result<()> {
+    let library = conn.path().unwrap_or("").to_owned();
+    let stamp = foreign_stamp(conn, folder, shared, local)?;
+    let last = FOREIGN_STAMPS.lock().unwrap_or_else(|p| p.into_inner()).get(&library).copied();
+    if let Some((last, rows)) = last
+        && last == stamp
+        && rows == foreign_count(conn)?
+    {
+        return Ok(());
+    }
+    shared::set_foreign_members(conn, &foreign_members(conn, folder, shared, local)?)?;
+    let rows = foreign_count(conn)?;
+    FOREIGN_STAMPS.lock().unwrap_or_else(|p| p.into_inner()).insert(library, (stamp, rows));
+    Ok(())
 }
 
 /// Other devices' files in tags, labels and favorites, found in their snapshots.
@@ -582,11 +652,12 @@ pub fn follow(
                 reader = lib.reader().ok();
             }
             let Some(r) = &reader else { return };
-            let folder = r.sync_folder().ok().flatten();
-            if let Some(folder) = &folder
-                && watching.as_ref().is_none_or(|(dir, _)| dir != folder)
+            let joined = r.sync_state().ok().flatten();
+            let folder = joined.as_ref().map(|s| s.folder.clone());
+            if let Some(state) = &joined
+                && watching.as_ref().is_none_or(|(dir, _)| *dir != state.folder)
             {
-                watching = watch(folder, tx.clone());
+                watching = watch(&state.folder, state.device, tx.clone());
             }
             let version = r.data_version().ok();
             let edited = version != last_version;
@@ -596,6 +667,7 @@ pub fn follow(
                     std::thread::sleep(SETTLE);
                 }
                 while rx.try_recv().is_ok() {}
+                log::debug!("exchange (new files: {arrived}, edited here: {edited}, due: {due})");
                 holder.exchanging(true);
                 let result = sync(lib);
                 // The mount sees the exchange's commits as made elsewhere until it has surely read them (it looks
@@ -625,12 +697,23 @@ pub trait AsLibrary: Send + Sync {
     fn exchanging(&self, _on: bool) {}
 }
 
-fn watch(folder: &Path, tx: crossbeam_channel::Sender<()>) -> Option<(PathBuf, notify::RecommendedWatcher)> {
+/// Watches the sync folder for other devices' files. This device's own folder is not heeded: each exchange
+/// writes there (its device file at least), and heeding that made a mounted daemon exchange again and again.
+fn watch(folder: &Path, me: Uuid, tx: crossbeam_channel::Sender<()>) -> Option<(PathBuf, notify::RecommendedWatcher)> {
     use notify::Watcher as _;
+    let own = Folder { root: folder.to_owned() }.device_dir(me);
+    // Only the files devices publish (not a temporary one, not what a reader may leave beside a snapshot).
+    let theirs = move |p: &PathBuf| {
+        let published = |n: &std::ffi::OsStr| {
+            let n = n.as_encoded_bytes();
+            !n.starts_with(b".tmp-") && (n == b"device" || n == b"entries.db" || n.ends_with(b".automerge"))
+        };
+        !p.starts_with(&own) && p.file_name().is_some_and(published)
+    };
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
             && event.kind.is_create() | event.kind.is_modify()
-            && event.paths.iter().any(|p| p.file_name().is_some_and(|n| !n.as_encoded_bytes().starts_with(b".tmp-")))
+            && event.paths.iter().any(&theirs)
         {
             let _ = tx.send(());
         }

@@ -36,26 +36,58 @@ fn unpack(v: i64) -> (i64, i64, i64) {
     (v >> ROW_SHIFT, (v >> LEVEL_SHIFT) & 3, v & ID_MASK)
 }
 
-/// Open snapshots by device row, kept while their file is the same (a new one is renamed over it).
-type Opened = HashMap<i64, (PathBuf, std::time::SystemTime, Arc<Mutex<Snapshot>>)>;
+/// Open snapshots by library and device row, kept while their file is the same (a new one is renamed over it).
+type Opened = HashMap<(String, i64), Opened1>;
 static SNAPSHOTS: std::sync::LazyLock<Mutex<Opened>> = std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
 
+struct Opened1 {
+    path: PathBuf,
+    modified: std::time::SystemTime,
+    snap: Arc<Mutex<Snapshot>>,
+    /// When the sync folder, the device and the file were last asked about, and `GENERATION` then.
+    checked: (std::time::Instant, u64),
+}
+
+/// Moves whenever the library may name other snapshots (an exchange, another process's commit): a snapshot found
+/// before is asked about again.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How long a snapshot found is used without asking again where it is and whether it was replaced, while the
+/// library did not change: a listing states every file it shows, and asking per file (two queries and a stat)
+/// cost more than reading the file's own row. An exchange moves `GENERATION` at once.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Says that the library may name other snapshots now (see `GENERATION`).
+pub fn snapshots_may_have_changed() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
 fn snapshot(cx: &Ctx<'_>, row: i64) -> Result<Option<Arc<Mutex<Snapshot>>>> {
+    let key = (cx.reader.library_path().to_owned(), row);
+    let generation = GENERATION.load(std::sync::atomic::Ordering::Acquire);
+    if let Some(open) = SNAPSHOTS.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+        && open.checked.1 == generation
+        && open.checked.0.elapsed() < RECHECK
+    {
+        return Ok(Some(Arc::clone(&open.snap)));
+    }
+    let checked = (std::time::Instant::now(), generation);
     let Some(folder) = cx.reader.sync_folder()? else { return Ok(None) };
     let Some((_, device, _)) = cx.reader.peer_devices()?.into_iter().find(|(r, _, _)| *r == row) else {
         return Ok(None);
     };
     let path = folder.join("devices").join(device.simple().to_string()).join("entries.db");
     let Ok(modified) = std::fs::metadata(&path).and_then(|m| m.modified()) else { return Ok(None) };
-    let mut open = SNAPSHOTS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((p, at, snap)) = open.get(&row)
-        && *p == path
-        && *at == modified
+    let mut opened = SNAPSHOTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(open) = opened.get_mut(&key)
+        && open.path == path
+        && open.modified == modified
     {
-        return Ok(Some(Arc::clone(snap)));
+        open.checked = checked;
+        return Ok(Some(Arc::clone(&open.snap)));
     }
     let snap = Arc::new(Mutex::new(Snapshot::open(&path)?));
-    open.insert(row, (path, modified, Arc::clone(&snap)));
+    opened.insert(key, Opened1 { path, modified, snap: Arc::clone(&snap), checked });
     Ok(Some(snap))
 }
 

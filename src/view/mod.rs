@@ -16,6 +16,7 @@ mod root;
 
 pub use queries::{QueryTable, query_key};
 
+pub use devices::snapshots_may_have_changed;
 pub use flat::suffixed_name;
 pub use locations::listed_entry;
 
