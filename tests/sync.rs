@@ -564,6 +564,52 @@ fn a_tag_folder_lists_the_files_of_every_device_even_while_one_is_off() {
 }
 
 #[test]
+fn another_devices_files_are_untagged_moved_and_favorited_through_the_mount_and_every_device_follows() {
+    let dir = folder();
+    let laptop = Fixture::new();
+    laptop.add();
+    laptop
+        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
+        .ok();
+    let nas = Device::new(&["beach.jpg", "report.pdf"]);
+    nas.tag("beach.jpg", "holiday");
+    nas.tag("report.pdf", "work");
+    nas.join(dir.path(), "nas");
+    let mnt = laptop.mount();
+    common::eventually("the nas's files show in tags/", || {
+        let tags = mnt.ls("tags");
+        tags.contains(&"work".to_owned())
+            && tags.contains(&"holiday".to_owned())
+            && mnt.ls("tags/work") == ["report.pdf"]
+            && mnt.ls("tags/holiday") == ["beach.jpg"]
+    });
+    // mv to another tag, ln into favorites, rm from a tag: as for this device's files, at once in the mount.
+    std::fs::create_dir(mnt.join("tags/done")).unwrap();
+    std::fs::rename(mnt.join("tags/work/report.pdf"), mnt.join("tags/done/report.pdf")).unwrap();
+    std::fs::hard_link(mnt.join("tags/holiday/beach.jpg"), mnt.join("favorites/beach.jpg")).unwrap();
+    std::fs::remove_file(mnt.join("tags/holiday/beach.jpg")).unwrap();
+    assert!(mnt.ls("tags/work").is_empty());
+    assert_eq!(mnt.ls("tags/done"), ["report.pdf"]);
+    assert!(mnt.ls("tags/holiday").is_empty());
+    assert_eq!(mnt.ls("favorites"), ["beach.jpg"]);
+    // Not a member there: ENOENT, as for this device's files.
+    assert_eq!(common::errno_of(std::fs::remove_file(mnt.join("tags/work/report.pdf"))), libc::ENOENT);
+    // The daemon publishes the edits: the nas's own tables follow, and its files are untouched.
+    common::eventually("the nas has the laptop's edits of its files", || {
+        nas.sync();
+        nas.tags_of("report.pdf") == ["done"] && nas.tags_of("beach.jpg").is_empty() && nas.shared().favorite.len() == 1
+    });
+    assert_eq!(std::fs::read(nas.fx.file("beach.jpg")).unwrap(), b"beach.jpg");
+    // They hold in the laptop's library too, across a remount (rebuilt from the shared document).
+    mnt.unmount();
+    let mnt = laptop.mount();
+    assert_eq!(mnt.ls("tags/done"), ["report.pdf"]);
+    assert!(mnt.ls("tags/holiday").is_empty());
+    assert_eq!(mnt.ls("favorites"), ["beach.jpg"]);
+    mnt.unmount();
+}
+
+#[test]
 fn labels_and_favorites_list_other_devices_files_and_their_hidden_ones_only_when_hidden_files_are_shown() {
     let dir = folder();
     let laptop = Fixture::new();
@@ -586,8 +632,7 @@ fn labels_and_favorites_list_other_devices_files_and_their_hidden_ones_only_when
     assert_eq!(mnt.ls("favorites"), ["plan.odt"]);
     assert!(!mnt.join("favorites/secret.txt").exists());
     assert_eq!(std::fs::metadata(mnt.join("favorites/plan.odt")).unwrap().len(), "plan.odt".len() as u64);
-    // Another device's file is not this device's to change: unfavoriting it here is refused, writing it too.
-    assert_eq!(common::errno_of(std::fs::remove_file(mnt.join("favorites/plan.odt"))), libc::EPERM);
+    // Another device's file is not this device's to write (its membership is shared: see the test above).
     let write = std::fs::OpenOptions::new().append(true).open(mnt.join("favorites/plan.odt"));
     assert_eq!(common::errno_of(write), libc::EROFS);
     assert_eq!(mnt.ls("favorites"), ["plan.odt"]);

@@ -584,6 +584,12 @@ impl SpaceFs {
         if let Some(folder) = self.real_folder(to)? {
             return self.real_link(ino, node, folder, new_name);
         }
+        if self.in_view(|cx| view::flat::join_foreign(cx, node, to))? {
+            self.remember_view_dentry(new_parent, new_name.as_bytes());
+            let attr = self.with_reader(|r| self.attr_of(r, node))?;
+            self.handed_out(attr.ino, node);
+            return Ok(attr);
+        }
         let entry = view::member_entry(node).ok_or_else(|| self.refuse_write(to))?;
         self.in_view(|cx| view::flat::join(cx, entry, to))?;
         self.remember_view_dentry(new_parent, new_name.as_bytes());

@@ -512,6 +512,35 @@ pub struct ForeignRow {
     pub hidden: bool,
 }
 
+/// Takes the edits of other devices' memberships made through the mount (`foreign_edits`), in the order made:
+/// (entry, folder, joined). Tags and labels must have their uuids (`name_new_tags`, `name_new_labels`).
+pub fn take_foreign_edits(conn: &Connection) -> Result<Vec<(Uuid, ForeignFolder, bool)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT f.entry, f.view, f.member, CASE f.view \
+             WHEN 1 THEN (SELECT uuid FROM tags WHERE id = f.folder) \
+             WHEN 2 THEN (SELECT uuid FROM labels WHERE id = f.folder) END \
+         FROM foreign_edits f ORDER BY f.id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?, r.get::<_, Option<Vec<u8>>>(3)?))
+    })?;
+    let mut edits = Vec::new();
+    for row in rows {
+        let (entry, view, member, folder) = row?;
+        let Ok(entry) = Uuid::from_slice(&entry) else { continue };
+        let folder = folder.and_then(|f| Uuid::from_slice(&f).ok());
+        let folder = match (view, folder) {
+            (1, Some(tag)) => ForeignFolder::Tag(tag),
+            (2, Some(label)) => ForeignFolder::Label(label),
+            (3, _) => ForeignFolder::Favorites,
+            _ => continue,
+        };
+        edits.push((entry, folder, member));
+    }
+    conn.prepare_cached("DELETE FROM foreign_edits")?.execute([])?;
+    Ok(edits)
+}
+
 /// Replaces the other devices' files shown in the flat views.
 pub fn set_foreign_members(conn: &Connection, rows: &[ForeignRow]) -> Result<()> {
     use crate::library::ForeignView;

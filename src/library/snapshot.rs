@@ -132,6 +132,13 @@ impl Snapshot {
         Ok(found.filter(shown))
     }
 
+    /// The uuid of entry `id` (the shared document's key for it).
+    pub fn uuid_of(&self, id: i64) -> Result<Option<uuid::Uuid>> {
+        let found: Option<Vec<u8>> =
+            self.conn.prepare_cached("SELECT uuid FROM entries WHERE id = ?1")?.query_row([id], |r| r.get(0)).ok();
+        Ok(found.and_then(|b| uuid::Uuid::from_slice(&b).ok()))
+    }
+
     pub fn entry(&self, id: i64) -> Result<Option<ForeignEntry>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?1");
         let found = self.conn.prepare_cached(&sql)?.query_row([id], entry_row).ok();

@@ -935,6 +935,63 @@ pub fn change_membership(
     Ok(())
 }
 
+/// Another device's file as the mount shows it in a flat view: its device's row, its id in that device's snapshot,
+/// its uuid (the shared document's key) and its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignFile {
+    pub device: i64,
+    pub entry: i64,
+    pub uuid: uuid::Uuid,
+    pub name: Vec<u8>,
+}
+
+/// A membership as `foreign_members` and `foreign_edits` name it: (view, folder).
+fn foreign_folder(m: Membership) -> (i64, i64) {
+    use super::ForeignView;
+    match m {
+        Membership::Tag(tag) => (ForeignView::Tags as i64, tag.0),
+        Membership::Label(label) => (ForeignView::Labels as i64, label.0),
+        Membership::Favorite => (ForeignView::Favorites as i64, 0),
+    }
+}
+
+/// Another device's file leaves and/or joins a flat folder (rm, ln and mv in the views): shown so at once, and
+/// kept in `foreign_edits` for the next exchange to record in the shared document.
+pub fn change_foreign_membership(
+    conn: &Connection,
+    file: &ForeignFile,
+    remove: Option<Membership>,
+    add: Option<Membership>,
+) -> Result<()> {
+    let mut hidden = false;
+    if let Some(m) = remove {
+        let (view, folder) = foreign_folder(m);
+        let key = params![view, folder, file.device, file.entry];
+        let row = "FROM foreign_members WHERE view = ?1 AND folder = ?2 AND device = ?3 AND entry = ?4";
+        let shown: Option<bool> =
+            conn.prepare_cached(&format!("SELECT hidden {row}"))?.query_row(key, |r| r.get(0)).optional()?;
+        hidden = shown.ok_or_else(|| Error::NotFound("the file is not in that folder".into()))?;
+        conn.prepare_cached(&format!("DELETE {row}"))?.execute(key)?;
+        record_foreign_edit(conn, file, view, folder, false)?;
+    }
+    if let Some(m) = add {
+        let (view, folder) = foreign_folder(m);
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO foreign_members (view, folder, device, entry, name, hidden) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![view, folder, file.device, file.entry, file.name, hidden])?;
+        record_foreign_edit(conn, file, view, folder, true)?;
+    }
+    Ok(())
+}
+
+fn record_foreign_edit(conn: &Connection, file: &ForeignFile, view: i64, folder: i64, member: bool) -> Result<()> {
+    conn.prepare_cached("INSERT INTO foreign_edits (entry, view, folder, member) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![file.uuid.as_bytes(), view, folder, member])?;
+    Ok(())
+}
+
 /// Creates a tag; an existing one is EEXIST.
 pub fn create_tag(conn: &Connection, tag: &TagName) -> Result<TagId> {
     if tag_id(conn, tag)?.is_some() {

@@ -282,6 +282,14 @@ impl Writer {
     pub fn change_membership(&self, entry: EntryId, remove: Option<Membership>, add: Option<Membership>) -> Result<()> {
         self.change(move |c| write::change_membership(c, entry, remove, add))
     }
+    pub fn change_foreign_membership(
+        &self,
+        file: write::ForeignFile,
+        remove: Option<Membership>,
+        add: Option<Membership>,
+    ) -> Result<()> {
+        self.change(move |c| write::change_foreign_membership(c, &file, remove, add))
+    }
     pub fn create_tag(&self, tag: TagName) -> Result<TagId> {
         self.change(move |c| write::create_tag(c, &tag))
     }

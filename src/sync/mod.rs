@@ -364,6 +364,7 @@ pub fn sync(library: &Library) -> Result<Synced> {
             let here = shared::read(conn)?;
             let local = shared::local_entries(conn, &before.entries())?;
             synced.published = doc.record(&before.restricted(&local), &here);
+            synced.published += record_foreign_edits(conn, &mut doc, &before)?;
             // 2. The others'.
             let mut progress = Vec::new();
             for (peer, files) in &arrived {
@@ -450,6 +451,30 @@ pub fn sync(library: &Library) -> Result<Synced> {
     }
     folder.write_device(me, &state.device_name, &stamp).map_err(kept)?;
     Ok(synced)
+}
+
+/// Records in the document the other devices' files put into or taken out of tags, labels and favorites through
+/// this device's mount since the last exchange (`before`: the document as it was then). Answers how many keys
+/// changed.
+fn record_foreign_edits(conn: &rusqlite::Connection, doc: &mut SharedDoc, before: &shared::Shared) -> Result<usize> {
+    use shared::ForeignFolder;
+    let edits = shared::take_foreign_edits(conn)?;
+    if edits.is_empty() {
+        return Ok(0);
+    }
+    let was = before.restricted(&edits.iter().map(|(entry, _, _)| *entry).collect());
+    let mut now = was.clone();
+    for (entry, folder, joined) in edits {
+        match (folder, joined) {
+            (ForeignFolder::Tag(tag), true) => now.tagged.insert((entry, tag)),
+            (ForeignFolder::Tag(tag), false) => now.tagged.remove(&(entry, tag)),
+            (ForeignFolder::Label(label), true) => now.labeled.insert((entry, label)),
+            (ForeignFolder::Label(label), false) => now.labeled.remove(&(entry, label)),
+            (ForeignFolder::Favorites, true) => now.favorite.insert(entry),
+            (ForeignFolder::Favorites, false) => now.favorite.remove(&entry),
+        };
+    }
+    Ok(doc.record(&was, &now))
 }
 
 /// What `foreign_members` last wrote, by library: its stamp (`foreign_stamp`) and the rows it left. An exchange

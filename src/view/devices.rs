@@ -214,6 +214,19 @@ impl View for Devices {
     }
 }
 
+/// Another device's file (`file_node`) as a flat view's membership changes need it; `None` for any other node.
+pub fn foreign_file(cx: &Ctx<'_>, node: Node) -> Result<Option<crate::library::write::ForeignFile>> {
+    let Node::Foreign(ID, v) = node else { return Ok(None) };
+    let (row, level, id) = unpack(v);
+    if level != FILE {
+        return Ok(None);
+    }
+    let Some(snap) = snapshot(cx, row)? else { return Ok(None) };
+    let snap = snap.lock().unwrap_or_else(|p| p.into_inner());
+    let (Some(entry), Some(uuid)) = (snap.entry(id)?, snap.uuid_of(id)?) else { return Ok(None) };
+    Ok(Some(crate::library::write::ForeignFile { device: row, entry: id, uuid, name: entry.name }))
+}
+
 /// The file at the same path on this machine, if it is there, is a regular file of the same size, and its real
 /// path stays inside the location's folder (no symlink leads out of it).
 fn readable_here(root: &std::path::Path, entry: &ForeignEntry) -> Option<PathBuf> {

@@ -10,7 +10,9 @@
 //!
 //! Other devices' files (`crate::sync`) in a tag, a label or favorites are listed after this device's, under their
 //! own name, or as `stem~D<device>-<entry>.ext` when another file of the folder has that name. They are `devices/`'s
-//! files (`Node::Foreign`): read-only, stated from their device's snapshot. Folders of other devices are not listed
+//! files (`Node::Foreign`): their content read-only, stated from their device's snapshot. Their memberships change
+//! as this device's do (rm, ln, mv): shown at once (`foreign_members`), and recorded in the shared document at the
+//! next exchange (`foreign_edits`). Folders of other devices are not listed
 //! in flat views (their contents live only in that device's snapshot: browse them under `devices/`).
 
 use super::locations::listed_entry;
@@ -69,6 +71,10 @@ impl View for Below {
 pub fn leave<V: View + ?Sized>(view: &V, cx: &Ctx<'_>, dir: Node, name: &[u8]) -> Result<Node> {
     let Some(membership) = view.membership(dir) else { return Err(view.refusal()) };
     let child = cx.child(dir, name)?;
+    if let Some(file) = devices::foreign_file(cx, child)? {
+        cx.writer.change_foreign_membership(file, Some(membership), None)?;
+        return Ok(child);
+    }
     let entry = member_entry(child).ok_or_else(|| view.refusal())?;
     cx.writer.change_membership(entry, Some(membership), None)?;
     Ok(child)
@@ -78,6 +84,12 @@ pub fn leave<V: View + ?Sized>(view: &V, cx: &Ctx<'_>, dir: Node, name: &[u8]) -
 /// other. EPERM when either folder stands for no membership or the item is not an entry.
 pub fn move_member(cx: &Ctx<'_>, from: Node, child: Node, to: Node) -> Result<()> {
     let refused = || super::of(from).refusal();
+    if let Some(file) = devices::foreign_file(cx, child)? {
+        return match (super::of(from).membership(from), super::of(to).membership(to)) {
+            (Some(old), Some(new)) if old != new => cx.writer.change_foreign_membership(file, Some(old), Some(new)),
+            _ => Err(refused()),
+        };
+    }
     match (super::of(from).membership(from), member_entry(child), super::of(to).membership(to)) {
         (Some(old), Some(entry), Some(new)) if old != new => cx.writer.change_membership(entry, Some(old), Some(new)),
         _ => Err(refused()),
@@ -88,6 +100,15 @@ pub fn move_member(cx: &Ctx<'_>, from: Node, child: Node, to: Node) -> Result<()
 pub fn join(cx: &Ctx<'_>, entry: EntryId, to: Node) -> Result<()> {
     let membership: Membership = super::of(to).membership(to).ok_or_else(|| super::of(to).refusal())?;
     cx.writer.change_membership(entry, None, Some(membership))
+}
+
+/// Another device's file (`node`, as `devices/` or a flat view shows it) joins folder `to` (`ln` of it into
+/// `<mnt>/tags/T/`). `false` when `node` is not another device's file.
+pub fn join_foreign(cx: &Ctx<'_>, node: Node, to: Node) -> Result<bool> {
+    let Some(file) = devices::foreign_file(cx, node)? else { return Ok(false) };
+    let membership: Membership = super::of(to).membership(to).ok_or_else(|| super::of(to).refusal())?;
+    cx.writer.change_foreign_membership(file, None, Some(membership))?;
+    Ok(true)
 }
 
 /// The entry at a real path joins folder `to` (`ln -s REALPATH <mnt>/tags/T/`); a path inside the mount is refused
