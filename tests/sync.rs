@@ -469,6 +469,12 @@ fn another_devices_files_show_under_devices_and_stay_listed_when_they_cannot_be_
     assert_eq!(std::fs::metadata(&shown).unwrap().len(), "photos/beach.jpg".len() as u64);
     // The nas's folder is at the same path here (a share mounted on both): the file reads from it.
     assert_eq!(std::fs::read(&shown).unwrap(), b"photos/beach.jpg");
+    // A file renamed on the nas (nothing else changed) shows under its new name once the nas has synced.
+    let report = nas.entry("report.pdf");
+    std::fs::rename(nas.fx.file("report.pdf"), nas.fx.file("final.pdf")).unwrap();
+    nas.lib.writer().rename_entry(report, Vec::new(), b"final.pdf".to_vec()).unwrap();
+    nas.sync();
+    common::eventually("the rename shows in devices/", || mnt.ls("devices/nas/files") == ["final.pdf", "photos"]);
     // The nas goes away: still listed and stated from its snapshot; reading says the host is down.
     std::fs::rename(nas.fx.files(), nas.fx.dir.path().join("away")).unwrap();
     assert_eq!(std::fs::metadata(&shown).unwrap().len(), "photos/beach.jpg".len() as u64);

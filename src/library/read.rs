@@ -136,8 +136,8 @@ impl Reader {
         super::shared::peers(&self.conn)
     }
 
-    /// Changes whenever an entry is added, changed or removed (count, last id, last indexing time): a snapshot
-    /// taken with the same stamp holds the same entries.
+    /// Changes whenever an entry is added, changed, moved or removed (count, last id, last indexing or move time):
+    /// a snapshot taken with the same stamp holds the same entries.
     pub fn entries_stamp(&self) -> Result<String> {
         let (count, last, indexed): (i64, Option<i64>, Option<i64>) = self
             .conn

@@ -1168,8 +1168,13 @@ fn move_entry(conn: &Connection, entry: EntryId, new_relative_path: &[u8], new_n
         let item = ScanItem::Remove { id: EntryId(id), dir_path };
         apply_item(conn, LocationId(location), &item, now_ns(), &mut ScanApplied::default())?;
     }
-    conn.prepare_cached("UPDATE entries SET relative_path = ?2, name = ?3, extension = ?4 WHERE id = ?1")?
-        .execute(params![entry.0, new_relative_path, new_name, extension_of(new_name)])?;
+    // indexed_at moves too: it is what tells a changed library from the snapshot published of it
+    // (`Reader::entries_stamp`), and a rename changes nothing else the stamp sees.
+    conn.prepare_cached(
+        "UPDATE entries SET relative_path = ?2, name = ?3, extension = ?4, indexed_at = max(indexed_at, ?5) \
+         WHERE id = ?1",
+    )?
+    .execute(params![entry.0, new_relative_path, new_name, extension_of(new_name), now_ns()])?;
     if kind == EntryKind::Dir as i64 {
         let old_path = child_path(&old_rel, &old_name);
         let new_path = child_path(new_relative_path, new_name);
