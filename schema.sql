@@ -195,7 +195,7 @@ CREATE TABLE sync_peers (
     refused      TEXT
 ) WITHOUT ROWID;
 
--- Other devices' files in every flat view that shows them (tags, labels, favorites); src/sync fills it at
+-- Other devices' files and folders in every flat view that shows them (tags, labels, favorites); src/sync fills it at
 -- each exchange from the shared document and the devices' snapshots.
 CREATE TABLE foreign_members (
     -- The view (1 tags, 2 labels, 3 favorites) and its folder there (the tag's or label's id; 0 for favorites).
@@ -207,6 +207,8 @@ CREATE TABLE foreign_members (
     name    BLOB    NOT NULL,
     -- Hidden in the shared document: listed only when the mount shows hidden entries.
     hidden  INTEGER NOT NULL DEFAULT 0,
+    -- 1: a folder (shown as a link to it under devices/), 0: a file.
+    is_dir  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (view, folder, device, entry)
 ) WITHOUT ROWID;
 CREATE INDEX foreign_members_name ON foreign_members (view, folder, name);

@@ -616,6 +616,41 @@ fn another_devices_files_are_untagged_moved_and_favorited_through_the_mount_and_
 }
 
 #[test]
+fn another_devices_folder_in_a_tag_is_a_link_to_it_under_devices() {
+    let dir = folder();
+    let laptop = Fixture::new();
+    laptop.add();
+    laptop
+        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
+        .ok();
+    let nas = Device::new(&["photos/beach.jpg", "photos/2026/sea.jpg"]);
+    nas.tag("photos", "holiday");
+    nas.join(dir.path(), "nas");
+    let mnt = laptop.mount();
+    common::eventually("the nas's folder shows in tags/holiday", || {
+        mnt.ls("tags").contains(&"holiday".to_owned()) && mnt.ls("tags/holiday") == ["photos"]
+    });
+    let link = mnt.join("tags/holiday/photos");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_link(&link).unwrap(), mnt.join("devices/nas/files/photos"));
+    // Followed, it is the folder: its contents as the nas's snapshot has them.
+    assert!(std::fs::metadata(&link).unwrap().is_dir());
+    assert_eq!(mnt.ls("tags/holiday/photos"), ["2026", "beach.jpg"]);
+    assert_eq!(mnt.ls("tags/holiday/photos/2026"), ["sea.jpg"]);
+    // Linked into favorites, taken out of the tag: the folder's memberships change, everywhere.
+    std::fs::hard_link(&link, mnt.join("favorites/photos")).unwrap();
+    std::fs::remove_file(&link).unwrap();
+    assert!(mnt.ls("tags/holiday").is_empty());
+    assert_eq!(mnt.ls("favorites"), ["photos"]);
+    common::eventually("the nas has the laptop's edits of its folder", || {
+        nas.sync();
+        nas.tags_of("photos").is_empty() && nas.shared().favorite.len() == 1
+    });
+    assert_eq!(std::fs::read(nas.fx.file("photos/beach.jpg")).unwrap(), b"photos/beach.jpg");
+    mnt.unmount();
+}
+
+#[test]
 fn labels_and_favorites_list_other_devices_files_and_their_hidden_ones_only_when_hidden_files_are_shown() {
     let dir = folder();
     let laptop = Fixture::new();

@@ -101,6 +101,28 @@ impl SpaceFs {
 
     fn foreign_attr(&self, ino: u64, f: &crate::view::Foreign) -> Attr {
         let time = |ns: i64| system_time(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000));
+        if let Some(target) = &f.link {
+            let size = target.len() as u64;
+            let (mtime, ctime) = (time(f.mtime_ns), time(f.ctime_ns));
+            let (uid, gid) = (self.uid, self.gid);
+            return Attr {
+                ino,
+                kind: NodeKind::Symlink,
+                size,
+                blocks: 0,
+                atime: mtime,
+                mtime,
+                ctime,
+                perm: 0o777,
+                nlink: 1,
+                uid,
+                gid,
+                rdev: 0,
+                blksize: 4096,
+                format: libc::S_IFLNK,
+                short_ttl: false,
+            };
+        }
         Attr {
             ino,
             kind: NodeKind::File,

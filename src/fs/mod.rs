@@ -480,6 +480,11 @@ impl SpaceFs {
     }
 
     fn readlink_now(&self, ino: u64) -> Result<Vec<u8>> {
+        let node = self.node(ino)?;
+        if let Node::Foreign(..) = node {
+            let foreign = self.with_reader(|r| view::of(node).foreign(&self.ctx(r), node))?;
+            return foreign.link.ok_or_else(|| Error::Invalid("not a link".into()));
+        }
         let path = self.real_path(ino)?.ok_or_else(|| Error::Invalid("not a link".into()))?;
         let target = longpath::with(&path, |p| std::fs::read_link(p)).map_err(|e| Error::io(&path, e))?;
         Ok(target.into_os_string().into_vec())

@@ -510,6 +510,7 @@ pub struct ForeignRow {
     pub entry: i64,
     pub name: Vec<u8>,
     pub hidden: bool,
+    pub is_dir: bool,
 }
 
 /// Takes the edits of other devices' memberships made through the mount (`foreign_edits`), in the order made:
@@ -547,23 +548,33 @@ pub fn set_foreign_members(conn: &Connection, rows: &[ForeignRow]) -> Result<()>
     conn.prepare_cached("DELETE FROM foreign_members")?.execute([])?;
     let insert = |table: &str, view: ForeignView| {
         format!(
-            "INSERT OR IGNORE INTO foreign_members (view, folder, device, entry, name, hidden) \
-             SELECT {}, id, ?2, ?3, ?4, ?5 FROM {table} WHERE uuid = ?1",
+            "INSERT OR IGNORE INTO foreign_members (view, folder, device, entry, name, hidden, is_dir) \
+             SELECT {}, id, ?2, ?3, ?4, ?5, ?6 FROM {table} WHERE uuid = ?1",
             view as i64
         )
     };
     let mut tag = conn.prepare_cached(&insert("tags", ForeignView::Tags))?;
     let mut label = conn.prepare_cached(&insert("labels", ForeignView::Labels))?;
     let mut favorite = conn.prepare_cached(
-        "INSERT OR IGNORE INTO foreign_members (view, folder, device, entry, name, hidden) VALUES (?1, 0, ?2, ?3, ?4, ?5)",
+        "INSERT OR IGNORE INTO foreign_members (view, folder, device, entry, name, hidden, is_dir) \
+         VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for r in rows {
         match r.folder {
-            ForeignFolder::Tag(t) => tag.execute(params![t.as_bytes(), r.device, r.entry, r.name, r.hidden])?,
-            ForeignFolder::Label(l) => label.execute(params![l.as_bytes(), r.device, r.entry, r.name, r.hidden])?,
-            ForeignFolder::Favorites => {
-                favorite.execute(params![ForeignView::Favorites as i64, r.device, r.entry, r.name, r.hidden])?
+            ForeignFolder::Tag(t) => {
+                tag.execute(params![t.as_bytes(), r.device, r.entry, r.name, r.hidden, r.is_dir])?
             }
+            ForeignFolder::Label(l) => {
+                label.execute(params![l.as_bytes(), r.device, r.entry, r.name, r.hidden, r.is_dir])?
+            }
+            ForeignFolder::Favorites => favorite.execute(params![
+                ForeignView::Favorites as i64,
+                r.device,
+                r.entry,
+                r.name,
+                r.hidden,
+                r.is_dir
+            ])?,
         };
     }
     Ok(())

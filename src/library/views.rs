@@ -110,7 +110,7 @@ impl FlatSql {
             "SELECT f.device, f.entry, f.name, \
              EXISTS (SELECT 1 FROM foreign_members f2 INDEXED BY foreign_members_name WHERE f2.view = f.view AND f2.folder = f.folder \
                      AND f2.name = f.name AND (f2.device, f2.entry) != (f.device, f.entry) AND (?2 OR f2.hidden = 0)) \
-             OR EXISTS (SELECT 1 FROM entries e2 {here} AND e2.name = f.name) \
+             OR EXISTS (SELECT 1 FROM entries e2 {here} AND e2.name = f.name), f.is_dir \
              FROM foreign_members f WHERE f.view = {view} AND f.folder = ?1 AND (?2 OR f.hidden = 0)",
             view = self.foreign as i64
         )
@@ -598,8 +598,10 @@ pub struct ForeignMember {
     pub name: Vec<u8>,
     /// Another file of the folder (here, or of another device) has the same name.
     pub collides: bool,
+    /// A folder (shown as a link to it under `devices/`), not a file.
+    pub is_dir: bool,
 }
 
 fn foreign_member(r: &rusqlite::Row<'_>) -> rusqlite::Result<ForeignMember> {
-    Ok(ForeignMember { device: r.get(0)?, entry: r.get(1)?, name: r.get(2)?, collides: r.get(3)? })
+    Ok(ForeignMember { device: r.get(0)?, entry: r.get(1)?, name: r.get(2)?, collides: r.get(3)?, is_dir: r.get(4)? })
 }

@@ -935,14 +935,15 @@ pub fn change_membership(
     Ok(())
 }
 
-/// Another device's file as the mount shows it in a flat view: its device's row, its id in that device's snapshot,
-/// its uuid (the shared document's key) and its name.
+/// Another device's file or folder as the mount shows it in a flat view: its device's row, its id in that device's
+/// snapshot, its uuid (the shared document's key), its name, and whether it is a folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForeignFile {
     pub device: i64,
     pub entry: i64,
     pub uuid: uuid::Uuid,
     pub name: Vec<u8>,
+    pub is_dir: bool,
 }
 
 /// A membership as `foreign_members` and `foreign_edits` name it: (view, folder).
@@ -977,10 +978,10 @@ pub fn change_foreign_membership(
     if let Some(m) = add {
         let (view, folder) = foreign_folder(m);
         conn.prepare_cached(
-            "INSERT OR IGNORE INTO foreign_members (view, folder, device, entry, name, hidden) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO foreign_members (view, folder, device, entry, name, hidden, is_dir) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![view, folder, file.device, file.entry, file.name, hidden])?;
+        .execute(params![view, folder, file.device, file.entry, file.name, hidden, file.is_dir])?;
         record_foreign_edit(conn, file, view, folder, true)?;
     }
     Ok(())

@@ -555,23 +555,28 @@ fn foreign_members(
         .chain(shared.labeled.iter().map(|(e, l)| (*e, ForeignFolder::Label(*l))))
         .chain(shared.favorite.iter().map(|e| (*e, ForeignFolder::Favorites)))
         .filter(|(e, _)| !local.contains(e));
-    // Each entry is looked for once, in the snapshots in turn: (device row, entry id, name), or not a file anywhere.
-    let mut found: HashMap<Uuid, Option<(i64, i64, Vec<u8>)>> = HashMap::new();
+    // Each entry is looked for once, in the snapshots in turn: (device row, entry id, name, a folder), or not a
+    // file or folder anywhere.
+    type Found = Option<(i64, i64, Vec<u8>, bool)>;
+    let mut found: HashMap<Uuid, Found> = HashMap::new();
     let mut rows = Vec::new();
     for (entry, folder) in memberships {
         if let std::collections::hash_map::Entry::Vacant(slot) = found.entry(entry) {
             let mut file = None;
             for (row, snapshot) in &snapshots {
                 if let Some(e) = snapshot.entry_by_uuid(&entry)? {
-                    file = (e.kind == crate::library::EntryKind::File).then_some((*row, e.id, e.name));
+                    use crate::library::EntryKind;
+                    let is_dir = e.kind == EntryKind::Dir;
+                    file = (e.kind == EntryKind::File || is_dir).then_some((*row, e.id, e.name, is_dir));
                     break;
                 }
             }
             slot.insert(file);
         }
-        if let Some(Some((device, id, name))) = found.get(&entry) {
+        if let Some(Some((device, id, name, is_dir))) = found.get(&entry) {
             let hidden = shared.hidden.contains(&entry);
-            rows.push(shared::ForeignRow { folder, device: *device, entry: *id, name: name.clone(), hidden });
+            let (device, entry, name, is_dir) = (*device, *id, name.clone(), *is_dir);
+            rows.push(shared::ForeignRow { folder, device, entry, name, hidden, is_dir });
         }
     }
     Ok(rows)

@@ -122,6 +122,14 @@ pub fn file_node(row: i64, entry: i64) -> Option<Node> {
     (0..=ID_MASK).contains(&entry).then_some(Node::Foreign(ID, pack(row, FILE, entry)))
 }
 
+/// Another device's folder as a flat view (`tags/`, `labels/`, `favorites/`) shows it: a symlink to the folder
+/// under `devices/`. Not the folder itself: one folder with two parents confuses the kernel's cache of names, and
+/// its contents are that device's, browsed there.
+pub fn folder_link_node(row: i64, entry: i64) -> Option<Node> {
+    (0..=MAX_ROW).contains(&row).then_some(())?;
+    (0..=ID_MASK).contains(&entry).then_some(Node::Foreign(ID, pack(row, DIR, entry)))
+}
+
 fn node_of(row: i64, e: &ForeignEntry) -> (Node, NodeKind) {
     if e.kind == EntryKind::Dir {
         (Node::Folder(ID, pack(row, DIR, e.id)), NodeKind::Dir)
@@ -196,16 +204,36 @@ impl View for Devices {
     fn foreign(&self, cx: &Ctx<'_>, node: Node) -> Result<Foreign> {
         let gone = || crate::error::Error::NotFound(String::new());
         let Node::Foreign(_, v) = node else { return Err(gone()) };
-        let (row, _, id) = unpack(v);
+        let (row, level, id) = unpack(v);
         let snap = snapshot(cx, row)?.ok_or_else(gone)?;
         let snap = snap.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = snap.entry(id)?.filter(|e| e.kind == EntryKind::File).ok_or_else(gone)?;
-        Ok(Foreign { size: entry.size.max(0) as u64, mode: entry.mode, mtime_ns: entry.modified_at, ctime_ns: entry.changed_at })
+        let kind = if level == DIR { EntryKind::Dir } else { EntryKind::File };
+        let entry = snap.entry(id)?.filter(|e| e.kind == kind).ok_or_else(gone)?;
+        let link = if level == DIR {
+            let device = devices(cx)?.into_iter().find(|(r, _)| *r == row).ok_or_else(gone)?.1;
+            let location = snap.location(entry.location)?.ok_or_else(gone)?;
+            let mut target = match cx.mountpoint {
+                Some(mnt) => mnt.as_os_str().as_encoded_bytes().to_vec(),
+                None => Vec::new(),
+            };
+            for part in [&b"devices"[..], &device, location.name.as_bytes(), &entry.path()] {
+                target.push(b'/');
+                target.extend_from_slice(part);
+            }
+            Some(target)
+        } else {
+            None
+        };
+        let (size, mode) = (entry.size.max(0) as u64, entry.mode);
+        Ok(Foreign { size, mode, mtime_ns: entry.modified_at, ctime_ns: entry.changed_at, link })
     }
 
     fn foreign_path(&self, cx: &Ctx<'_>, node: Node) -> Result<Option<PathBuf>> {
         let Node::Foreign(_, v) = node else { return Ok(None) };
-        let (row, _, id) = unpack(v);
+        let (row, level, id) = unpack(v);
+        if level != FILE {
+            return Ok(None);
+        }
         let Some(snap) = snapshot(cx, row)? else { return Ok(None) };
         let snap = snap.lock().unwrap_or_else(|p| p.into_inner());
         let Some(entry) = snap.entry(id)?.filter(|e| e.kind == EntryKind::File) else { return Ok(None) };
@@ -218,13 +246,11 @@ impl View for Devices {
 pub fn foreign_file(cx: &Ctx<'_>, node: Node) -> Result<Option<crate::library::write::ForeignFile>> {
     let Node::Foreign(ID, v) = node else { return Ok(None) };
     let (row, level, id) = unpack(v);
-    if level != FILE {
-        return Ok(None);
-    }
     let Some(snap) = snapshot(cx, row)? else { return Ok(None) };
     let snap = snap.lock().unwrap_or_else(|p| p.into_inner());
     let (Some(entry), Some(uuid)) = (snap.entry(id)?, snap.uuid_of(id)?) else { return Ok(None) };
-    Ok(Some(crate::library::write::ForeignFile { device: row, entry: id, uuid, name: entry.name }))
+    let is_dir = level == DIR;
+    Ok(Some(crate::library::write::ForeignFile { device: row, entry: id, uuid, name: entry.name, is_dir }))
 }
 
 /// The file at the same path on this machine, if it is there, is a regular file of the same size, and its real

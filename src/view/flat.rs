@@ -12,8 +12,9 @@
 //! own name, or as `stem~D<device>-<entry>.ext` when another file of the folder has that name. They are `devices/`'s
 //! files (`Node::Foreign`): their content read-only, stated from their device's snapshot. Their memberships change
 //! as this device's do (rm, ln, mv): shown at once (`foreign_members`), and recorded in the shared document at the
-//! next exchange (`foreign_edits`). Folders of other devices are not listed
-//! in flat views (their contents live only in that device's snapshot: browse them under `devices/`).
+//! next exchange (`foreign_edits`). A folder of another device is a symlink to it under `devices/`
+//! (`devices::folder_link_node`): its contents live only in that device's snapshot, and a folder with two parents
+//! would confuse the kernel's cache of names.
 
 use super::locations::listed_entry;
 use super::{Ctx, FlatView, Listed, Node, NodeKind, PAGE, View, ViewId, devices, member_entry};
@@ -196,13 +197,22 @@ pub fn list(r: &Ctx<'_>, view: FlatView, cookie: u64) -> Result<Vec<Listed>> {
             None => (-1, -1),
         };
         for m in r.reader.foreign_page(flat, r.show_hidden, after, PAGE - listed.len())? {
-            let Some(node) = devices::file_node(m.device, m.entry) else { continue };
+            let Some((node, kind)) = foreign_node(&m) else { continue };
             let cookie = FOREIGN | ((m.device as u64) << FOREIGN_DEVICE_SHIFT) | m.entry as u64;
             let name = foreign_name(&m);
-            listed.push(Listed { name, node, kind: NodeKind::File, cookie, place: None });
+            listed.push(Listed { name, node, kind, cookie, place: None });
         }
     }
     Ok(listed)
+}
+
+/// Another device's file, or its folder as a link to it under `devices/`.
+fn foreign_node(m: &ForeignMember) -> Option<(Node, NodeKind)> {
+    if m.is_dir {
+        devices::folder_link_node(m.device, m.entry).map(|n| (n, NodeKind::Symlink))
+    } else {
+        devices::file_node(m.device, m.entry).map(|n| (n, NodeKind::File))
+    }
 }
 
 /// Cookies of other devices' files, after every cookie of this device's (metadata ids): (device, entry) packed.
@@ -243,13 +253,13 @@ fn lookup_foreign(r: &Ctx<'_>, flat: Flat, name: &[u8]) -> Result<Option<(Node, 
     if let [only] = named.as_slice()
         && !only.collides
     {
-        return Ok(devices::file_node(only.device, only.entry).map(|n| (n, NodeKind::File)));
+        return Ok(foreign_node(only));
     }
     if let Some((device, entry)) = foreign_suffix(name)
         && let Some(m) = r.reader.foreign_member(flat, r.show_hidden, device, entry)?
         && foreign_suffixed(&m.name, device, entry) == name
     {
-        return Ok(devices::file_node(device, entry).map(|n| (n, NodeKind::File)));
+        return Ok(foreign_node(&m));
     }
     Ok(None)
 }

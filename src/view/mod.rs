@@ -151,6 +151,8 @@ pub struct Foreign {
     pub mode: u32,
     pub mtime_ns: i64,
     pub ctime_ns: i64,
+    /// Another device's folder in a flat view is a symlink to it under `devices/`: its target.
+    pub link: Option<Vec<u8>>,
 }
 
 /// How many children one call lists at most; callers ask again after the last cookie.
