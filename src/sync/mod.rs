@@ -620,7 +620,9 @@ pub fn devices(library: &Library) -> Result<(PathBuf, Vec<DeviceStatus>)> {
     let (before, _) = doc.read();
     let here = shared::read(reader.conn())?;
     let local = shared::local_entries(reader.conn(), &before.entries())?;
-    let unrecorded = doc.record(&before.restricted(&local), &here);
+    // Other devices' files put into or out of folders through the mount, waiting in `foreign_edits`.
+    let foreign_edits: i64 = reader.conn().query_row("SELECT count(*) FROM foreign_edits", [], |r| r.get(0))?;
+    let unrecorded = doc.record(&before.restricted(&local), &here) + foreign_edits as usize;
     let unpublished = !doc.own_changes_after(&heads_of(&state.published_heads)).is_empty();
     let mut list = vec![DeviceStatus {
         device: state.device,
