@@ -59,6 +59,11 @@ impl Device {
     }
 }
 
+/// `spacefs devices join DIR --name NAME` on a fixture's library, as a user runs it.
+fn join_with_the_cli(fx: &Fixture, dir: &Path, name: &str) {
+    fx.run(["devices".as_ref(), "join".as_ref(), dir.as_os_str(), "--name".as_ref(), name.as_ref()]).ok();
+}
+
 fn folder() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("spacefs-sync").tempdir().unwrap()
 }
@@ -373,9 +378,7 @@ fn a_mounted_library_exchanges_by_itself_with_the_sync_folder() {
     let laptop = Fixture::new();
     laptop.write("beach.jpg", b"sand");
     laptop.add();
-    laptop
-        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
-        .ok();
+    join_with_the_cli(&laptop, dir.path(), "laptop");
     let mnt = laptop.mount();
     let desktop = Device::new(&["report.pdf"]);
     desktop.join(dir.path(), "desktop");
@@ -401,9 +404,7 @@ fn an_idle_mounted_library_does_not_exchange_again_and_again() {
     let laptop = Fixture::new();
     laptop.write("beach.jpg", b"sand");
     laptop.add();
-    laptop
-        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
-        .ok();
+    join_with_the_cli(&laptop, dir.path(), "laptop");
     let mnt = laptop.mount();
     let device_file = || {
         let devices = std::fs::read_dir(dir.path().join("devices")).unwrap();
@@ -455,9 +456,7 @@ fn another_devices_files_show_under_devices_and_stay_listed_when_they_cannot_be_
     let laptop = Fixture::new();
     laptop.write("mine.txt", b"mine");
     laptop.add();
-    laptop
-        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
-        .ok();
+    join_with_the_cli(&laptop, dir.path(), "laptop");
     let mnt = laptop.mount();
     let nas = Device::new(&["report.pdf", "photos/beach.jpg"]);
     nas.join(dir.path(), "nas");
@@ -490,9 +489,7 @@ fn a_snapshot_that_names_paths_outside_its_locations_shows_nothing_of_them() {
     let dir = folder();
     let laptop = Fixture::new();
     laptop.add();
-    laptop
-        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
-        .ok();
+    join_with_the_cli(&laptop, dir.path(), "laptop");
     let mnt = laptop.mount();
     let nas = Device::new(&["ok.txt"]);
     nas.join(dir.path(), "nas");
@@ -539,9 +536,7 @@ fn a_tag_folder_lists_the_files_of_every_device_even_while_one_is_off() {
     laptop.write("beach.jpg", b"laptop's beach");
     laptop.add();
     laptop.run(["tag", "holiday", laptop.file("beach.jpg").to_str().unwrap()]).ok();
-    laptop
-        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
-        .ok();
+    join_with_the_cli(&laptop, dir.path(), "laptop");
     let mnt = laptop.mount();
     let nas = Device::new(&["beach.jpg", "report.pdf"]);
     nas.tag("beach.jpg", "holiday");
@@ -574,9 +569,7 @@ fn another_devices_files_are_untagged_moved_and_favorited_through_the_mount_and_
     let dir = folder();
     let laptop = Fixture::new();
     laptop.add();
-    laptop
-        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
-        .ok();
+    join_with_the_cli(&laptop, dir.path(), "laptop");
     let nas = Device::new(&["beach.jpg", "report.pdf"]);
     nas.tag("beach.jpg", "holiday");
     nas.tag("report.pdf", "work");
@@ -620,9 +613,7 @@ fn another_devices_folder_in_a_tag_is_a_link_to_it_under_devices() {
     let dir = folder();
     let laptop = Fixture::new();
     laptop.add();
-    laptop
-        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
-        .ok();
+    join_with_the_cli(&laptop, dir.path(), "laptop");
     let nas = Device::new(&["photos/beach.jpg", "photos/2026/sea.jpg"]);
     nas.tag("photos", "holiday");
     nas.join(dir.path(), "nas");
@@ -656,9 +647,7 @@ fn labels_and_favorites_list_other_devices_files_and_their_hidden_ones_only_when
     let laptop = Fixture::new();
     laptop.write("notes.txt", b"laptop's notes");
     laptop.add();
-    laptop
-        .run(["devices".as_ref(), "join".as_ref(), dir.path().as_os_str(), "--name".as_ref(), "laptop".as_ref()])
-        .ok();
+    join_with_the_cli(&laptop, dir.path(), "laptop");
     let mnt = laptop.mount();
     let nas = Device::new(&["scan.pdf", "plan.odt", "secret.txt"]);
     nas.lib.writer().label(vec![nas.entry("scan.pdf")], label_path("work/2026")).unwrap();
@@ -705,7 +694,7 @@ fn a_full_sync_folder_is_one_clear_line_and_the_edit_is_published_once_there_is_
         }
     }
     let _guard = Unmount(dir.clone());
-    fx.run(["devices".as_ref(), "join".as_ref(), dir.as_os_str(), "--name".as_ref(), "a".as_ref()]).ok();
+    join_with_the_cli(&fx, &dir, "a");
     // The file system fills up (another program's file).
     let filler = dir.join("filler");
     let _ = std::fs::write(&filler, vec![0u8; 512 << 10]);
@@ -717,7 +706,7 @@ fn a_full_sync_folder_is_one_clear_line_and_the_edit_is_published_once_there_is_
     let synced = fx.run(["sync"]);
     assert!(synced.ok().contains("change"), "{synced:?}");
     let late = Fixture::new();
-    late.run(["devices".as_ref(), "join".as_ref(), dir.as_os_str(), "--name".as_ref(), "b".as_ref()]).ok();
+    join_with_the_cli(&late, &dir, "b");
     assert!(late.run(["tags"]).ok().contains("kept"));
     let leftovers: Vec<_> = walk(&dir).into_iter().filter(|p| p.contains(".tmp-")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
