@@ -37,10 +37,10 @@ fn unpack(v: i64) -> (i64, i64, i64) {
 }
 
 /// Open snapshots by library and device row, kept while their file is the same (a new one is renamed over it).
-type Opened = HashMap<(String, i64), Opened1>;
+type Opened = HashMap<(String, i64), OpenSnapshot>;
 static SNAPSHOTS: std::sync::LazyLock<Mutex<Opened>> = std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
 
-struct Opened1 {
+struct OpenSnapshot {
     path: PathBuf,
     modified: std::time::SystemTime,
     snap: Arc<Mutex<Snapshot>>,
@@ -87,7 +87,7 @@ fn snapshot(cx: &Ctx<'_>, row: i64) -> Result<Option<Arc<Mutex<Snapshot>>>> {
         return Ok(Some(Arc::clone(&open.snap)));
     }
     let snap = Arc::new(Mutex::new(Snapshot::open(&path)?));
-    opened.insert(key, Opened1 { path, modified, snap: Arc::clone(&snap), checked });
+    opened.insert(key, OpenSnapshot { path, modified, snap: Arc::clone(&snap), checked });
     Ok(Some(snap))
 }
 
