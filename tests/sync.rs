@@ -183,9 +183,29 @@ fn a_tag_deleted_on_one_device_is_gone_on_every_device() {
     a.join(dir.path(), "a");
     b.join(dir.path(), "b");
     a.sync();
-    // On a, the tag is taken off its file and deleted (rmdir tags/old).
-    a.lib.writer().untag(vec![a.entry("a")], vec![TagName::parse("old").unwrap()]).unwrap();
-    a.lib.writer().delete_tag(TagName::parse("old").unwrap()).unwrap();
+    // On a, tags/old lists b's file too: the folder is not empty.
+    let old = TagName::parse("old").unwrap();
+    a.lib.writer().untag(vec![a.entry("a")], vec![old.clone()]).unwrap();
+    assert!(matches!(a.lib.writer().delete_tag(old.clone()), Err(spacefs::error::Error::NotEmpty(_))));
+    // b's file taken out too (rm tags/old/b), the tag is deleted (rmdir tags/old).
+    let conn = rusqlite::Connection::open(a.fx.library()).unwrap();
+    let (tag, device, entry): (i64, i64, i64) = conn
+        .query_row("SELECT folder, device, entry FROM foreign_members", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    let uuid: Vec<u8> = rusqlite::Connection::open(b.fx.library())
+        .unwrap()
+        .query_row("SELECT uuid FROM entries WHERE name = CAST('b' AS BLOB)", [], |r| r.get(0))
+        .unwrap();
+    let file = spacefs::library::write::ForeignFile {
+        device,
+        entry,
+        uuid: uuid::Uuid::from_slice(&uuid).unwrap(),
+        name: b"b".to_vec(),
+        is_dir: false,
+    };
+    let membership = spacefs::library::write::Membership::Tag(spacefs::library::TagId(tag));
+    a.lib.writer().change_foreign_membership(file, Some(membership), None).unwrap();
+    a.lib.writer().delete_tag(old).unwrap();
     a.sync();
     b.sync();
     assert!(b.tag_table().is_empty(), "{:?}", b.tag_table());
@@ -582,6 +602,8 @@ fn another_devices_files_are_untagged_moved_and_favorited_through_the_mount_and_
             && mnt.ls("tags/work") == ["report.pdf"]
             && mnt.ls("tags/holiday") == ["beach.jpg"]
     });
+    // A tag folder that lists only another device's files is not empty.
+    assert_eq!(common::errno_of(std::fs::remove_dir(mnt.join("tags/work"))), libc::ENOTEMPTY);
     // mv to another tag, ln into favorites, rm from a tag: as for this device's files, at once in the mount.
     std::fs::create_dir(mnt.join("tags/done")).unwrap();
     std::fs::rename(mnt.join("tags/work/report.pdf"), mnt.join("tags/done/report.pdf")).unwrap();

@@ -1001,9 +1001,12 @@ pub fn create_tag(conn: &Connection, tag: &TagName) -> Result<TagId> {
     ensure_tag(conn, tag, now_ns())
 }
 
-/// How many entries (live or orphaned) carry a tag.
+/// How many entries carry a tag: this device's (live or orphaned) and other devices' (`foreign_members`), so a tag
+/// folder listing only other devices' files is not empty to rmdir.
 fn tag_uses(conn: &Connection, tag: i64) -> Result<i64> {
-    Ok(conn.prepare_cached("SELECT count(*) FROM metadata_tag WHERE tag_id = ?1")?.query_row([tag], |r| r.get(0))?)
+    let sql = "SELECT (SELECT count(*) FROM metadata_tag WHERE tag_id = ?1) + \
+                      (SELECT count(*) FROM foreign_members WHERE view = 1 AND folder = ?1)";
+    Ok(conn.prepare_cached(sql)?.query_row([tag], |r| r.get(0))?)
 }
 
 /// Deletes a tag that no entry carries (ENOTEMPTY otherwise; metadata kept for vanished files counts too).
@@ -1052,7 +1055,8 @@ fn label_is_empty(conn: &Connection, label: LabelId) -> Result<bool> {
     let used: i64 = conn
         .prepare_cached(
             "SELECT (SELECT count(*) FROM labels WHERE parent_id = ?1) + \
-                    (SELECT count(*) FROM metadata_label WHERE label_id = ?1)",
+                    (SELECT count(*) FROM metadata_label WHERE label_id = ?1) + \
+                    (SELECT count(*) FROM foreign_members WHERE view = 2 AND folder = ?1)",
         )?
         .query_row([label.0], |r| r.get(0))?;
     Ok(used == 0)
