@@ -64,6 +64,18 @@ fn join_with_the_cli(fx: &Fixture, dir: &Path, name: &str) {
     fx.run(["devices".as_ref(), "join".as_ref(), dir.as_os_str(), "--name".as_ref(), name.as_ref()]).ok();
 }
 
+/// A device with its files (name, content) added as location `files`, joined to the sync folder `dir` with the
+/// CLI as "laptop".
+fn joined_laptop(dir: &Path, files: &[(&str, &[u8])]) -> Fixture {
+    let laptop = Fixture::new();
+    for (name, content) in files {
+        laptop.write(name, content);
+    }
+    laptop.add();
+    join_with_the_cli(&laptop, dir, "laptop");
+    laptop
+}
+
 fn folder() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("spacefs-sync").tempdir().unwrap()
 }
@@ -395,10 +407,7 @@ fn labels_moved_into_each_other_on_two_devices_make_the_same_tree_everywhere() {
 #[test]
 fn a_mounted_library_exchanges_by_itself_with_the_sync_folder() {
     let dir = folder();
-    let laptop = Fixture::new();
-    laptop.write("beach.jpg", b"sand");
-    laptop.add();
-    join_with_the_cli(&laptop, dir.path(), "laptop");
+    let laptop = joined_laptop(dir.path(), &[("beach.jpg", b"sand")]);
     let mnt = laptop.mount();
     let desktop = Device::new(&["report.pdf"]);
     desktop.join(dir.path(), "desktop");
@@ -421,10 +430,7 @@ fn a_mounted_library_exchanges_by_itself_with_the_sync_folder() {
 #[test]
 fn an_idle_mounted_library_does_not_exchange_again_and_again() {
     let dir = folder();
-    let laptop = Fixture::new();
-    laptop.write("beach.jpg", b"sand");
-    laptop.add();
-    join_with_the_cli(&laptop, dir.path(), "laptop");
+    let laptop = joined_laptop(dir.path(), &[("beach.jpg", b"sand")]);
     let mnt = laptop.mount();
     let device_file = || {
         let devices = std::fs::read_dir(dir.path().join("devices")).unwrap();
@@ -473,10 +479,7 @@ fn the_tables_rebuilt_from_the_shared_document_alone_are_the_same_library() {
 #[test]
 fn another_devices_files_show_under_devices_and_stay_listed_when_they_cannot_be_read() {
     let dir = folder();
-    let laptop = Fixture::new();
-    laptop.write("mine.txt", b"mine");
-    laptop.add();
-    join_with_the_cli(&laptop, dir.path(), "laptop");
+    let laptop = joined_laptop(dir.path(), &[("mine.txt", b"mine")]);
     let mnt = laptop.mount();
     let nas = Device::new(&["report.pdf", "photos/beach.jpg"]);
     nas.join(dir.path(), "nas");
@@ -507,9 +510,7 @@ fn another_devices_files_show_under_devices_and_stay_listed_when_they_cannot_be_
 #[test]
 fn a_snapshot_that_names_paths_outside_its_locations_shows_nothing_of_them() {
     let dir = folder();
-    let laptop = Fixture::new();
-    laptop.add();
-    join_with_the_cli(&laptop, dir.path(), "laptop");
+    let laptop = joined_laptop(dir.path(), &[]);
     let mnt = laptop.mount();
     let nas = Device::new(&["ok.txt"]);
     nas.join(dir.path(), "nas");
@@ -587,9 +588,7 @@ fn a_tag_folder_lists_the_files_of_every_device_even_while_one_is_off() {
 #[test]
 fn another_devices_files_are_untagged_moved_and_favorited_through_the_mount_and_every_device_follows() {
     let dir = folder();
-    let laptop = Fixture::new();
-    laptop.add();
-    join_with_the_cli(&laptop, dir.path(), "laptop");
+    let laptop = joined_laptop(dir.path(), &[]);
     let nas = Device::new(&["beach.jpg", "report.pdf"]);
     nas.tag("beach.jpg", "holiday");
     nas.tag("report.pdf", "work");
@@ -633,9 +632,7 @@ fn another_devices_files_are_untagged_moved_and_favorited_through_the_mount_and_
 #[test]
 fn another_devices_folder_in_a_tag_is_a_link_to_it_under_devices() {
     let dir = folder();
-    let laptop = Fixture::new();
-    laptop.add();
-    join_with_the_cli(&laptop, dir.path(), "laptop");
+    let laptop = joined_laptop(dir.path(), &[]);
     let nas = Device::new(&["photos/beach.jpg", "photos/2026/sea.jpg"]);
     nas.tag("photos", "holiday");
     nas.join(dir.path(), "nas");
@@ -666,10 +663,7 @@ fn another_devices_folder_in_a_tag_is_a_link_to_it_under_devices() {
 #[test]
 fn labels_and_favorites_list_other_devices_files_and_their_hidden_ones_only_when_hidden_files_are_shown() {
     let dir = folder();
-    let laptop = Fixture::new();
-    laptop.write("notes.txt", b"laptop's notes");
-    laptop.add();
-    join_with_the_cli(&laptop, dir.path(), "laptop");
+    let laptop = joined_laptop(dir.path(), &[("notes.txt", b"laptop's notes")]);
     let mnt = laptop.mount();
     let nas = Device::new(&["scan.pdf", "plan.odt", "secret.txt"]);
     nas.lib.writer().label(vec![nas.entry("scan.pdf")], label_path("work/2026")).unwrap();
