@@ -270,7 +270,8 @@ fn walk(
             };
             let name = child.file_name().as_bytes().to_vec();
             let path = child.path();
-            let meta = match fs::symlink_metadata(&path) {
+            // (Read relative to the open folder, without following a symlink: no walk of the whole path per file.)
+            let meta = match child.metadata() {
                 Ok(meta) => meta,
                 Err(err) => {
                     shared.unreadable(&path, &err);
