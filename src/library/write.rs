@@ -216,8 +216,9 @@ pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem], f
     let now = now_ns();
     let mut applied = ScanApplied::default();
     let Some(root) = location_root(conn, location)? else { return Ok(applied) };
+    let mut disk = Probe::new(&root);
     for item in items {
-        if is_stale(conn, &root, item)? {
+        if is_stale(conn, &mut disk, item)? {
             applied.stale += 1;
             continue;
         }
@@ -364,18 +365,65 @@ fn location_root(conn: &Connection, location: LocationId) -> Result<Option<PathB
 
 /// What is on disk at `relative_path/name` of the location in `root` now: its kind and inode.
 fn on_disk(root: &std::path::Path, relative_path: &[u8], name: &[u8]) -> Option<(EntryKind, i64)> {
-    on_disk_born(root, relative_path, name).map(|(kind, inode, _)| (kind, inode))
+    Probe::new(root).at(relative_path, name).map(|(kind, inode, _)| (kind, inode))
 }
 
-/// As `on_disk`, with the birth time (ns) where the file system keeps one: an inode number freed and given to a
-/// new file is told apart by it.
-fn on_disk_born(root: &std::path::Path, relative_path: &[u8], name: &[u8]) -> Option<(EntryKind, i64, Option<i64>)> {
-    use std::os::unix::fs::MetadataExt;
-    let path = super::real_path(root, relative_path, name);
-    let meta = crate::longpath::with(&path, |p| std::fs::symlink_metadata(p)).ok()?;
-    let born =
-        meta.created().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos() as i64);
-    Some((EntryKind::from_file_type(meta.file_type()), meta.ino() as i64, born))
+/// Looks at what is on disk at paths of one location, many in a row: the last folder looked in is kept open, so a
+/// batch of items from one folder costs one lookup of a name each, not a walk of the whole path each. Kept for one
+/// batch only: a folder renamed while the batch is applied is renamed in the library by a later job of the writer,
+/// which moves what the batch recorded under its old path along with it.
+struct Probe<'a> {
+    root: &'a std::path::Path,
+    /// The folder last looked in (its relative path) and a descriptor of it; `None` when it could not be opened.
+    folder: Option<(Vec<u8>, Option<std::os::fd::OwnedFd>)>,
+}
+
+impl<'a> Probe<'a> {
+    fn new(root: &'a std::path::Path) -> Probe<'a> {
+        Probe { root, folder: None }
+    }
+
+    /// Kind, inode and birth time (ns, where the file system keeps one: an inode number freed and given to a new
+    /// file is told apart by it) of what is at `relative_path/name`, not following a symlink.
+    fn at(&mut self, relative_path: &[u8], name: &[u8]) -> Option<(EntryKind, i64, Option<i64>)> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        if self.folder.as_ref().is_none_or(|(rel, _)| rel.as_slice() != relative_path) {
+            let path = if relative_path.is_empty() {
+                self.root.to_path_buf()
+            } else {
+                self.root.join(std::ffi::OsStr::from_bytes(relative_path))
+            };
+            let fd = crate::longpath::with(&path, |p| {
+                let c = std::ffi::CString::new(p.as_os_str().as_bytes())?;
+                // SAFETY: a valid C string; the descriptor returned is owned here.
+                let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // SAFETY: `fd` was just opened and is not owned elsewhere.
+                Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+            });
+            self.folder = Some((relative_path.to_vec(), fd.ok()));
+        }
+        let dir = self.folder.as_ref().and_then(|(_, fd)| fd.as_ref())?;
+        let name = std::ffi::CString::new(name).ok()?;
+        // SAFETY: statx fills `st`, a plain C struct, and reads only the C string and the open descriptor.
+        let mut st: libc::statx = unsafe { std::mem::zeroed() };
+        let mask = libc::STATX_TYPE | libc::STATX_INO | libc::STATX_BTIME;
+        let rc = unsafe { libc::statx(dir.as_raw_fd(), name.as_ptr(), libc::AT_SYMLINK_NOFOLLOW, mask, &mut st) };
+        if rc != 0 {
+            return None;
+        }
+        let kind = match u32::from(st.stx_mode) & libc::S_IFMT {
+            libc::S_IFREG => EntryKind::File,
+            libc::S_IFDIR => EntryKind::Dir,
+            libc::S_IFLNK => EntryKind::Symlink,
+            _ => EntryKind::Other,
+        };
+        let born = (st.stx_mask & libc::STATX_BTIME != 0)
+            .then(|| st.stx_btime.tv_sec * 1_000_000_000 + i64::from(st.stx_btime.tv_nsec));
+        Some((kind, st.stx_ino as i64, born))
+    }
 }
 
 /// Whether the disk has overtaken an item since it was read: an entry to record that is no longer at its path (or
@@ -385,9 +433,9 @@ fn on_disk_born(root: &std::path::Path, relative_path: &[u8], name: &[u8]) -> Op
 /// change and applied after it would put back what the change undid (a file renamed away left as a ghost). A
 /// later item for the same path, read after the change, records what the disk holds: checking at commit time is
 /// what keeps the library equal to the disk.
-fn is_stale(conn: &Connection, root: &std::path::Path, item: &ScanItem) -> Result<bool> {
+fn is_stale(conn: &Connection, disk: &mut Probe, item: &ScanItem) -> Result<bool> {
     Ok(match item {
-        ScanItem::Upsert(e) => on_disk(root, &e.relative_path, &e.name) != Some((e.kind, e.inode)),
+        ScanItem::Upsert(e) => disk.at(&e.relative_path, &e.name).map(|(k, i, _)| (k, i)) != Some((e.kind, e.inode)),
         ScanItem::Remove { id, .. } => {
             type Row = (Vec<u8>, Vec<u8>, i64, i64, Option<i64>);
             let row: Option<Row> = conn
@@ -396,7 +444,7 @@ fn is_stale(conn: &Connection, root: &std::path::Path, item: &ScanItem) -> Resul
                 .optional()?;
             match row {
                 None => false,
-                Some((rel, name, kind, inode, born)) => on_disk_born(root, &rel, &name).is_some_and(|(k, i, b)| {
+                Some((rel, name, kind, inode, born)) => disk.at(&rel, &name).is_some_and(|(k, i, b)| {
                     k == EntryKind::from_i64(kind)
                         && (inode == 0 || i == inode)
                         && (born.is_none() || b.is_none() || born == b)
@@ -408,7 +456,7 @@ fn is_stale(conn: &Connection, root: &std::path::Path, item: &ScanItem) -> Resul
                 Some(at) => (&dir_path[..at], &dir_path[at + 1..]),
                 None => (&b""[..], &dir_path[..]),
             };
-            on_disk(root, rel, name).is_some_and(|(k, _)| k == EntryKind::Dir)
+            disk.at(rel, name).is_some_and(|(k, _, _)| k == EntryKind::Dir)
         }
     })
 }
@@ -504,26 +552,28 @@ pub fn extension_of(name: &[u8]) -> Option<String> {
     std::str::from_utf8(&name[dot + 1..]).ok().map(str::to_lowercase)
 }
 
-/// Finds or creates the content identity for a hash.
+/// Finds or creates the content identity for a hash. Most contents a scan meets are new: the insert comes first
+/// and is ignored when a unique index (`content_identity_unverified`, `content_identity_verified`) holds the hash
+/// already; only then is the row looked up. (One statement per new content instead of two.)
 fn content_for(conn: &Connection, hash: &ContentHash, now: i64) -> Result<ContentId> {
-    let found: Option<i64> = match &hash.full_hash {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO content_identity (uuid, cas_id, full_hash, kind, size, first_seen_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![uuid::Uuid::now_v7().as_bytes(), hash.cas_id, hash.full_hash, hash.kind, hash.size, now])?;
+    if inserted == 1 {
+        return Ok(ContentId(conn.last_insert_rowid()));
+    }
+    let id = match &hash.full_hash {
         Some(full) => conn
             .prepare_cached("SELECT id FROM content_identity WHERE cas_id = ?1 AND full_hash = ?2")?
-            .query_row(params![hash.cas_id, full], |r| r.get(0))
-            .optional()?,
+            .query_row(params![hash.cas_id, full], |r| r.get(0))?,
         None => conn
             .prepare_cached("SELECT id FROM content_identity WHERE cas_id = ?1 AND full_hash IS NULL")?
-            .query_row([&hash.cas_id], |r| r.get(0))
-            .optional()?,
+            .query_row([&hash.cas_id], |r| r.get(0))?,
     };
-    if let Some(id) = found {
-        return Ok(ContentId(id));
-    }
-    conn.prepare_cached(
-        "INSERT INTO content_identity (uuid, cas_id, full_hash, kind, size, first_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![uuid::Uuid::now_v7().as_bytes(), hash.cas_id, hash.full_hash, hash.kind, hash.size, now])?;
-    Ok(ContentId(conn.last_insert_rowid()))
+    Ok(ContentId(id))
 }
 
 /// Links entries to the content identity of their verified full hash.
