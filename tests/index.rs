@@ -522,3 +522,56 @@ fn the_first_scan_of_a_location_inserts_only_what_the_disk_still_holds_and_keeps
     tags.sort();
     assert_eq!(tags, ["from-disk", "mine"], "the tag given before the scan is kept");
 }
+
+#[test]
+fn the_first_scan_inserts_many_files_together_and_each_ends_as_if_inserted_alone() {
+    use spacefs::library::write::ScanItem;
+    let fx = Fixture::new();
+    let name = |i: usize| format!("f{i:03}");
+    for i in 0..150 {
+        let body = match i % 10 {
+            0 => b"the same bytes".to_vec(),
+            1 => Vec::new(),
+            _ => format!("file {i}").into_bytes(),
+        };
+        fx.write(name(i), &body);
+    }
+    let lib = Library::open(&fx.library()).unwrap();
+    let loc = common::add_location(&lib, &fx.files(), "files", IndexMode::Content);
+    // Another writer recorded the first twenty before the scan's batch, and one was tagged; five of them changed
+    // after that, before the scan read them.
+    let first: Vec<ScanItem> =
+        (0..20).map(|i| index::entry_now(&loc, b"", name(i).as_bytes()).unwrap().unwrap()).collect();
+    lib.writer().apply_scan(loc.id, first).unwrap();
+    for i in 12..17 {
+        fx.write(name(i), format!("file {i}, longer now").as_bytes());
+    }
+    let items: Vec<ScanItem> =
+        (0..150).map(|i| index::entry_now(&loc, b"", name(i).as_bytes()).unwrap().expect("on disk")).collect();
+    let tagged = entry(&lib, &loc, b"", b"f005");
+    lib.writer().tag(vec![tagged], tag(&["mine"])).unwrap();
+    // The last ten were read, then deleted before the batch was applied.
+    for i in 140..150 {
+        std::fs::remove_file(fx.file(name(i))).unwrap();
+    }
+
+    let applied = lib.writer().apply_first_scan(loc.id, items).unwrap();
+    assert_eq!(applied.stale, 10, "deleted files are not recorded");
+    let reader = lib.reader().unwrap();
+    assert_eq!(reader.children_stamps(loc.id, b"").unwrap().len(), 140);
+    assert_eq!(entry(&lib, &loc, b"", b"f005"), tagged, "an entry recorded before is kept, not duplicated");
+    assert_eq!(reader.tags_of(tagged).unwrap(), ["mine"]);
+    let contents: Vec<Option<(String, Option<String>)>> =
+        (0..140).map(|i| content_of(&lib, entry(&lib, &loc, b"", name(i).as_bytes()))).collect();
+    let same = contents[0].clone().expect("identical files have a content");
+    for (i, content) in contents.iter().enumerate() {
+        match i % 10 {
+            0 => assert_eq!(content.as_ref(), Some(&same), "f{i:03} shares the content of f000"),
+            1 => assert_eq!(content, &None, "an empty file has no content"),
+            _ => assert!(content.is_some() && content.as_ref() != Some(&same), "f{i:03} has a content of its own"),
+        }
+    }
+    let distinct: std::collections::HashSet<_> = contents.iter().flatten().collect();
+    assert_eq!(distinct.len(), 1 + 140 - 28, "one content per distinct non-empty body");
+    assert!(index::compare(&lib, &loc).unwrap().is_empty(), "the library equals the disk");
+}

@@ -70,6 +70,9 @@ pub struct ScanReport {
 struct Job {
     entry: ScannedEntry,
     path: PathBuf,
+    /// The open folder the entry is in (its file is opened relative to it, not by walking the whole path again);
+    /// `None` when the folder could not be opened, and then the path is used.
+    folder: Option<Arc<File>>,
     hash: bool,
 }
 
@@ -256,6 +259,7 @@ fn walk(
                 continue;
             }
         };
+        let folder = File::open(&dir).ok().map(Arc::new);
         let mut known: HashMap<Vec<u8>, EntryStamp> =
             reader.children_stamps(location.id, &rel)?.into_iter().map(|s| (s.name.clone(), s)).collect();
         for child in listing {
@@ -292,7 +296,7 @@ fn walk(
                 let dir_path = child_path(&rel, &entry.name);
                 items.send(ScanItem::RemoveBelow { dir_path }).map_err(|_| closed())?;
             }
-            if let Some(job) = plan(entry, path, previous.as_ref(), shared.mode) {
+            if let Some(job) = plan(entry, path, folder.clone(), previous.as_ref(), shared.mode) {
                 jobs.send(job).map_err(|_| closed())?;
             }
         }
@@ -357,7 +361,7 @@ pub fn compare(library: &Library, location: &Location) -> Result<Vec<Difference>
                 break;
             };
             let name = child.file_name().into_vec();
-            let Ok(meta) = fs::symlink_metadata(child.path()) else {
+            let Ok(meta) = child.metadata() else {
                 known.remove(&name);
                 continue;
             };
@@ -406,7 +410,13 @@ fn stray_folders(
 
 /// Decides what an entry found on disk needs, given what the library knew of it: nothing, a metadata update
 /// (times or attributes changed, content did not), or reading and hashing.
-fn plan(mut entry: ScannedEntry, path: PathBuf, previous: Option<&EntryStamp>, mode: IndexMode) -> Option<Job> {
+fn plan(
+    mut entry: ScannedEntry,
+    path: PathBuf,
+    folder: Option<Arc<File>>,
+    previous: Option<&EntryStamp>,
+    mode: IndexMode,
+) -> Option<Job> {
     let same_content = previous.is_some_and(|p| {
         p.kind == entry.kind && p.size == entry.size && p.modified_at == entry.modified_at && p.inode == entry.inode
     });
@@ -418,7 +428,7 @@ fn plan(mut entry: ScannedEntry, path: PathBuf, previous: Option<&EntryStamp>, m
     }
     let hash = hashable && !(same_content && has_content);
     entry.content = if same_content && !hash { ContentUpdate::Keep } else { ContentUpdate::Clear };
-    Some(Job { entry, path, hash })
+    Some(Job { entry, path, folder, hash })
 }
 
 fn hash_worker(jobs: Receiver<Job>, items: Sender<ScanItem>, shared: &Shared) {
@@ -441,12 +451,41 @@ fn open_to_read(path: &Path) -> std::io::Result<File> {
     }
 }
 
+/// As `open_to_read`, for the file `name` in the open `folder`.
+fn open_to_read_in(folder: &File, name: &[u8]) -> std::io::Result<File> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let name = std::ffi::CString::new(name).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let open = |extra| {
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | extra;
+        // SAFETY: a valid C string and an open descriptor; the descriptor returned is owned by the File.
+        let fd = unsafe { libc::openat(folder.as_raw_fd(), name.as_ptr(), flags) };
+        if fd < 0 { Err(std::io::Error::last_os_error()) } else { Ok(unsafe { File::from_raw_fd(fd) }) }
+    };
+    match open(libc::O_NOATIME) {
+        Err(err) if err.raw_os_error() == Some(libc::EPERM) => open(0),
+        other => other,
+    }
+}
+
+/// Whether an open file may have extended attributes to read (one call; most files have none, and asking for
+/// each attribute by name would cost a call each).
+fn has_xattrs(file: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a null buffer of size 0 asks only for the size of the list.
+    let size = unsafe { libc::flistxattr(file.as_raw_fd(), std::ptr::null_mut(), 0) };
+    size != 0
+}
+
 /// Reads what the indexer needs from one file: its content id (when asked) and its xdg tags and comment.
 fn process(job: Job, shared: &Shared) -> ScannedEntry {
-    let Job { mut entry, path, hash } = job;
+    let Job { mut entry, path, folder, hash } = job;
     match entry.kind {
         EntryKind::File => {
-            let file = match open_to_read(&path) {
+            let opened = match &folder {
+                Some(folder) => open_to_read_in(folder, &entry.name),
+                None => open_to_read(&path),
+            };
+            let file = match opened {
                 Ok(file) => file,
                 Err(err) => {
                     shared.unreadable(&path, &err);
@@ -468,7 +507,9 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
                     Err(err) => shared.unreadable(&path, &err),
                 }
             }
-            read_xdg(&mut entry, |name| xattr::FileExt::get_xattr(&file, name));
+            if has_xattrs(&file) {
+                read_xdg(&mut entry, |name| xattr::FileExt::get_xattr(&file, name));
+            }
         }
         EntryKind::Dir => read_xdg(&mut entry, |name| xattr::get(&path, name)),
         EntryKind::Symlink | EntryKind::Other => {}

@@ -211,12 +211,14 @@ pub fn finish_scan(
 /// the disk confirms it (`is_stale`: a mount may already write in the new location): no file can have moved in from
 /// another recorded path, so the search for one (`follow_move`) and the upsert's conflict handling would cost half
 /// the insert and find nothing; a path taken all the same (a mount, or a second scan, recorded it first) falls back
-/// to them.
+/// to them. Such files are inserted `BULK` at a time (`insert_bulk`), in the order of the items.
 pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem], first: bool) -> Result<ScanApplied> {
     let now = now_ns();
     let mut applied = ScanApplied::default();
     let Some(root) = location_root(conn, location)? else { return Ok(applied) };
     let mut disk = Probe::new(&root);
+    // New files waiting to be inserted together; written before any other item, so items apply in order.
+    let mut bulk: Vec<&ScannedEntry> = Vec::with_capacity(BULK);
     for item in items {
         if is_stale(conn, &mut disk, item)? {
             applied.stale += 1;
@@ -225,15 +227,26 @@ pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem], f
         if first
             && let ScanItem::Upsert(entry) = item
             && entry.id.is_none()
-            && let Some(id) = insert_new(conn, location, entry, now)?
         {
-            applied.upserted += 1;
-            applied.last_upserted = Some(id);
-            if !entry.xdg_tags.is_empty() || entry.xdg_comment.is_some() {
-                applied.tags_imported += import_xdg(conn, id, None, entry, now)?;
+            if entry.xdg_tags.is_empty() && entry.xdg_comment.is_none() {
+                bulk.push(entry);
+                if bulk.len() == BULK {
+                    insert_bulk(conn, &root, location, &bulk, now, &mut applied)?;
+                    bulk.clear();
+                }
+                continue;
             }
-            continue;
+            insert_each(conn, &root, location, &bulk, now, &mut applied)?;
+            bulk.clear();
+            if let Some(id) = insert_new(conn, location, entry, now)? {
+                applied.upserted += 1;
+                applied.last_upserted = Some(id);
+                applied.tags_imported += import_xdg(conn, id, None, entry, now)?;
+                continue;
+            }
         }
+        insert_each(conn, &root, location, &bulk, now, &mut applied)?;
+        bulk.clear();
         if let ScanItem::Upsert(entry) = item {
             match entry.id {
                 // Whoever gave the id knows the file: it is this entry, wherever it was.
@@ -243,7 +256,145 @@ pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem], f
         }
         apply_item(conn, location, item, now, &mut applied)?;
     }
+    insert_each(conn, &root, location, &bulk, now, &mut applied)?;
     Ok(applied)
+}
+
+/// Files of a first scan inserted by one statement (with their contents by another). Per row, a statement's own
+/// cost (opening a cursor on the table and each index, the AUTOINCREMENT counter, binding, finishing) was as much as
+/// the row's; 64 rows take 18 × 64 parameters, far below SQLite's limit.
+const BULK: usize = 64;
+
+/// New files of a first scan, one at a time (fewer than `BULK` left).
+fn insert_each(
+    conn: &Connection,
+    root: &std::path::Path,
+    location: LocationId,
+    entries: &[&ScannedEntry],
+    now: i64,
+    applied: &mut ScanApplied,
+) -> Result<()> {
+    for entry in entries {
+        if let Some(id) = insert_new(conn, location, entry, now)? {
+            applied.upserted += 1;
+            applied.last_upserted = Some(id);
+        } else {
+            follow_move(conn, root, location, entry)?;
+            apply_item(conn, location, &ScanItem::Upsert(Box::new((*entry).clone())), now, applied)?;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts `BULK` new files of a first scan (no tags to import, no id given): their new contents in one statement,
+/// then the entries in another, each finding its content id by an index search on its hash. A file whose path an
+/// entry holds already (see `apply_scan`) is left by the insert and goes the general way.
+fn insert_bulk(
+    conn: &Connection,
+    root: &std::path::Path,
+    location: LocationId,
+    entries: &[&ScannedEntry],
+    now: i64,
+    applied: &mut ScanApplied,
+) -> Result<()> {
+    debug_assert_eq!(entries.len(), BULK);
+    thread_local! {
+        static SQL: (String, String) = {
+            let rows = |per_row: usize, first: usize, row: &dyn Fn(&[String]) -> String| {
+                (0..BULK)
+                    .map(|r| row(&(0..per_row).map(|i| format!("?{}", first + r * per_row + i)).collect::<Vec<_>>()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let contents = format!(
+                "INSERT OR IGNORE INTO content_identity (uuid, cas_id, full_hash, kind, size, first_seen_at) VALUES {} \
+                 RETURNING id, cas_id, full_hash",
+                rows(5, 2, &|p| format!("({}, {}, {}, {}, {}, ?1)", p[0], p[1], p[2], p[3], p[4]))
+            );
+            let entries = format!(
+                "INSERT OR IGNORE INTO entries (uuid, location_id, relative_path, name, kind, extension, size, mode, \
+                 created_at, modified_at, changed_at, accessed_at, inode, device, symlink_target, content_id, \
+                 indexed_at) VALUES {} RETURNING id, relative_path, name",
+                rows(15, 3, &|p| format!("({}, ?1, {}, ?2)", p[0], p[1..].join(", ")))
+            );
+            (contents, entries)
+        };
+    }
+    let (contents_sql, entries_sql) = SQL.with(|sql| sql.clone());
+    let hashes: Vec<&ContentHash> = entries
+        .iter()
+        .filter_map(|e| match &e.content {
+            ContentUpdate::Set(hash) => Some(hash),
+            ContentUpdate::Keep | ContentUpdate::Clear => None,
+        })
+        .collect();
+    // The content id of each hash: those inserted now, as the insert returns them; the others looked up.
+    let mut ids: std::collections::HashMap<(String, Option<String>), i64> = std::collections::HashMap::new();
+    if let Some(last) = hashes.last() {
+        let mut stmt = conn.prepare_cached(&contents_sql)?;
+        stmt.raw_bind_parameter(1, now)?;
+        // Fewer contents than rows: the last is repeated, and the copies are ignored as the same hash.
+        for r in 0..BULK {
+            let hash = hashes.get(r).unwrap_or(last);
+            let at = 2 + r * 5;
+            stmt.raw_bind_parameter(at, uuid::Uuid::now_v7().as_bytes())?;
+            stmt.raw_bind_parameter(at + 1, &hash.cas_id)?;
+            stmt.raw_bind_parameter(at + 2, &hash.full_hash)?;
+            stmt.raw_bind_parameter(at + 3, hash.kind)?;
+            stmt.raw_bind_parameter(at + 4, hash.size)?;
+        }
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next()? {
+            ids.insert((row.get(1)?, row.get(2)?), row.get(0)?);
+        }
+    }
+    let mut stmt = conn.prepare_cached(&entries_sql)?;
+    stmt.raw_bind_parameter(1, location.0)?;
+    stmt.raw_bind_parameter(2, now)?;
+    for (r, e) in entries.iter().enumerate() {
+        let at = 3 + r * 15;
+        let content_id = match &e.content {
+            ContentUpdate::Set(hash) => match ids.get(&(hash.cas_id.clone(), hash.full_hash.clone())) {
+                Some(id) => Some(*id),
+                None => Some(content_for(conn, hash, now)?.0),
+            },
+            ContentUpdate::Keep | ContentUpdate::Clear => None,
+        };
+        stmt.raw_bind_parameter(at, uuid::Uuid::now_v7().as_bytes())?;
+        stmt.raw_bind_parameter(at + 1, &e.relative_path)?;
+        stmt.raw_bind_parameter(at + 2, &e.name)?;
+        stmt.raw_bind_parameter(at + 3, e.kind as i64)?;
+        stmt.raw_bind_parameter(at + 4, extension_of(&e.name))?;
+        stmt.raw_bind_parameter(at + 5, e.size)?;
+        stmt.raw_bind_parameter(at + 6, e.mode)?;
+        stmt.raw_bind_parameter(at + 7, e.created_at)?;
+        stmt.raw_bind_parameter(at + 8, e.modified_at)?;
+        stmt.raw_bind_parameter(at + 9, e.changed_at)?;
+        stmt.raw_bind_parameter(at + 10, e.accessed_at)?;
+        stmt.raw_bind_parameter(at + 11, e.inode)?;
+        stmt.raw_bind_parameter(at + 12, e.device)?;
+        stmt.raw_bind_parameter(at + 13, &e.symlink_target)?;
+        stmt.raw_bind_parameter(at + 14, content_id)?;
+    }
+    let mut inserted: Vec<(i64, Vec<u8>, Vec<u8>)> = Vec::with_capacity(BULK);
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next()? {
+        inserted.push((row.get(0)?, row.get(1)?, row.get(2)?));
+    }
+    drop(rows);
+    applied.upserted += inserted.len() as u64;
+    applied.last_upserted = inserted.iter().map(|(id, _, _)| EntryId(*id)).max().or(applied.last_upserted);
+    if inserted.len() < entries.len() {
+        let taken: std::collections::HashSet<(&[u8], &[u8])> =
+            inserted.iter().map(|(_, rel, name)| (rel.as_slice(), name.as_slice())).collect();
+        let left: Vec<&ScannedEntry> = entries
+            .iter()
+            .copied()
+            .filter(|e| !taken.contains(&(e.relative_path.as_slice(), e.name.as_slice())))
+            .collect();
+        insert_each(conn, root, location, &left, now, applied)?;
+    }
+    Ok(())
 }
 
 /// Applies one scan item as it is (`apply_scan` has checked it against the disk).
