@@ -206,28 +206,39 @@ fn walk_and_apply(
     })
 }
 
-/// Gathers scan items into batches and commits each through the writer.
+/// Gathers scan items into batches and commits each through the writer, keeping up to `IN_FLIGHT` batches sent
+/// and not yet answered, so the writer always has the next batch when it finishes one.
 fn collect(library: &Library, location: &Location, items: Receiver<ScanItem>, first: bool) -> Result<ScanApplied> {
+    const IN_FLIGHT: usize = 2;
     let mut total = ScanApplied::default();
+    let (done_tx, done_rx) = bounded::<Result<ScanApplied>>(IN_FLIGHT);
+    let mut in_flight = 0;
+    let mut add = |applied: Result<ScanApplied>| -> Result<()> {
+        let applied = applied?;
+        total.upserted += applied.upserted;
+        total.removed += applied.removed;
+        total.orphaned += applied.orphaned;
+        total.tags_imported += applied.tags_imported;
+        Ok(())
+    };
+    let writer = library.writer();
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let item = items.recv().ok();
         let done = item.is_none();
         batch.extend(item);
         if batch.len() >= BATCH || (done && !batch.is_empty()) {
-            let batch = std::mem::take(&mut batch);
-            let writer = library.writer();
-            let applied = if first {
-                writer.apply_first_scan(location.id, batch)?
-            } else {
-                writer.apply_scan(location.id, batch)?
-            };
-            total.upserted += applied.upserted;
-            total.removed += applied.removed;
-            total.orphaned += applied.orphaned;
-            total.tags_imported += applied.tags_imported;
+            if in_flight == IN_FLIGHT {
+                add(done_rx.recv().map_err(|_| Error::WriterGone)?)?;
+                in_flight -= 1;
+            }
+            writer.apply_scan_pipelined(location.id, std::mem::take(&mut batch), first, &done_tx)?;
+            in_flight += 1;
         }
         if done {
+            for _ in 0..in_flight {
+                add(done_rx.recv().map_err(|_| Error::WriterGone)?)?;
+            }
             return Ok(total);
         }
     }
@@ -432,6 +443,7 @@ fn plan(
 }
 
 fn hash_worker(jobs: Receiver<Job>, items: Sender<ScanItem>, shared: &Shared) {
+    yield_to_the_writer();
     for job in jobs {
         let entry = process(job, shared);
         if items.send(ScanItem::Upsert(Box::new(entry))).is_err() {
@@ -439,6 +451,20 @@ fn hash_worker(jobs: Receiver<Job>, items: Sender<ScanItem>, shared: &Shared) {
         }
     }
 }
+
+/// Lowers the calling thread's scheduling priority a little. A scan's hashers (one per core and more, for the
+/// disk's queue) are always runnable while the writer has work queued, and the scheduler shares a core per thread:
+/// the writer, which every item passes through, got half a core against them. Niced, they take what it leaves.
+fn yield_to_the_writer() {
+    // SAFETY: gettid and setpriority on this thread only; a refusal leaves the priority as it was.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, HASHER_NICE);
+    }
+}
+
+/// How much lower than the writer a hasher runs (nice value).
+const HASHER_NICE: i32 = 19;
 
 /// Opens a file to hash it, without following a symlink, blocking on a FIFO, or changing its access time (reading
 /// through an index must not look like a user's read to tools that rely on atime; O_NOATIME is refused for files

@@ -215,6 +215,24 @@ impl Writer {
             WriteCmd::Scan(Box::new(Scan { location, items, queued: false, first: true, done: None, reply }))
         })
     }
+    /// Sends a scan's batch of items (`first`: see `apply_first_scan`) without waiting, to be applied at once (not
+    /// gathered with others): a scan keeps the next batch queued while this one is applied, so the writer never
+    /// waits for the scan to collect it. The outcome goes to `done` once committed, in the order sent.
+    pub fn apply_scan_pipelined(
+        &self,
+        location: LocationId,
+        items: Vec<ScanItem>,
+        first: bool,
+        done: &Sender<Result<ScanApplied>>,
+    ) -> Result<()> {
+        let reply = done.clone();
+        self.send(WriteCmd::Scan(Box::new(Scan { location, items, queued: false, first, done: None, reply })))?;
+        // The writer may be gathering queued records (parked, see `run`): this batch is wanted now.
+        if let Some(thread) = &self.inner.thread {
+            thread.thread().unpark();
+        }
+        Ok(())
+    }
     /// Queues scan items without waiting; their outcome goes to `done` once committed. Outcomes arrive in the order
     /// the commands were sent, which is what lets a caller count what is committed.
     pub fn apply_scan_queued(
