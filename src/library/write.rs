@@ -314,7 +314,7 @@ fn insert_bulk(
             let entries = format!(
                 "INSERT OR IGNORE INTO entries (uuid, location_id, relative_path, name, kind, extension, size, mode, \
                  created_at, modified_at, changed_at, accessed_at, inode, device, symlink_target, content_id, \
-                 indexed_at) VALUES {} RETURNING id, relative_path, name",
+                 indexed_at) VALUES {}",
                 rows(15, 3, &|p| format!("({}, ?1, {}, ?2)", p[0], p[1..].join(", ")))
             );
             (contents, entries)
@@ -351,6 +351,9 @@ fn insert_bulk(
     let mut stmt = conn.prepare_cached(&entries_sql)?;
     stmt.raw_bind_parameter(1, location.0)?;
     stmt.raw_bind_parameter(2, now)?;
+    // Each row's uuid tells the rows this insert made from those it left (a path already taken): no RETURNING,
+    // which buffers every row it returns, for what is rare.
+    let mut uuids = Vec::with_capacity(BULK);
     for (r, e) in entries.iter().enumerate() {
         let at = 3 + r * 15;
         let content_id = match &e.content {
@@ -360,7 +363,8 @@ fn insert_bulk(
             },
             ContentUpdate::Keep | ContentUpdate::Clear => None,
         };
-        stmt.raw_bind_parameter(at, uuid::Uuid::now_v7().as_bytes())?;
+        uuids.push(uuid::Uuid::now_v7());
+        stmt.raw_bind_parameter(at, uuids[r].as_bytes())?;
         stmt.raw_bind_parameter(at + 1, &e.relative_path)?;
         stmt.raw_bind_parameter(at + 2, &e.name)?;
         stmt.raw_bind_parameter(at + 3, e.kind as i64)?;
@@ -376,25 +380,25 @@ fn insert_bulk(
         stmt.raw_bind_parameter(at + 13, &e.symlink_target)?;
         stmt.raw_bind_parameter(at + 14, content_id)?;
     }
-    let mut inserted: Vec<(i64, Vec<u8>, Vec<u8>)> = Vec::with_capacity(BULK);
-    let mut rows = stmt.raw_query();
-    while let Some(row) = rows.next()? {
-        inserted.push((row.get(0)?, row.get(1)?, row.get(2)?));
+    let inserted = stmt.raw_execute()?;
+    applied.upserted += inserted as u64;
+    if inserted == entries.len() {
+        applied.last_upserted = Some(EntryId(conn.last_insert_rowid()));
+        return Ok(());
     }
-    drop(rows);
-    applied.upserted += inserted.len() as u64;
-    applied.last_upserted = inserted.iter().map(|(id, _, _)| EntryId(*id)).max().or(applied.last_upserted);
-    if inserted.len() < entries.len() {
-        let taken: std::collections::HashSet<(&[u8], &[u8])> =
-            inserted.iter().map(|(_, rel, name)| (rel.as_slice(), name.as_slice())).collect();
-        let left: Vec<&ScannedEntry> = entries
-            .iter()
-            .copied()
-            .filter(|e| !taken.contains(&(e.relative_path.as_slice(), e.name.as_slice())))
-            .collect();
-        insert_each(conn, root, location, &left, now, applied)?;
+    let mut left = Vec::new();
+    let mut at_path = conn
+        .prepare_cached("SELECT id, uuid FROM entries WHERE location_id = ?1 AND relative_path = ?2 AND name = ?3")?;
+    for (e, uuid) in entries.iter().zip(&uuids) {
+        let row: Option<(i64, Vec<u8>)> = at_path
+            .query_row(params![location.0, e.relative_path, e.name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match row {
+            Some((id, made)) if made == uuid.as_bytes() => applied.last_upserted = Some(EntryId(id)),
+            _ => left.push(*e),
+        }
     }
-    Ok(())
+    insert_each(conn, root, location, &left, now, applied)
 }
 
 /// Applies one scan item as it is (`apply_scan` has checked it against the disk).
