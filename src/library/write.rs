@@ -357,10 +357,11 @@ fn insert_bulk(
     for (r, e) in entries.iter().enumerate() {
         let at = 3 + r * 15;
         let content_id = match &e.content {
-            ContentUpdate::Set(hash) => match ids.get(&(hash.cas_id.clone(), hash.full_hash.clone())) {
-                Some(id) => Some(*id),
-                None => Some(content_for(conn, hash, now)?.0),
-            },
+            ContentUpdate::Set(hash) => Some(match ids.entry((hash.cas_id.clone(), hash.full_hash.clone())) {
+                std::collections::hash_map::Entry::Occupied(id) => *id.get(),
+                // Known before this batch (identical files): looked up once per batch, not once per file.
+                std::collections::hash_map::Entry::Vacant(slot) => *slot.insert(content_for(conn, hash, now)?.0),
+            }),
             ContentUpdate::Keep | ContentUpdate::Clear => None,
         };
         uuids.push(uuid::Uuid::now_v7());
@@ -735,8 +736,14 @@ fn content_for(conn: &Connection, hash: &ContentHash, now: i64) -> Result<Conten
 pub fn set_full_hashes(conn: &Connection, hashes: &[(EntryId, ContentHash)]) -> Result<u64> {
     let now = now_ns();
     let mut changed = 0;
+    // A group of identical files has one content: looked up once per batch.
+    let mut known: std::collections::HashMap<(&str, Option<&str>), ContentId> = std::collections::HashMap::new();
     for (entry, hash) in hashes {
-        let content = content_for(conn, hash, now)?;
+        let key = (hash.cas_id.as_str(), hash.full_hash.as_deref());
+        let content = match known.get(&key) {
+            Some(content) => *content,
+            None => *known.entry(key).or_insert(content_for(conn, hash, now)?),
+        };
         changed += conn
             .prepare_cached("UPDATE entries SET content_id = ?2 WHERE id = ?1")?
             .execute(params![entry.0, content.0])? as u64;
