@@ -48,8 +48,12 @@ pub fn start(
     changed: impl Fn(Vec<Changed>) + Send + 'static,
 ) -> Result<Watching> {
     let (tx, rx) = crossbeam_channel::unbounded::<notify::Result<Event>>();
-    let mut watcher = notify::recommended_watcher(move |event| {
-        let _ = tx.send(event);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
+        // Opens and closes change nothing (`apply` ignores them), and a scan opens every folder: queued, they were
+        // most of the daemon's memory after mounting a library of many folders.
+        if !matches!(&event, Ok(Event { kind: EventKind::Access(_), .. })) {
+            let _ = tx.send(event);
+        }
     })
     .map_err(|e| crate::error::Error::Invalid(format!("cannot watch the locations: {e}")))?;
     for location in &locations {

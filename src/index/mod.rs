@@ -270,7 +270,10 @@ fn walk(
                 continue;
             }
         };
-        let folder = File::open(&dir).ok().map(Arc::new);
+        // O_PATH: a handle to open files relative to, not an open of the folder, which a watcher (the mount's, on
+        // the same folders) would be told of, twice (opened, closed) per folder.
+        let folder =
+            File::options().read(true).custom_flags(libc::O_PATH | libc::O_DIRECTORY).open(&dir).ok().map(Arc::new);
         let mut known: HashMap<Vec<u8>, EntryStamp> =
             reader.children_stamps(location.id, &rel)?.into_iter().map(|s| (s.name.clone(), s)).collect();
         for child in listing {
