@@ -49,9 +49,9 @@ pub fn start(
 ) -> Result<Watching> {
     let (tx, rx) = crossbeam_channel::unbounded::<notify::Result<Event>>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
-        // Opens and closes change nothing (`apply` ignores them), and a scan opens every folder: queued, they were
-        // most of the daemon's memory after mounting a library of many folders.
-        if !matches!(&event, Ok(Event { kind: EventKind::Access(_), .. })) {
+        // An open changes nothing, and a scan opens every folder: queued, opens were most of the daemon's memory
+        // after mounting a library of many folders. (Closes stay: their timing is part of how `apply` batches.)
+        if !matches!(&event, Ok(Event { kind: EventKind::Access(notify::event::AccessKind::Open(_)), .. })) {
             let _ = tx.send(event);
         }
     })

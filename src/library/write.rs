@@ -524,61 +524,27 @@ fn on_disk(root: &std::path::Path, relative_path: &[u8], name: &[u8]) -> Option<
     Probe::new(root).at(relative_path, name).map(|(kind, inode, _)| (kind, inode))
 }
 
-/// Looks at what is on disk at paths of one location, many in a row: the last folder looked in is kept open, so a
-/// batch of items from one folder costs one lookup of a name each, not a walk of the whole path each. Kept for one
-/// batch only: a folder renamed while the batch is applied is renamed in the library by a later job of the writer,
-/// which moves what the batch recorded under its old path along with it.
+/// Looks at what is on disk at paths of one location, each by its whole path at the moment it is asked. (A folder
+/// kept open across a batch was tried: a folder renamed away and another renamed to its name meanwhile made items
+/// of the new folder look stale, and they were dropped: the library lost the latest size of files under churn.)
 struct Probe<'a> {
     root: &'a std::path::Path,
-    /// The folder last looked in (its relative path) and a descriptor of it; `None` when it could not be opened.
-    folder: Option<(Vec<u8>, Option<std::os::fd::OwnedFd>)>,
 }
 
 impl<'a> Probe<'a> {
     fn new(root: &'a std::path::Path) -> Probe<'a> {
-        Probe { root, folder: None }
+        Probe { root }
     }
 
     /// Kind, inode and birth time (ns, where the file system keeps one: an inode number freed and given to a new
     /// file is told apart by it) of what is at `relative_path/name`, not following a symlink.
     fn at(&mut self, relative_path: &[u8], name: &[u8]) -> Option<(EntryKind, i64, Option<i64>)> {
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-        if self.folder.as_ref().is_none_or(|(rel, _)| rel.as_slice() != relative_path) {
-            let path = if relative_path.is_empty() {
-                self.root.to_path_buf()
-            } else {
-                self.root.join(std::ffi::OsStr::from_bytes(relative_path))
-            };
-            let fd = crate::longpath::with(&path, |p| {
-                let c = std::ffi::CString::new(p.as_os_str().as_bytes())?;
-                // SAFETY: a valid C string; the descriptor returned is owned here.
-                let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // SAFETY: `fd` was just opened and is not owned elsewhere.
-                Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-            });
-            self.folder = Some((relative_path.to_vec(), fd.ok()));
-        }
-        let dir = self.folder.as_ref().and_then(|(_, fd)| fd.as_ref())?;
-        let name = std::ffi::CString::new(name).ok()?;
-        // SAFETY: statx fills `st`, a plain C struct, and reads only the C string and the open descriptor.
-        let mut st: libc::statx = unsafe { std::mem::zeroed() };
-        let mask = libc::STATX_TYPE | libc::STATX_INO | libc::STATX_BTIME;
-        let rc = unsafe { libc::statx(dir.as_raw_fd(), name.as_ptr(), libc::AT_SYMLINK_NOFOLLOW, mask, &mut st) };
-        if rc != 0 {
-            return None;
-        }
-        let kind = match u32::from(st.stx_mode) & libc::S_IFMT {
-            libc::S_IFREG => EntryKind::File,
-            libc::S_IFDIR => EntryKind::Dir,
-            libc::S_IFLNK => EntryKind::Symlink,
-            _ => EntryKind::Other,
-        };
-        let born = (st.stx_mask & libc::STATX_BTIME != 0)
-            .then(|| st.stx_btime.tv_sec * 1_000_000_000 + i64::from(st.stx_btime.tv_nsec));
-        Some((kind, st.stx_ino as i64, born))
+        use std::os::unix::fs::MetadataExt;
+        let path = super::real_path(self.root, relative_path, name);
+        let meta = crate::longpath::with(&path, |p| std::fs::symlink_metadata(p)).ok()?;
+        let born =
+            meta.created().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos() as i64);
+        Some((EntryKind::from_file_type(meta.file_type()), meta.ino() as i64, born))
     }
 }
 
