@@ -262,7 +262,7 @@ pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem], f
 
 /// Files of a first scan inserted by one statement (with their contents by another). Per row, a statement's own
 /// cost (opening a cursor on the table and each index, the AUTOINCREMENT counter, binding, finishing) was as much as
-/// the row's; 64 rows take 18 × 64 parameters, far below SQLite's limit.
+/// the row's; 64 rows take 15 × 64 parameters, far below SQLite's limit.
 const BULK: usize = 64;
 
 /// New files of a first scan, one at a time (fewer than `BULK` left).
@@ -287,7 +287,7 @@ fn insert_each(
 }
 
 /// Inserts `BULK` new files of a first scan (no tags to import, no id given): their new contents in one statement,
-/// then the entries in another, each finding its content id by an index search on its hash. A file whose path an
+/// then the entries in another, with the content ids the first returned (a hash known before is looked up). A file whose path an
 /// entry holds already (see `apply_scan`) is left by the insert and goes the general way.
 fn insert_bulk(
     conn: &Connection,
