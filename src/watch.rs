@@ -22,6 +22,10 @@ use std::time::Duration;
 const QUIET: Duration = Duration::from_millis(30);
 /// The most events applied in one batch.
 const MAX_BATCH: usize = 10_000;
+/// How much lower than the threads serving the mount the watcher's two threads run (nice value): they apply
+/// changes made outside the mount, which can wait a moment, and mostly see the mount's own changes again. Not 19:
+/// a watcher starved under sustained load would let the kernel's event queue overflow, which costs a rescan.
+const WATCH_NICE: i32 = 10;
 
 /// What changed on disk, for whoever caches what the library said (the mount's kernel caches).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +53,12 @@ pub fn start(
 ) -> Result<Watching> {
     let (tx, rx) = crossbeam_channel::unbounded::<notify::Result<Event>>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
+        // This runs on notify's thread, which wakes for every event, including those of changes made through the
+        // mount itself: lowered, its wake-ups wait for the threads answering the kernel instead of preempting them.
+        thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+        if !LOWERED.replace(true) {
+            index::lower_this_thread(WATCH_NICE);
+        }
         // An open changes nothing, and a scan opens every folder: queued, opens were most of the daemon's memory
         // after mounting a library of many folders. (Closes stay: their timing is part of how `apply` batches.)
         if !matches!(&event, Ok(Event { kind: EventKind::Access(notify::event::AccessKind::Open(_)), .. })) {
@@ -64,6 +74,7 @@ pub fn start(
     std::thread::Builder::new()
         .name("spacefs-watch".into())
         .spawn(move || {
+            index::lower_this_thread(WATCH_NICE);
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 // Sleep, then take what came meanwhile, until a pause: one wake-up per pause, not one per event

@@ -459,10 +459,16 @@ fn hash_worker(jobs: Receiver<Job>, items: Sender<ScanItem>, shared: &Shared) {
 /// disk's queue) are always runnable while the writer has work queued, and the scheduler shares a core per thread:
 /// the writer, which every item passes through, got half a core against them. Niced, they take what it leaves.
 fn yield_to_the_writer() {
+    lower_this_thread(HASHER_NICE);
+}
+
+/// Gives the calling thread (only it: on Linux each thread has its own nice value) the nice value `nice`, so
+/// background work waits while the CPU has something more urgent to run.
+pub(crate) fn lower_this_thread(nice: i32) {
     // SAFETY: gettid and setpriority on this thread only; a refusal leaves the priority as it was.
     unsafe {
         let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, HASHER_NICE);
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
     }
 }
 
