@@ -810,20 +810,35 @@ fn demo(mountpoint: Option<PathBuf>, library: Option<PathBuf>, quiet: bool, out:
         cache_entries: crate::fs::FsOptions::default().cache_entries,
     };
     crate::mount::mount(&library_path, &args)?;
-    let (lib, m) = (shown(&library_path), shown(&mountpoint));
+    let (lib, m, me) = (shown(&library_path), shown(&mountpoint), this_program());
     writeln!(
         out,
         "\nThe sample is in {}; its library {lib} is mounted on {m}. Try:\n  \
          ls {m}\n  ls -l {m}/tags/holiday {m}/labels/projects/open-source {m}/favorites\n  \
          ls -lR {m}/duplicates\n  cat {m}/tags/work/report-2026.txt\n  \
-         spacefs --library {lib} tag work {}/Music/song.ogg && ls {m}/tags/work\n  \
-         spacefs --library {lib} find --label projects --favorite\n\
-         When done: spacefs unmount {m}",
+         {me} --library {lib} tag work {}/Music/song.ogg && ls {m}/tags/work\n  \
+         {me} --library {lib} find --label projects --favorite\n\
+         When done: {me} unmount {m}",
         shown(&files),
         shown(&files)
     )
     .map_err(write_err)?;
     Ok(true)
+}
+
+/// How to run this program from a shell: `spacefs` when that name on the PATH is this program, else its path (the
+/// demo runs from `cargo run`, before anything is installed, and its hints must work as printed).
+fn this_program() -> String {
+    let Ok(me) = std::env::current_exe().and_then(|p| p.canonicalize()) else { return "spacefs".into() };
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).map(|dir| dir.join("spacefs")).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|candidate| candidate.is_file());
+    match on_path {
+        Some(found) if found.canonicalize().is_ok_and(|found| found == me) => "spacefs".into(),
+        _ => shown(&me),
+    }
 }
 
 /// Writes `spacefs.1` and a page per command (`spacefs-add.1`, `spacefs-query-save.1`, …) into `dir`.
