@@ -831,10 +831,7 @@ fn demo(mountpoint: Option<PathBuf>, library: Option<PathBuf>, quiet: bool, out:
 fn this_program() -> String {
     let Ok(me) = std::env::current_exe().and_then(|p| p.canonicalize()) else { return "spacefs".into() };
     let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).map(|dir| dir.join("spacefs")).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .find(|candidate| candidate.is_file());
+        .and_then(|path| std::env::split_paths(&path).map(|dir| dir.join("spacefs")).find(|found| found.is_file()));
     match on_path {
         Some(found) if found.canonicalize().is_ok_and(|found| found == me) => "spacefs".into(),
         _ => shown(&me),
