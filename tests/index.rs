@@ -575,3 +575,30 @@ fn the_first_scan_inserts_many_files_together_and_each_ends_as_if_inserted_alone
     assert_eq!(distinct.len(), 1 + 140 - 28, "one content per distinct non-empty body");
     assert!(index::compare(&lib, &loc).unwrap().is_empty(), "the library equals the disk");
 }
+
+#[test]
+fn a_first_scan_batch_records_no_file_the_disk_replaced_after_the_walk_read_it() {
+    // Many files of one folder in a batch: the writer checks them against one listing of the folder.
+    let fx = Fixture::new();
+    let name = |i: usize| format!("f{i:03}");
+    for i in 0..60 {
+        fx.write(name(i), format!("file {i}").as_bytes());
+    }
+    let lib = Library::open(&fx.library()).unwrap();
+    let loc = common::add_location(&lib, &fx.files(), "files", IndexMode::Content);
+    let items: Vec<_> = (0..60).map(|i| index::entry_now(&loc, b"", name(i).as_bytes()).unwrap().unwrap()).collect();
+    // After the walk read them: f010 replaced by another file (saved by rename), f020 by a folder, f030 deleted.
+    fx.write("new", b"another file");
+    std::fs::rename(fx.file("new"), fx.file(name(10))).unwrap();
+    std::fs::remove_file(fx.file(name(20))).unwrap();
+    std::fs::create_dir(fx.file(name(20))).unwrap();
+    std::fs::remove_file(fx.file(name(30))).unwrap();
+
+    let applied = lib.writer().apply_first_scan(loc.id, items).unwrap();
+    assert_eq!(applied.stale, 3, "the replaced and deleted files are not recorded");
+    let reader = lib.reader().unwrap();
+    for gone in [10, 20, 30] {
+        assert_eq!(reader.entry_by_path(loc.id, b"", name(gone).as_bytes()).unwrap(), None, "{}", name(gone));
+    }
+    assert_eq!(reader.children_stamps(loc.id, b"").unwrap().len(), 57);
+}

@@ -13,6 +13,8 @@ pub const MINIMUM_SAMPLED_SIZE: u64 = 100 * 1024;
 const HEADER_OR_FOOTER_SIZE: u64 = 8 * 1024;
 const SAMPLE_SIZE: u64 = 10 * 1024;
 const SAMPLE_COUNT: u64 = 4;
+/// The most `identify` reads of any file, without the full hash: a small file whole, else the samples.
+pub const MOST_READ: u64 = MINIMUM_SAMPLED_SIZE;
 
 /// How many of a file's first bytes `cas_id_and_head` hands back (enough for magic numbers, tar's included).
 pub const HEAD_SIZE: usize = 1024;
