@@ -571,7 +571,7 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
                 }
             };
             if hash {
-                match hash_file(&file, shared.mode) {
+                match hash_file(&file, shared.mode, entry.size) {
                     Ok(Some(content)) => {
                         shared.counters.hashed.fetch_add(1, Ordering::Relaxed);
                         shared.counters.bytes.fetch_add(content.size as u64, Ordering::Relaxed);
@@ -597,15 +597,25 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
 
 /// The content id of a file; `None` for an empty file, which has none (Spacedrive v2's rule,
 /// `ContentHashError::EmptyFile`: every empty file would otherwise be one content).
-fn hash_file(file: &File, mode: IndexMode) -> std::io::Result<Option<ContentHash>> {
-    let size = file.metadata()?.len();
-    if size == 0 {
-        return Ok(None);
-    }
+///
+/// `expected` is the size the file had when it was stated: a small file of that size is read whole at once, without
+/// asking its size again (which costs a system call per file).
+fn hash_file(file: &File, mode: IndexMode, expected: i64) -> std::io::Result<Option<ContentHash>> {
     // Deep mode stores every full hash; a small file read whole needs no second read for it. (Other modes leave
     // small files unverified too: a content is matched by its row, and orphaned metadata by that row.)
     let deep = mode == IndexMode::Deep;
-    let found = cas::identify(file, size, deep)?;
+    let small = u64::try_from(expected).ok().filter(|&size| size <= cas::MINIMUM_SAMPLED_SIZE);
+    let (size, found) = match small.map(|size| cas::read_whole(file, size)).transpose()?.flatten() {
+        Some(bytes) if bytes.is_empty() => return Ok(None),
+        Some(bytes) => (bytes.len() as u64, cas::identify_whole(bytes, deep)),
+        None => {
+            let size = file.metadata()?.len();
+            if size == 0 {
+                return Ok(None);
+            }
+            (size, cas::identify(file, size, deep)?)
+        }
+    };
     let full_hash = match found.full_hash {
         None if deep => Some(cas::full_hash(file)?),
         whole => whole,
@@ -655,7 +665,7 @@ fn read_entry(
     };
     let mut entry = scanned(relative_path, name.to_vec(), short, &meta);
     if hash && entry.kind == EntryKind::File && location.index_mode != IndexMode::Metadata {
-        match open_to_read(short).and_then(|file| hash_file(&file, location.index_mode)) {
+        match open_to_read(short).and_then(|file| hash_file(&file, location.index_mode, entry.size)) {
             Ok(Some(content)) => {
                 entry.size = content.size;
                 entry.content = ContentUpdate::Set(content);

@@ -42,35 +42,61 @@ pub struct Identified {
 /// The content id and first bytes of `file`, whose size is `size`, and when `whole` is asked and the file is read
 /// whole, its full hash.
 pub fn identify(file: &File, size: u64, whole: bool) -> io::Result<Identified> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(&size.to_le_bytes());
-    let head;
-    let mut full_hash = None;
     if size <= MINIMUM_SAMPLED_SIZE {
         let mut buf = vec![0u8; size as usize];
         file.read_exact_at(&mut buf, 0).map_err(short_read)?;
-        hasher.update(&buf);
-        if whole {
-            full_hash = Some(blake3::hash(&buf).to_hex().to_string());
-        }
-        buf.truncate(HEAD_SIZE);
-        head = buf;
-    } else {
-        let mut buf = vec![0u8; SAMPLE_SIZE as usize];
-        let header = &mut buf[..HEADER_OR_FOOTER_SIZE as usize];
-        file.read_exact_at(header, 0).map_err(short_read)?;
-        hasher.update(header);
-        head = header[..HEAD_SIZE].to_vec();
-        let jump = (size - HEADER_OR_FOOTER_SIZE * 2) / SAMPLE_COUNT;
-        for i in 0..SAMPLE_COUNT {
-            file.read_exact_at(&mut buf, HEADER_OR_FOOTER_SIZE + jump * i).map_err(short_read)?;
-            hasher.update(&buf);
-        }
-        let footer = &mut buf[..HEADER_OR_FOOTER_SIZE as usize];
-        file.read_exact_at(footer, size - HEADER_OR_FOOTER_SIZE).map_err(short_read)?;
-        hasher.update(footer);
+        return Ok(identify_whole(buf, whole));
     }
-    Ok(Identified { cas_id: hasher.finalize().to_hex()[..16].to_owned(), head, full_hash })
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&size.to_le_bytes());
+    let mut buf = vec![0u8; SAMPLE_SIZE as usize];
+    let header = &mut buf[..HEADER_OR_FOOTER_SIZE as usize];
+    file.read_exact_at(header, 0).map_err(short_read)?;
+    hasher.update(header);
+    let head = header[..HEAD_SIZE].to_vec();
+    let jump = (size - HEADER_OR_FOOTER_SIZE * 2) / SAMPLE_COUNT;
+    for i in 0..SAMPLE_COUNT {
+        file.read_exact_at(&mut buf, HEADER_OR_FOOTER_SIZE + jump * i).map_err(short_read)?;
+        hasher.update(&buf);
+    }
+    let footer = &mut buf[..HEADER_OR_FOOTER_SIZE as usize];
+    file.read_exact_at(footer, size - HEADER_OR_FOOTER_SIZE).map_err(short_read)?;
+    hasher.update(footer);
+    Ok(Identified { cas_id: hasher.finalize().to_hex()[..16].to_owned(), head, full_hash: None })
+}
+
+/// The whole content of `file` when it is `expected` bytes long (at most `MINIMUM_SAMPLED_SIZE`), read without
+/// asking its size first: a read that stops at `expected` bytes, short of the one more asked for, has met the end
+/// of the file. `None` when the file is another size now.
+pub fn read_whole(file: &File, expected: u64) -> io::Result<Option<Vec<u8>>> {
+    debug_assert!(expected <= MINIMUM_SAMPLED_SIZE);
+    let mut buf = vec![0u8; expected as usize + 1];
+    let mut read = 0;
+    while read < buf.len() {
+        match file.read_at(&mut buf[read..], read as u64) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    if read as u64 != expected {
+        return Ok(None);
+    }
+    buf.truncate(read);
+    Ok(Some(buf))
+}
+
+/// What `identify` finds in a content read whole (`bytes`, at most `MINIMUM_SAMPLED_SIZE`); its full hash when
+/// `whole` is asked.
+pub fn identify_whole(bytes: Vec<u8>, whole: bool) -> Identified {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(bytes.len() as u64).to_le_bytes());
+    hasher.update(&bytes);
+    let full_hash = whole.then(|| blake3::hash(&bytes).to_hex().to_string());
+    let mut head = bytes;
+    head.truncate(HEAD_SIZE);
+    Identified { cas_id: hasher.finalize().to_hex()[..16].to_owned(), head, full_hash }
 }
 
 /// BLAKE3 of the whole content of `file`, as 64 hex characters.
