@@ -27,3 +27,17 @@ pub mod watch;
 pub mod xattr;
 
 pub use error::{Error, Result};
+
+/// Raises this process's soft limit of open files to its hard limit, as a program that needs many should (the soft
+/// limit of 1,024 exists for programs that still use `select`). A scan reads small files a batch at a time, each
+/// hasher holding a batch open, while a mount holds the files its users opened: neither may run out.
+pub fn raise_open_files_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit on a valid struct; a refusal leaves the limit as it was.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}

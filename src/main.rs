@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,fuser::mnt=error")).init();
+    spacefs::raise_open_files_limit();
     // `mount -t fuse.spacefs` and fstab lines call `spacefs LIBRARY MOUNTPOINT -o OPTIONS` (the fuse3 helper's way).
     let args = match spacefs::cli::from_mount_helper(std::env::args_os().collect()) {
         Ok(args) => args,

@@ -9,6 +9,7 @@
 //! Invariants: symlinks are recorded, never followed; a folder that cannot be read keeps what the library knew of
 //! it (nothing is removed because it could not be seen); a missing location root aborts the scan before any change.
 
+mod batch_read;
 mod progress;
 
 use crate::kind;
@@ -490,12 +491,38 @@ impl Chunk {
 
 fn hash_worker(jobs: Receiver<Vec<Job>>, items: Sender<Vec<ScanItem>>, shared: &Shared) {
     yield_to_the_writer();
+    let mut reader = batch_read::BatchReader::new();
     for chunk in jobs {
-        let entries = chunk.into_iter().map(|job| ScanItem::Upsert(Box::new(process(job, shared)))).collect();
-        if items.send(entries).is_err() {
+        if items.send(process_chunk(chunk, shared, &mut reader)).is_err() {
             return;
         }
     }
+}
+
+/// Processes the jobs of a chunk: their files are opened, the small ones to hash read together (`BatchReader`),
+/// then each is processed as `process` does.
+fn process_chunk(chunk: Vec<Job>, shared: &Shared, reader: &mut batch_read::BatchReader) -> Vec<ScanItem> {
+    let opened: Vec<Option<std::io::Result<File>>> =
+        chunk.iter().map(|job| (job.entry.kind == EntryKind::File).then(|| open_job(job))).collect();
+    let small =
+        |job: &Job| u64::try_from(job.entry.size).ok().filter(|&size| job.hash && size <= cas::MINIMUM_SAMPLED_SIZE);
+    let wanted: Vec<(usize, (&File, u64))> = chunk
+        .iter()
+        .zip(&opened)
+        .enumerate()
+        .filter_map(|(i, (job, file))| Some((i, (file.as_ref()?.as_ref().ok()?, small(job)?))))
+        .collect();
+    let (at, files): (Vec<usize>, Vec<(&File, u64)>) = wanted.into_iter().unzip();
+    let mut read: Vec<Option<std::io::Result<Option<Vec<u8>>>>> = (0..chunk.len()).map(|_| None).collect();
+    for (i, content) in at.into_iter().zip(reader.read_whole(&files)) {
+        read[i] = Some(content);
+    }
+    chunk
+        .into_iter()
+        .zip(opened)
+        .zip(read)
+        .map(|((job, file), content)| ScanItem::Upsert(Box::new(process_opened(job, file, content, shared))))
+        .collect()
 }
 
 /// Lowers the calling thread's scheduling priority a little. A scan's hashers (one per core and more, for the
@@ -554,16 +581,31 @@ fn has_xattrs(file: &File) -> bool {
     size != 0
 }
 
-/// Reads what the indexer needs from one file: its content id (when asked) and its xdg tags and comment.
-fn process(job: Job, shared: &Shared) -> ScannedEntry {
-    let Job { mut entry, path, folder, hash } = job;
+/// Opens the file of a job to read it.
+fn open_job(job: &Job) -> std::io::Result<File> {
+    match &job.folder {
+        Some(folder) => open_to_read_in(folder, &job.entry.name),
+        None => open_to_read(&job.path),
+    }
+}
+
+/// Reads what the indexer needs from one file: its content id (when asked) and its xdg tags and comment. `opened`
+/// is the job's file opened (files only), `content` its content when it was read whole already (`BatchReader`).
+fn process_opened(
+    job: Job,
+    opened: Option<std::io::Result<File>>,
+    content: Option<std::io::Result<Option<Vec<u8>>>>,
+    shared: &Shared,
+) -> ScannedEntry {
+    // Out of descriptors while the whole chunk was open: again now that the files before it are closed.
+    let opened = match opened {
+        Some(Err(err)) if matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => Some(open_job(&job)),
+        opened => opened,
+    };
+    let Job { mut entry, path, folder: _, hash } = job;
     match entry.kind {
         EntryKind::File => {
-            let opened = match &folder {
-                Some(folder) => open_to_read_in(folder, &entry.name),
-                None => open_to_read(&path),
-            };
-            let file = match opened {
+            let file = match opened.unwrap_or_else(|| open_to_read(&path)) {
                 Ok(file) => file,
                 Err(err) => {
                     shared.unreadable(&path, &err);
@@ -571,7 +613,12 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
                 }
             };
             if hash {
-                match hash_file(&file, shared.mode, entry.size) {
+                let hashed = match content {
+                    Some(Ok(whole)) => hash_content(&file, shared.mode, whole),
+                    Some(Err(err)) => Err(err),
+                    None => hash_file(&file, shared.mode, entry.size),
+                };
+                match hashed {
                     Ok(Some(content)) => {
                         shared.counters.hashed.fetch_add(1, Ordering::Relaxed);
                         shared.counters.bytes.fetch_add(content.size as u64, Ordering::Relaxed);
@@ -601,11 +648,18 @@ fn process(job: Job, shared: &Shared) -> ScannedEntry {
 /// `expected` is the size the file had when it was stated: a small file of that size is read whole at once, without
 /// asking its size again (which costs a system call per file).
 fn hash_file(file: &File, mode: IndexMode, expected: i64) -> std::io::Result<Option<ContentHash>> {
+    let small = u64::try_from(expected).ok().filter(|&size| size <= cas::MINIMUM_SAMPLED_SIZE);
+    let whole = small.map(|size| cas::read_whole(file, size)).transpose()?.flatten();
+    hash_content(file, mode, whole)
+}
+
+/// As `hash_file`, given what is known of the content already: all of it (`whole`), or nothing (`None`: the file is
+/// read here).
+fn hash_content(file: &File, mode: IndexMode, whole: Option<Vec<u8>>) -> std::io::Result<Option<ContentHash>> {
     // Deep mode stores every full hash; a small file read whole needs no second read for it. (Other modes leave
     // small files unverified too: a content is matched by its row, and orphaned metadata by that row.)
     let deep = mode == IndexMode::Deep;
-    let small = u64::try_from(expected).ok().filter(|&size| size <= cas::MINIMUM_SAMPLED_SIZE);
-    let (size, found) = match small.map(|size| cas::read_whole(file, size)).transpose()?.flatten() {
+    let (size, found) = match whole {
         Some(bytes) if bytes.is_empty() => return Ok(None),
         Some(bytes) => (bytes.len() as u64, cas::identify_whole(bytes, deep)),
         None => {
