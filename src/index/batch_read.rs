@@ -101,13 +101,13 @@ fn read_batch(ring: &mut IoUring, files: &[(&File, u64)]) -> io::Result<Vec<io::
         .zip(buffers)
         .zip(results)
         .map(|(((file, expected), mut buffer), result)| match result {
-            None => cas::read_whole(file, *expected),
-            Some(read) if read < 0 => Err(io::Error::from_raw_os_error(-read)),
-            Some(read) if read as u64 == *expected => {
+            Some(read) if read >= 0 && read as u64 == *expected => {
                 buffer.truncate(read as usize);
                 Ok(Some(buffer))
             }
-            // Another size than stated: read again the usual way, which tells a file that changed.
+            // Another size than stated, or a failure: read again the usual way, which tells a file that changed and
+            // gives the error a read gives. (io_uring may refuse what a read does: EAGAIN for a file opened
+            // O_NONBLOCK on a file system that cannot read without blocking, EINVAL on a kernel without its read.)
             _ => cas::read_whole(file, *expected),
         })
         .collect())
