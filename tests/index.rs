@@ -602,3 +602,30 @@ fn a_first_scan_batch_records_no_file_the_disk_replaced_after_the_walk_read_it()
     }
     assert_eq!(reader.children_stamps(loc.id, b"").unwrap().len(), 57);
 }
+
+#[test]
+fn a_scan_short_of_file_descriptors_still_reads_every_file() {
+    // Each hasher opens the files of its chunk together: with few descriptors to spare, some opens fail with
+    // EMFILE. Those files are opened again once descriptors are free, not reported unreadable.
+    let fx = Fixture::new();
+    for i in 0..1500 {
+        fx.write(format!("f{i:04}"), format!("file {i}").as_bytes());
+    }
+    let lib = Library::open(&fx.library()).unwrap();
+    let loc = common::add_location(&lib, &fx.files(), "files", IndexMode::Content);
+    let reader = lib.reader().unwrap();
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit on a valid struct, in this test's own process (nextest runs each test alone).
+    unsafe { assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0) };
+    let open_now = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+    let scarce = libc::rlimit { rlim_cur: open_now + 48, rlim_max: limit.rlim_max };
+    unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &scarce), 0) };
+    let report = index::scan(&lib, &loc, ScanOptions::default());
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    let report = report.unwrap();
+    assert_eq!(report.unreadable, 0, "{:?}", report.unreadable_examples);
+    assert_eq!(report.hashed, 1500);
+    let stamps = reader.children_stamps(loc.id, b"").unwrap();
+    assert_eq!(stamps.len(), 1500);
+    assert!(stamps.iter().all(|s| s.has_content), "every file has its content id");
+}

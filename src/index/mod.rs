@@ -504,8 +504,18 @@ fn hash_worker(jobs: Receiver<Vec<Job>>, items: Sender<Vec<ScanItem>>, shared: &
 /// Processes the jobs of a chunk: their files are opened, the small ones to hash read together (`BatchReader`),
 /// then each is processed as `process` does.
 fn process_chunk(chunk: Vec<Job>, shared: &Shared, reader: &mut batch_read::BatchReader) -> Vec<ScanItem> {
-    let opened: Vec<Option<std::io::Result<File>>> =
-        chunk.iter().map(|job| (job.entry.kind == EntryKind::File).then(|| open_job(job))).collect();
+    // Once descriptors run out, the rest are opened one at a time as they are processed (`process_opened`).
+    let mut scarce = false;
+    let opened: Vec<Option<std::io::Result<File>>> = chunk
+        .iter()
+        .map(|job| {
+            (job.entry.kind == EntryKind::File).then(|| {
+                let opened = if scarce { Err(std::io::Error::from_raw_os_error(libc::EMFILE)) } else { open_job(job) };
+                scarce |= opened.as_ref().is_err_and(out_of_descriptors);
+                opened
+            })
+        })
+        .collect();
     let small =
         |job: &Job| u64::try_from(job.entry.size).ok().filter(|&size| job.hash && size <= cas::MINIMUM_SAMPLED_SIZE);
     let wanted: Vec<(usize, (&File, u64))> = chunk
@@ -583,6 +593,25 @@ fn has_xattrs(file: &File) -> bool {
     size != 0
 }
 
+fn out_of_descriptors(err: &std::io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
+/// Opens the file of a job, waiting (up to 5 s) while the process has no descriptor to spare: the other hashers
+/// close theirs as they go, and a hasher that waits here holds none of its chunk.
+fn open_when_free(job: &Job) -> std::io::Result<File> {
+    let mut tries = 0;
+    loop {
+        match open_job(job) {
+            Err(err) if out_of_descriptors(&err) && tries < 250 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Opens the file of a job to read it.
 fn open_job(job: &Job) -> std::io::Result<File> {
     match &job.folder {
@@ -599,9 +628,9 @@ fn process_opened(
     content: Option<std::io::Result<Option<Vec<u8>>>>,
     shared: &Shared,
 ) -> ScannedEntry {
-    // Out of descriptors while the whole chunk was open: again now that the files before it are closed.
+    // Out of descriptors while the chunk was opened: opened now, the files before it in the chunk closed.
     let opened = match opened {
-        Some(Err(err)) if matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => Some(open_job(&job)),
+        Some(Err(err)) if out_of_descriptors(&err) => Some(open_when_free(&job)),
         opened => opened,
     };
     let Job { mut entry, path, folder: _, hash } = job;
