@@ -502,7 +502,7 @@ fn hash_worker(jobs: Receiver<Vec<Job>>, items: Sender<Vec<ScanItem>>, shared: &
 }
 
 /// Processes the jobs of a chunk: their files are opened, the small ones to hash read together (`BatchReader`),
-/// then each is processed as `process` does.
+/// then each is processed (`process_opened`).
 fn process_chunk(chunk: Vec<Job>, shared: &Shared, reader: &mut batch_read::BatchReader) -> Vec<ScanItem> {
     // Once descriptors run out, the rest are opened one at a time as they are processed (`process_opened`).
     let mut scarce = false;
