@@ -46,6 +46,14 @@ def link_unlink():
         os.unlink(p)
 
 
+def append():
+    # Small writes to one open file (a log, a shell's >>): each write(2) is one operation.
+    fd = os.open(os.path.join(work, "log"), os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644)
+    for i in range(n):
+        os.write(fd, b"line %d\n" % i)
+    os.close(fd)
+
+
 def mkdir_rmdir():
     for i in range(n):
         p = os.path.join(work, "d%d" % i)
@@ -58,3 +66,4 @@ rate("rename", n // 2 * 2, rename)
 rate("create+unlink", n, create_unlink)
 rate("link+unlink", n, link_unlink)
 rate("mkdir+rmdir", n, mkdir_rmdir)
+rate("append", n, append)

@@ -138,3 +138,48 @@ fn nothing_in_the_mount_reaches_outside_the_locations() {
     let listed = Command::new("find").arg(mnt.join("")).output().unwrap();
     assert!(!String::from_utf8_lossy(&listed.stdout).contains("secret"));
 }
+
+/// A write, a truncate or a chown(-1, -1) clears set-user-ID and set-group-ID bits through `locations/` exactly as
+/// on the disk: the same modes come out for another user's append and truncate and for root's.
+#[test]
+fn set_id_bits_are_cleared_as_on_the_disk() {
+    let fx = open_fixture();
+    let native = fx.dir.path().join("native");
+    std::fs::create_dir(&native).unwrap();
+    let mnt = fx.mount_at("mnt", &["--allow-other"]);
+    let mounted = mnt.join("locations/files");
+    // (mode, group): other users may write each file; the last is in nobody's own group.
+    let cases = [(0o4757, 0), (0o2757, 0), (0o2747, 0), (0o2707, 0), (0o6777, 0), (0o2767, 65534), (0o0757, 0)];
+    let nobody = |script: String| {
+        let (ok, err) = as_nobody(&script);
+        assert!(ok, "{script}: {err}");
+    };
+    type Step<'a> = (&'a str, &'a dyn Fn(&Path));
+    let steps: [Step; 4] = [
+        ("nobody appends", &|p| nobody(format!("echo x >> {}", shell_quote(p)))),
+        ("nobody truncates", &|p| nobody(format!("truncate -s 1 {}", shell_quote(p)))),
+        ("root appends", &|p| {
+            use std::io::Write;
+            std::fs::OpenOptions::new().append(true).open(p).unwrap().write_all(b"x").unwrap();
+        }),
+        ("root chowns to -1:-1", &|p| std::os::unix::fs::chown(p, None, None).unwrap()),
+    ];
+    let mut differences = Vec::new();
+    for (i, (mode, gid)) in cases.into_iter().enumerate() {
+        for (what, step) in &steps {
+            let outcome = |dir: &Path| {
+                let p = dir.join(format!("f{i}"));
+                std::fs::write(&p, b"data").unwrap();
+                std::os::unix::fs::chown(&p, None, Some(gid)).unwrap();
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+                step(&p);
+                std::fs::metadata(&p).unwrap().mode() & 0o7777
+            };
+            let (disk, through) = (outcome(&native), outcome(&mounted));
+            if disk != through {
+                differences.push(format!("{mode:o} (group {gid}), {what}: disk {disk:o}, mount {through:o}"));
+            }
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}

@@ -227,6 +227,12 @@ impl SpaceFs {
             if change.uid.is_some() || change.gid.is_some() {
                 std::os::unix::fs::lchown(p, change.uid, change.gid)?;
             }
+            if let Some(who) = change.clear_set_id {
+                let meta = std::fs::symlink_metadata(p)?;
+                if let Some(mode) = who.cleared(meta.mode(), meta.gid()) {
+                    std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+                }
+            }
             Ok(())
         })
         .map_err(io)?;
@@ -537,6 +543,60 @@ pub struct AttrChange {
     pub size: Option<u64>,
     pub atime: Option<SetTime>,
     pub mtime: Option<SetTime>,
+    /// Clear the set-user-ID and set-group-ID bits as the disk does when this caller writes to, truncates or
+    /// chowns the file (made after the rest of the change).
+    pub clear_set_id: Option<SetIdClearer>,
+}
+
+/// Who wrote to, truncated or chowned a file, for clearing its set-ID bits as the kernel clears them on a disk
+/// (`setattr_should_drop_suidgid`): set-user-ID always; set-group-ID when the file is group-executable, or when the
+/// caller is neither root nor in the file's group (`pid` tells its supplementary groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetIdClearer {
+    pub uid: u32,
+    pub gid: u32,
+    pub pid: u32,
+}
+
+impl SetIdClearer {
+    /// The mode `mode` becomes (of a file owned by group `file_gid`), or None when nothing changes.
+    pub fn cleared(&self, mode: u32, file_gid: u32) -> Option<u32> {
+        if mode & libc::S_IFMT != libc::S_IFREG {
+            return None;
+        }
+        let mut kept = mode & !libc::S_ISUID;
+        let group_exec = mode & libc::S_IXGRP != 0;
+        if mode & libc::S_ISGID != 0 && (group_exec || !self.in_group(file_gid)) {
+            kept &= !libc::S_ISGID;
+        }
+        (kept != mode).then_some(kept & 0o7777)
+    }
+
+    fn in_group(&self, gid: u32) -> bool {
+        self.uid == 0 || self.gid == gid || supplementary_groups(self.pid).contains(&gid)
+    }
+}
+
+/// A process's supplementary groups (none when it is gone).
+fn supplementary_groups(pid: u32) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .map(|groups| groups.split_whitespace().filter_map(|g| g.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Clears the set-ID bits of an open file as `who`'s write, truncate or chown does on a disk.
+pub fn clear_set_id_of_open(file: &File, who: SetIdClearer) -> std::io::Result<()> {
+    let meta = file.metadata()?;
+    if let Some(mode) = who.cleared(meta.mode(), meta.gid()) {
+        // SAFETY: fchmod on a descriptor we own.
+        if unsafe { libc::fchmod(file.as_raw_fd(), mode as libc::mode_t) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -572,6 +632,9 @@ pub(super) fn set_attr_of_open(file: &File, change: &AttrChange) -> std::io::Res
         let times = [timespec(change.atime), timespec(change.mtime)];
         // SAFETY: futimens on a descriptor we own, with two timespecs.
         check(unsafe { libc::futimens(fd, times.as_ptr()) })?;
+    }
+    if let Some(who) = change.clear_set_id {
+        clear_set_id_of_open(file, who)?;
     }
     Ok(())
 }
