@@ -239,3 +239,10 @@ END;
 CREATE TRIGGER foreign_edits_label_deleted AFTER DELETE ON labels BEGIN
     DELETE FROM foreign_edits WHERE view = 2 AND folder = old.id;
 END;
+
+-- Changes to `entries`, counted once per writer transaction that changed any of its rows: what tells a changed
+-- library from the snapshot published of it (src/sync) without reading every entry.
+CREATE TABLE entries_version (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);

@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_foreign_tagged.sql"),
     include_str!("migrations/0007_foreign_members.sql"),
     include_str!("migrations/0008_foreign_edits.sql"),
+    include_str!("migrations/0009_entries_version.sql"),
 ];
 
 /// `PRAGMA application_id` of a spacefs library ("SPFS"), so a foreign SQLite file is recognised as one.

@@ -79,6 +79,10 @@ impl crate::query::Names for Reader {
     }
 }
 
+/// `Reader::entries_stamp`: the counter's one row, and the largest rowid (the end of the table's B-tree).
+pub(crate) const ENTRIES_STAMP: &str =
+    "SELECT coalesce((SELECT version FROM entries_version WHERE id = 1), 0), (SELECT max(id) FROM entries)";
+
 /// The entries to verify: each unverified content that two distinct files share, or whose `cas_id` a verified
 /// content already has. Materialized first, so each group is judged once (from two of its entries) and then its
 /// members listed: judged per member, a group of n identical files cost n². The groups are found from the
@@ -143,14 +147,13 @@ impl Reader {
         super::shared::peers(&self.conn)
     }
 
-    /// Changes whenever an entry is added, changed, moved or removed (count, last id, last indexing or move time):
-    /// a snapshot taken with the same stamp holds the same entries.
+    /// Changes whenever an entry is added, changed, moved or removed (the writer's count of transactions that
+    /// changed `entries`, and the last id given): a snapshot taken with the same stamp holds the same entries. Two
+    /// lookups by key, whatever the size of the library.
     pub fn entries_stamp(&self) -> Result<String> {
-        let (count, last, indexed): (i64, Option<i64>, Option<i64>) = self
-            .conn
-            .prepare_cached("SELECT count(*), max(id), max(indexed_at) FROM entries")?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(format!("{count}-{}-{}", last.unwrap_or(0), indexed.unwrap_or(0)))
+        let (version, last): (i64, Option<i64>) =
+            self.conn.prepare_cached(ENTRIES_STAMP)?.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(format!("v{version}-{}", last.unwrap_or(0)))
     }
 
     pub fn locations(&self) -> Result<Vec<Location>> {

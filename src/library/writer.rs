@@ -23,6 +23,7 @@ use crate::names::{LabelPath, TagName};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rusqlite::Connection;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 /// Commands waiting beyond this many make senders block: memory stays bounded under overload.
@@ -420,6 +421,7 @@ impl Checkpointer {
 }
 
 fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
+    let entries_changed = EntriesWatch::start(&mut conn);
     let checkpointer = Checkpointer::start(&mut conn);
     if checkpointer.is_none() {
         log::info!("checkpointing the library's WAL in the writer (a second connection could not be opened)");
@@ -450,7 +452,7 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
         for cmd in queued.drain(..) {
             match cmd {
                 WriteCmd::Alone(mut job) => {
-                    apply_batch(&mut conn, std::mem::take(&mut batch));
+                    apply_batch(&mut conn, &entries_changed, std::mem::take(&mut batch));
                     let failure = job.run(&conn).err();
                     job.answer(failure);
                 }
@@ -458,7 +460,7 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
             }
         }
         drop_overtaken(&mut batch);
-        apply_batch(&mut conn, batch);
+        apply_batch(&mut conn, &entries_changed, batch);
     }
     if let Some(checkpointer) = checkpointer {
         checkpointer.stop(&mut conn);
@@ -535,12 +537,12 @@ fn item_id(item: &ScanItem) -> Option<EntryId> {
 /// Applies a batch in one transaction. If any command fails, the transaction is rolled back and every command is
 /// applied again in a transaction of its own, so the failure touches nothing and the others still happen.
 /// (Savepoints per command would do the same, but make every statement of a large batch several times slower.)
-fn apply_batch(conn: &mut Connection, mut batch: Vec<WriteCmd>) {
+fn apply_batch(conn: &mut Connection, entries_changed: &EntriesWatch, mut batch: Vec<WriteCmd>) {
     if batch.is_empty() {
         return;
     }
     if batch.len() > 1 {
-        match in_transaction(conn, |tx| batch.iter_mut().try_for_each(|cmd| cmd.job().run(tx))) {
+        match in_transaction(conn, entries_changed, |tx| batch.iter_mut().try_for_each(|cmd| cmd.job().run(tx))) {
             Ok(()) => {
                 batch.into_iter().for_each(|cmd| cmd.answer(None));
                 return;
@@ -553,7 +555,7 @@ fn apply_batch(conn: &mut Connection, mut batch: Vec<WriteCmd>) {
         }
     }
     for mut cmd in batch {
-        let failure = in_transaction(conn, |tx| cmd.job().run(tx)).err();
+        let failure = in_transaction(conn, entries_changed, |tx| cmd.job().run(tx)).err();
         cmd.answer(failure);
     }
 }
@@ -576,11 +578,68 @@ fn same_failure(err: &Error) -> Error {
     }
 }
 
-fn in_transaction<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+/// Runs `f` in a transaction; if it changed a row of `entries`, the transaction also counts one change in
+/// `entries_version`.
+fn in_transaction<T>(
+    conn: &mut Connection,
+    entries: &EntriesWatch,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    entries.clear();
     let value = f(&tx)?;
+    if entries.changed() {
+        tx.prepare_cached(
+            "INSERT INTO entries_version (id, version) VALUES (1, 1) \
+             ON CONFLICT (id) DO UPDATE SET version = version + 1",
+        )?
+        .execute([])?;
+    }
     tx.commit()?;
     Ok(value)
+}
+
+/// Whether the transaction running changed a row of `entries`.
+enum EntriesWatch {
+    /// Set by the connection whenever it inserts, updates or deletes a row of `entries` (SQLite's update hook: one
+    /// call per row, no SQL). Every change to `entries` goes through the writer's transactions, which read it.
+    Hooked(Arc<AtomicBool>),
+    /// The hook could not be set: every transaction counts as a change (a snapshot published too often, never one
+    /// left stale).
+    Unhooked,
+}
+
+impl EntriesWatch {
+    fn start(conn: &mut Connection) -> EntriesWatch {
+        let changed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&changed);
+        let hooked = conn.update_hook(Some(move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
+            if table == "entries" {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }));
+        match hooked {
+            Ok(()) => EntriesWatch::Hooked(changed),
+            Err(err) => {
+                log::warn!("cannot watch the library's entries ({err}): every change counts as one to them");
+                EntriesWatch::Unhooked
+            }
+        }
+    }
+
+    /// Forgets what earlier (rolled back) transactions did.
+    fn clear(&self) {
+        if let EntriesWatch::Hooked(flag) = self {
+            flag.store(false, Ordering::Relaxed);
+        }
+    }
+
+    fn changed(&self) -> bool {
+        match self {
+            EntriesWatch::Hooked(flag) => flag.load(Ordering::Relaxed),
+            EntriesWatch::Unhooked => true,
+        }
+    }
 }
 
 fn optimize(conn: &Connection, vacuum: bool) -> Result<()> {
@@ -629,6 +688,43 @@ mod tests {
         cmds.iter().map(|c| if let WriteCmd::Scan(scan) = c { scan.items.len() } else { 0 }).collect()
     }
 
+    /// The stamp that tells a changed library from its published snapshot moves with every committed change to
+    /// `entries` (insert, update, delete of any row), and with nothing else; and it reads no table whole.
+    #[test]
+    fn the_entries_stamp_moves_with_each_change_to_entries_and_only_then() {
+        use crate::library::testing;
+        let raw = testing::raw_library();
+        raw.conn.execute_batch(testing::ONE_LOCATION).unwrap();
+        let plan = testing::plan(&raw.conn, crate::library::read::ENTRIES_STAMP);
+        let scans = plan.lines().filter(|l| l.contains("SCAN") && !l.contains("CONSTANT ROW")).count();
+        assert_eq!(scans, 0, "the stamp reads a table whole:\n{plan}");
+        let library = crate::library::Library::open(&raw.path).unwrap();
+        let stamp = || library.reader().unwrap().entries_stamp().unwrap();
+        let sql = |sql: &'static str| library.writer().exchange(move |c| Ok(c.execute_batch(sql)?));
+        let insert = "INSERT INTO entries (uuid, location_id, relative_path, name, kind, size, indexed_at) \
+                      VALUES (randomblob(16), 1, x'', randomblob(4), 0, 0, 0)";
+        let mut seen = vec![stamp()];
+        let moved = |what: &str, expected: bool, seen: &mut Vec<String>| {
+            let now = stamp();
+            assert_eq!(!seen.contains(&now), expected, "after {what}: {seen:?} then {now}");
+            seen.push(now);
+        };
+        sql(insert).unwrap();
+        moved("an insert", true, &mut seen);
+        sql(insert).unwrap();
+        moved("another insert", true, &mut seen);
+        library.writer().create_tag(TagName::parse("t").unwrap()).unwrap();
+        moved("a tag made (no entry changed)", false, &mut seen);
+        sql("UPDATE entries SET size = 5 WHERE id = (SELECT min(id) FROM entries)").unwrap();
+        moved("an update of the first row", true, &mut seen);
+        sql("DELETE FROM entries WHERE id = (SELECT min(id) FROM entries)").unwrap();
+        moved("a delete of the first row", true, &mut seen);
+        assert!(sql("DELETE FROM entries; SELECT no_such_function()").is_err());
+        moved("a change rolled back", false, &mut seen);
+        sql("DELETE FROM entries").unwrap();
+        moved("deleting every row", true, &mut seen);
+    }
+
     #[test]
     fn a_locked_library_fails_a_batch_once_without_replaying_each_command() {
         use std::sync::atomic::{AtomicUsize, Ordering};
@@ -651,7 +747,8 @@ mod tests {
                 WriteCmd::Change(Box::new(Call { work, done: None, reply: tx.clone() }))
             })
             .collect();
-        apply_batch(&mut conn, batch);
+        let entries = EntriesWatch::start(&mut conn);
+        apply_batch(&mut conn, &entries, batch);
         assert_eq!(LOCKED.load(Ordering::SeqCst), 1, "one attempt for the batch, not one more per command");
         let answers: Vec<_> = rx.try_iter().collect();
         assert_eq!(answers.len(), 3);
@@ -660,7 +757,11 @@ mod tests {
         lib.conn.execute_batch("COMMIT").unwrap();
         let tag = TagName::parse("a").unwrap();
         let work = move |c: &Connection| write::create_tag(c, &tag);
-        apply_batch(&mut conn, vec![WriteCmd::Change(Box::new(Call { work, done: None, reply: tx.clone() }))]);
+        apply_batch(
+            &mut conn,
+            &EntriesWatch::Unhooked,
+            vec![WriteCmd::Change(Box::new(Call { work, done: None, reply: tx.clone() }))],
+        );
         assert!(matches!(rx.try_recv(), Ok(Ok(_))));
     }
 
