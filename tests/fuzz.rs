@@ -15,7 +15,6 @@ use spacefs::view::NodeKind;
 use spacefs::{query, xattr};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::sync::OnceLock;
 
 /// Bytes that favour the characters the codecs treat specially.
 fn tricky_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -100,32 +99,30 @@ proptest! {
     }
 }
 
-/// A library with odd names, collisions, tags and labels, built once for the resolver walks.
-fn resolver() -> &'static SpaceFs {
-    static FS: OnceLock<(Fixture, SpaceFs)> = OnceLock::new();
-    &FS.get_or_init(|| {
-        let fx = Fixture::new();
-        fx.write("a/report.pdf", b"1");
-        fx.write("b/report.pdf", b"2");
-        fx.write("b/report.pdf~1", b"3");
-        fx.write("a/same", b"dup");
-        fx.write("b/same", b"dup");
-        fx.write(std::path::Path::new(OsStr::from_bytes(b"a/caf\xe9")), b"latin-1");
-        fx.write("a/".to_owned() + &"n".repeat(255), b"long");
-        fx.write("a/deep/er/est/file", b"deep");
-        let lib = Library::open(&fx.library()).unwrap();
-        let location = common::add_indexed(&lib, &fx.files(), "files", IndexMode::Deep);
-        let ids: Vec<_> = [("a", "report.pdf"), ("b", "report.pdf"), ("a", "same"), ("", "a")]
-            .iter()
-            .map(|(dir, name)| {
-                lib.reader().unwrap().entry_by_path(location.id, dir.as_bytes(), name.as_bytes()).unwrap().unwrap()
-            })
-            .collect();
-        lib.writer().tag(ids.clone(), vec![TagName::parse("t").unwrap(), TagName::parse("u v").unwrap()]).unwrap();
-        lib.writer().set_labels(ids[0], vec![LabelPath::parse("x/y/z").unwrap()]).unwrap();
-        (fx, SpaceFs::new(lib, FsOptions::default()))
-    })
-    .1
+/// A library with odd names, collisions, tags and labels, for the resolver walks (its folder goes with the
+/// fixture).
+fn resolver() -> (Fixture, SpaceFs) {
+    let fx = Fixture::new();
+    fx.write("a/report.pdf", b"1");
+    fx.write("b/report.pdf", b"2");
+    fx.write("b/report.pdf~1", b"3");
+    fx.write("a/same", b"dup");
+    fx.write("b/same", b"dup");
+    fx.write(std::path::Path::new(OsStr::from_bytes(b"a/caf\xe9")), b"latin-1");
+    fx.write("a/".to_owned() + &"n".repeat(255), b"long");
+    fx.write("a/deep/er/est/file", b"deep");
+    let lib = Library::open(&fx.library()).unwrap();
+    let location = common::add_indexed(&lib, &fx.files(), "files", IndexMode::Deep);
+    let ids: Vec<_> = [("a", "report.pdf"), ("b", "report.pdf"), ("a", "same"), ("", "a")]
+        .iter()
+        .map(|(dir, name)| {
+            lib.reader().unwrap().entry_by_path(location.id, dir.as_bytes(), name.as_bytes()).unwrap().unwrap()
+        })
+        .collect();
+    lib.writer().tag(ids.clone(), vec![TagName::parse("t").unwrap(), TagName::parse("u v").unwrap()]).unwrap();
+    lib.writer().set_labels(ids[0], vec![LabelPath::parse("x/y/z").unwrap()]).unwrap();
+    let fs = SpaceFs::new(lib, FsOptions::default());
+    (fx, fs)
 }
 
 struct Names(Vec<(Vec<u8>, u64)>);
@@ -158,38 +155,48 @@ fn step() -> impl Strategy<Value = (usize, Option<Vec<u8>>)> {
     (any::<usize>(), prop::option::weighted(0.4, odd))
 }
 
-proptest! {
-    #[test]
-    fn walks_over_arbitrary_names_answer_filesystem_errnos(steps in prop::collection::vec(step(), 1..7)) {
-        let fs = resolver();
-        let mut ino = ROOT;
-        for (pick, odd) in steps {
-            let listed = listing(fs, ino);
-            let (name, expected) = match odd {
-                Some(name) => (name, None),
-                None if listed.is_empty() => break,
-                None => {
-                    let (name, child) = &listed[pick % listed.len()];
-                    (name.clone(), Some(*child))
+/// Built once for all cases, and dropped (with its temporary folder) when they are done: hence a runner rather than
+/// `proptest!`, whose cases could only share a library kept in a static, never removed.
+#[test]
+fn walks_over_arbitrary_names_answer_filesystem_errnos() {
+    let (_fx, fs) = resolver();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::default());
+    let walks = prop::collection::vec(step(), 1..7);
+    runner.run(&walks, |steps| walk(&fs, steps)).unwrap();
+}
+
+fn walk(fs: &SpaceFs, steps: Vec<(usize, Option<Vec<u8>>)>) -> Result<(), TestCaseError> {
+    let mut ino = ROOT;
+    for (pick, odd) in steps {
+        let listed = listing(fs, ino);
+        let (name, expected) = match odd {
+            Some(name) => (name, None),
+            None if listed.is_empty() => break,
+            None => {
+                let (name, child) = &listed[pick % listed.len()];
+                (name.clone(), Some(*child))
+            }
+        };
+        match fs.lookup(ino, OsStr::from_bytes(&name)) {
+            Ok(attr) => {
+                if let Some(child) = expected {
+                    prop_assert_eq!(attr.ino, child, "{:?} resolved to another inode than listed", name);
                 }
-            };
-            match fs.lookup(ino, OsStr::from_bytes(&name)) {
-                Ok(attr) => {
-                    if let Some(child) = expected {
-                        prop_assert_eq!(attr.ino, child, "{:?} resolved to another inode than listed", name);
-                    }
-                    ino = attr.ino;
-                }
-                Err(err) => {
-                    prop_assert!(expected.is_none(), "listed name {:?} did not resolve: {}", name, err);
-                    let errno = err.errno();
-                    prop_assert!(
-                        [libc::ENOENT, libc::ENOTDIR, libc::ENAMETOOLONG, libc::EINVAL].contains(&errno),
-                        "{:?}: errno {} ({})", name, errno, err
-                    );
-                    break;
-                }
+                ino = attr.ino;
+            }
+            Err(err) => {
+                prop_assert!(expected.is_none(), "listed name {:?} did not resolve: {}", name, err);
+                let errno = err.errno();
+                prop_assert!(
+                    [libc::ENOENT, libc::ENOTDIR, libc::ENAMETOOLONG, libc::EINVAL].contains(&errno),
+                    "{:?}: errno {} ({})",
+                    name,
+                    errno,
+                    err
+                );
+                break;
             }
         }
     }
+    Ok(())
 }
