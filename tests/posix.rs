@@ -375,6 +375,41 @@ fn scenario(root: &Path) -> Vec<String> {
     say("symlink times -> h", result(std::os::unix::fs::symlink("h", p("times"))));
     say("utimens the link itself", result(utimens(&p("times"), (1_000, 0), (2_000, 0))));
     say("its times", result(fs::symlink_metadata(p("times")).map(|m| (m.atime(), m.mtime()))));
+    // a sparse file keeps its holes (cp, tar and rsync find them by SEEK_DATA and SEEK_HOLE), and a copy made by
+    // copy_file_range has its bytes
+    let sparse = OpenOptions::new().read(true).write(true).create_new(true).mode(0o644).open(p("sparse"));
+    say("create sparse", sparse.as_ref().map_or_else(errno_name, |_| "ok".into()));
+    if let Ok(file) = sparse {
+        say("write at 600000 of 1 MiB", result(file.set_len(1 << 20).and_then(|()| file.write_all_at(b"x", 600_000))));
+        let seek = |at: i64, whence: i32| {
+            // SAFETY: lseek on a descriptor this test owns.
+            let to = unsafe { libc::lseek(std::os::fd::AsRawFd::as_raw_fd(&file), at, whence) };
+            if to < 0 { Err(std::io::Error::last_os_error()) } else { Ok(to) }
+        };
+        say("SEEK_DATA from 0", result(seek(0, libc::SEEK_DATA)));
+        say("SEEK_HOLE from 600000", result(seek(600_000, libc::SEEK_HOLE)));
+        say("SEEK_DATA past the end", result(seek(2 << 20, libc::SEEK_DATA)));
+        let copy = OpenOptions::new().write(true).create_new(true).mode(0o644).open(p("sparse-copy"));
+        let copied = copy.and_then(|out| {
+            let (fd_in, fd_out) = (std::os::fd::AsRawFd::as_raw_fd(&file), std::os::fd::AsRawFd::as_raw_fd(&out));
+            let (mut from, mut to) = (0i64, 0i64);
+            // SAFETY: two descriptors this test owns, offsets on the stack.
+            let n = unsafe { libc::copy_file_range(fd_in, &mut from, fd_out, &mut to, 1 << 20, 0) };
+            if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n) }
+        });
+        say("copy_file_range 1 MiB", result(copied));
+        say("the copy equals it", result(fs::read(p("sparse-copy")).map(|b| b == fs::read(p("sparse")).unwrap())));
+    }
+
+    // the file system's size and free space are the disk's (df, a file manager's free space, an installer's check)
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: statvfs fills the struct on success; it is read only then.
+    let stats = check(unsafe { libc::statvfs(cstr(root).as_ptr(), st.as_mut_ptr()) }).map(|()| {
+        // SAFETY: initialised by the successful call.
+        let st = unsafe { st.assume_init() };
+        (st.f_bsize, st.f_frsize, st.f_blocks, st.f_files, st.f_namemax)
+    });
+    say("statvfs: block size, fragment size, blocks, inodes, longest name", result(stats));
     say("listing", listing(root));
     trace
 }

@@ -26,7 +26,7 @@ mod xattrs;
 use crate::view::is_view_folder;
 pub use attr::Attr;
 use invalidate::DentryRecord;
-pub use real::{AttrChange, Caller, SetIdClearer, SetTime, clear_set_id_of_open};
+pub use real::{AttrChange, Caller, FsStats, SetIdClearer, SetTime, clear_set_id_of_open};
 
 use listing::DirCursor;
 

@@ -658,3 +658,96 @@ pub(super) fn set_times(path: &std::path::Path, atime: Option<SetTime>, mtime: O
     let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
     if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
+
+/// What statfs(2) tells of the file system a node is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsStats {
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub bsize: u32,
+    pub namelen: u32,
+    pub frsize: u32,
+}
+
+impl FsStats {
+    /// A folder of the library's own (the root, `tags/`, a tag): it holds no blocks, as `/proc` holds none, so `df`
+    /// leaves the mount out of its table.
+    const VIRTUAL: FsStats =
+        FsStats { blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, bsize: 4096, namelen: 255, frsize: 4096 };
+
+    fn of(file: &File) -> std::io::Result<FsStats> {
+        let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: fstatvfs fills the struct on success; it is read only then.
+        if unsafe { libc::fstatvfs(file.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: initialised by the successful call above.
+        let st = unsafe { st.assume_init() };
+        Ok(FsStats {
+            blocks: st.f_blocks,
+            bfree: st.f_bfree,
+            bavail: st.f_bavail,
+            files: st.f_files,
+            ffree: st.f_ffree,
+            bsize: st.f_bsize as u32,
+            namelen: st.f_namemax as u32,
+            frsize: st.f_frsize as u32,
+        })
+    }
+}
+
+impl SpaceFs {
+    /// statfs(2): a real file or folder (in `locations/`, or shown in a view) answers for the file system it is on,
+    /// so `df`, a file manager's free space and an installer's check see the disk; the library's own folders hold
+    /// nothing.
+    pub fn statfs(&self, ino: u64) -> Result<FsStats> {
+        let path = match self.real_path(ino) {
+            Ok(Some(path)) => path,
+            // (A file of a device that is not reachable: nothing here to tell of.)
+            Ok(None) | Err(_) => return Ok(FsStats::VIRTUAL),
+        };
+        // O_PATH without following: the file system of a symlink is where the link itself is.
+        let open =
+            |p: &std::path::Path| File::options().read(true).custom_flags(libc::O_PATH | libc::O_NOFOLLOW).open(p);
+        let file = longpath::with(&path, open).map_err(|e| Error::io(&path, e))?;
+        FsStats::of(&file).map_err(|e| Error::io(&path, e))
+    }
+
+    /// lseek(2) with SEEK_DATA or SEEK_HOLE (the kernel answers the other kinds itself) on an open real file:
+    /// where its data and holes are on the disk, so `cp`, `tar` and `rsync` keep a sparse file sparse.
+    pub fn lseek(&self, fh: u64, offset: i64, whence: i32) -> Result<i64> {
+        let file = self.handle_file(fh, false)?;
+        // SAFETY: lseek on a descriptor of our own (a duplicate: reads and writes here use explicit offsets).
+        match unsafe { libc::lseek(file.as_raw_fd(), offset, whence) } {
+            -1 => Err(Error::io_ctx("an open file", std::io::Error::last_os_error())),
+            at => Ok(at),
+        }
+    }
+}
+
+impl SpaceFs {
+    /// copy_file_range(2) between two open real files: done by the disk's file system (which may share the blocks
+    /// rather than copy them), not through the mount a page at a time. Answers how much was copied.
+    pub fn copy_file_range(
+        &self,
+        (fh_in, offset_in): (u64, u64),
+        (fh_out, offset_out): (u64, u64),
+        len: u64,
+    ) -> Result<u32> {
+        let source = self.handle_file(fh_in, false)?;
+        let target = self.handle_file(fh_out, true)?;
+        let invalid = || Error::io_ctx("an open file", std::io::Error::from_raw_os_error(libc::EINVAL));
+        let mut from = i64::try_from(offset_in).map_err(|_| invalid())?;
+        let mut to = i64::try_from(offset_out).map_err(|_| invalid())?;
+        // (A reply says how much in 32 bits.)
+        let len = len.min(u32::MAX as u64 & !0xfff) as usize;
+        // SAFETY: both descriptors are ours; the offsets are valid pointers for the call's duration.
+        match unsafe { libc::copy_file_range(source.as_raw_fd(), &mut from, target.as_raw_fd(), &mut to, len, 0) } {
+            -1 => Err(Error::io_ctx("an open file", std::io::Error::last_os_error())),
+            copied => Ok(copied as u32),
+        }
+    }
+}
