@@ -376,6 +376,9 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
     while !stop.load(Ordering::Relaxed) && !background.guard.is_finished() {
         std::thread::sleep(POLL);
     }
+    // The session ends by itself when the kernel closes the connection: the mount was unmounted from outside
+    // (spacefs unmount, fusermount3 -u, umount) or its connection aborted.
+    let ended_outside = background.guard.is_finished();
     stop.store(true, Ordering::Relaxed);
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     let _ = watcher.join();
@@ -383,14 +386,39 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
         let _ = syncing.join();
     }
     drop(watching);
-    // Unmounted from outside (spacefs unmount, fusermount3 -u): only the session is left to finish.
-    let result = if is_mounted(mountpoint) { background.umount_and_join() } else { background.join() };
+    let result = if ended_outside {
+        // What is at the path now may be a new mount of it (a restart: unmount, mount again at once): it is left
+        // alone. Only a dead mount (its connection aborted) is taken away.
+        if is_dead_mount(mountpoint) {
+            let _ = detach(mountpoint, true);
+        }
+        join_leaving_the_mount(background)
+    } else {
+        background.umount_and_join()
+    };
     // Leave the library whole in its file for whoever opens it next, even if a thread still holds it as we exit.
     if let Err(err) = writer.checkpoint() {
         log::warn!("could not checkpoint the library's WAL on exit ({err}); the next open recovers it");
     }
     let _ = std::fs::remove_file(&pid_file);
     result.map_err(|e| Error::io_ctx("the mount ended with an error", e))
+}
+
+/// Joins the session's thread without fuser's unmount of the path when its guard is dropped: fuser 0.18 asks
+/// whether its connection still stands with a poll whose answer it reads the wrong way round (POLLERR, a connection
+/// gone, counts as mounted), and would unmount whatever is mounted at the path now.
+fn join_leaving_the_mount(background: fuser::BackgroundSession) -> std::io::Result<()> {
+    let background = std::mem::ManuallyDrop::new(background);
+    // SAFETY: the handle is read out of a value that is never dropped, so it has one owner.
+    let guard = unsafe { std::ptr::read(&background.guard) };
+    guard.join().unwrap_or_else(|_| Err(std::io::Error::other("the file system's thread panicked")))
+}
+
+/// Whether `path` is a FUSE mount whose server is gone ("Transport endpoint is not connected").
+fn is_dead_mount(path: &Path) -> bool {
+    is_mounted(path)
+        && std::fs::symlink_metadata(path)
+            .is_err_and(|e| matches!(e.raw_os_error(), Some(libc::ENOTCONN | libc::ECONNABORTED)))
 }
 
 /// Tells systemd (when it started the daemon with $NOTIFY_SOCKET) how the mount is doing.

@@ -375,6 +375,25 @@ fn fusermount3_unmount_ends_the_daemon() {
 }
 
 #[test]
+fn a_daemon_unmounted_from_outside_leaves_a_new_mount_at_the_same_path_alone() {
+    // A restart as scripts and service managers do it: unmount, then mount the same path again at once.
+    let fx = Fixture::new();
+    fx.write("a.txt", b"a");
+    fx.add();
+    let first = fx.mount();
+    let out = std::process::Command::new("pgrep").arg("-f").arg(format!("mount {}", first.path.display())).output();
+    let old: i32 = String::from_utf8_lossy(&out.unwrap().stdout).lines().next().unwrap().parse().unwrap();
+    let out = std::process::Command::new("fusermount3").arg("-u").arg(&first.path).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    std::mem::forget(first);
+    let second = fx.mount();
+    // SAFETY: signal 0 only asks whether the process exists.
+    eventually("the first daemon exited", || unsafe { libc::kill(old, 0) } != 0);
+    assert!(mounted(&second.path), "the first daemon took the new mount away as it exited");
+    assert_eq!(second.ls("locations/files"), ["a.txt"]);
+}
+
+#[test]
 fn a_killed_daemon_leaves_nothing_lost_and_the_next_mount_cleans_up_and_catches_up() {
     let fx = Fixture::new();
     fx.write("a.txt", b"a");
