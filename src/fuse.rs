@@ -31,11 +31,18 @@ pub struct FuseFs {
     core: Arc<SpaceFs>,
     /// The kernel agreed to FUSE_HANDLE_KILLPRIV_V2: set-ID bits are ours to clear on write, truncate and chown.
     killpriv: bool,
+    /// The kernel agreed to FUSE_DONT_MASK: modes of new files come unmasked, with the caller's umask beside them.
+    dont_mask: bool,
 }
 
 impl FuseFs {
     pub fn new(core: Arc<SpaceFs>) -> FuseFs {
-        FuseFs { core, killpriv: false }
+        FuseFs { core, killpriv: false, dont_mask: false }
+    }
+
+    /// The caller of a create, mkdir or mknod, with the umask left for the real folder to apply.
+    fn creator(&self, req: &Request, umask: u32) -> Caller {
+        Caller { umask: if self.dont_mask { umask } else { 0 }, ..caller(req) }
     }
 
     fn handle_file(&self, fh: FileHandle, for_writing: bool) -> Result<File, Errno> {
@@ -45,7 +52,7 @@ impl FuseFs {
 
 /// Who is asking, for the ownership of what they create.
 fn caller(req: &Request) -> Caller {
-    Caller { uid: req.uid(), gid: req.gid() }
+    Caller { uid: req.uid(), gid: req.gid(), umask: 0 }
 }
 
 fn set_id_clearer(req: &Request) -> SetIdClearer {
@@ -149,6 +156,14 @@ impl Filesystem for FuseFs {
         // the disk's. With KILLPRIV_V2 it asks once per file, and leaves clearing set-ID bits to us (`setattr`,
         // `write`).
         self.killpriv = config.add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2).is_ok();
+        // POSIX ACLs, as on the disk: the kernel reads a file's `system.posix_acl_*` (passed through to the real file)
+        // and checks access by them, and a new file's mode is made by the real folder's rules (its default ACL, or
+        // else the caller's umask), so the kernel must send it unmasked.
+        if config.add_capabilities(InitFlags::FUSE_POSIX_ACL).is_ok() {
+            self.dont_mask = config.add_capabilities(InitFlags::FUSE_DONT_MASK).is_ok();
+        } else {
+            log::info!("kernel lacks POSIX ACL support for FUSE: access is checked by modes only");
+        }
         Ok(())
     }
 
@@ -382,8 +397,8 @@ impl Filesystem for FuseFs {
         }
     }
 
-    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        let result = self.core.listxattr(ino.0);
+    fn listxattr(&self, req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let result = self.core.listxattr(ino.0, req.uid() == 0);
         match result {
             Ok(names) => reply_xattr(reply, size, &names),
             Err(err) => reply.error(errno(&err)),
@@ -392,7 +407,7 @@ impl Filesystem for FuseFs {
 
     fn setxattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         name: &OsStr,
         value: &[u8],
@@ -400,7 +415,11 @@ impl Filesystem for FuseFs {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        match self.core.setxattr(ino.0, name, value, flags) {
+        let mut result = self.core.setxattr(ino.0, name, value, flags);
+        if result.is_ok() && name == "system.posix_acl_access" && req.uid() != 0 {
+            result = self.core.acl_set_by(ino.0, set_id_clearer(req));
+        }
+        match result {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
         }
@@ -460,24 +479,15 @@ impl Filesystem for FuseFs {
         }
     }
 
-    fn mknod(
-        &self,
-        req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        mode: u32,
-        _umask: u32,
-        rdev: u32,
-        reply: ReplyEntry,
-    ) {
-        match self.core.mknod(parent.0, name, mode, rdev, caller(req)) {
+    fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
+        match self.core.mknod(parent.0, name, mode, rdev, self.creator(req, umask)) {
             Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
     }
 
-    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, _umask: u32, reply: ReplyEntry) {
-        match self.core.mkdir(parent.0, name, mode, caller(req)) {
+    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
+        match self.core.mkdir(parent.0, name, mode, self.creator(req, umask)) {
             Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
@@ -537,11 +547,12 @@ impl Filesystem for FuseFs {
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
-        _umask: u32,
+        umask: u32,
         flags: i32,
         reply: fuser::ReplyCreate,
     ) {
-        let created = self.core.create(parent.0, name, (mode, flags), caller(req), |f| reply.open_backing(f));
+        let creator = self.creator(req, umask);
+        let created = self.core.create(parent.0, name, (mode, flags), creator, |f| reply.open_backing(f));
         match created {
             Ok((attr, fh, Some(id))) => {
                 let shown = file_attr(&attr);

@@ -27,7 +27,7 @@ impl SpaceFs {
         caller: Caller,
     ) -> Result<Attr> {
         let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
-        no_umask();
+        use_umask(caller.umask);
         longpath::with(&path, |p| std::fs::DirBuilder::new().mode(mode & 0o7777).create(p))
             .map_err(|e| Error::io(&path, e))?;
         self.created(&location, &dir, name.as_bytes(), caller, libc::S_IFDIR | mode, None).map(|(_, attr)| attr)
@@ -422,7 +422,7 @@ impl SpaceFs {
             options.create(true)
         };
         let passed = libc::O_APPEND | libc::O_TRUNC | libc::O_SYNC | libc::O_DSYNC | libc::O_NOATIME | libc::O_DIRECT;
-        no_umask();
+        use_umask(caller.umask);
         let file = longpath::with(&path, |p| options.custom_flags(flags & passed | libc::O_NOFOLLOW).open(p))
             .map_err(|e| Error::io(&path, e))?;
         let (_, attr) = self.created(&location, &dir, name.as_bytes(), caller, mode, None)?;
@@ -452,7 +452,7 @@ impl SpaceFs {
         self.check_writable(node)?;
         let Some((location, dir)) = self.real_folder(node)? else { return Err(self.refuse_write(node)) };
         let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
-        no_umask();
+        use_umask(caller.umask);
         longpath::with(&path, |p| {
             let c_path = std::ffi::CString::new(p.as_os_str().as_bytes())
                 .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
@@ -472,17 +472,20 @@ impl SpaceFs {
 pub struct Caller {
     pub uid: u32,
     pub gid: u32,
+    /// The umask the real folder applies to what is made (0 when the kernel applied it already). A folder with a
+    /// default ACL ignores it, as on the disk.
+    pub umask: u32,
 }
 
 impl Caller {
     /// Leave ownership as the file system made it (hard links share their file's owner).
-    pub const KEEP: Caller = Caller { uid: u32::MAX, gid: u32::MAX };
+    pub const KEEP: Caller = Caller { uid: u32::MAX, gid: u32::MAX, umask: 0 };
 }
 
 /// The daemon usually runs as root: what it creates for a caller is given to the caller (the group stays the
 /// folder's when the folder is setgid, as the kernel would do).
-/// `mode` is the one it was made with: chown clears the set-user-ID and set-group-ID bits of a file, which the
-/// caller asked for (the kernel has already taken off what the caller may not have), so they are put back.
+/// `mode` is the one asked for: chown clears the set-user-ID and set-group-ID bits of a file, which the caller
+/// asked for (the kernel has already taken off what the caller may not have), so they are put back.
 pub(super) fn give_to_caller(path: &std::path::Path, caller: Caller, mode: u32) -> std::io::Result<()> {
     // SAFETY: geteuid cannot fail.
     if caller == Caller::KEEP || unsafe { libc::geteuid() } != 0 {
@@ -499,9 +502,11 @@ pub(super) fn give_to_caller(path: &std::path::Path, caller: Caller, mode: u32) 
     let parent = path.parent().map(|p| if p.as_os_str().is_empty() { std::path::Path::new(".") } else { p });
     let setgid_parent = parent.and_then(|p| std::fs::metadata(p).ok()).is_some_and(|m| m.mode() & libc::S_ISGID != 0);
     let gid = if setgid_parent { None } else { Some(caller.gid) };
+    // (The mode it got: the folder applied the caller's umask or its default ACL to the one asked for.)
+    let made = if set_id { Some(std::fs::symlink_metadata(path)?.mode()) } else { None };
     std::os::unix::fs::lchown(path, Some(caller.uid), gid)?;
-    if set_id {
-        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777))?;
+    if let Some(made) = made {
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(made & 0o7777))?;
     }
     Ok(())
 }
@@ -511,17 +516,19 @@ pub(super) fn has_other_links(path: &std::path::Path) -> bool {
     longpath::with(path, |p| std::fs::symlink_metadata(p)).is_ok_and(|m| !m.is_dir() && m.nlink() > 1)
 }
 
-/// Makes the calling thread's umask 0, once per thread: the kernel has applied the caller's umask to the modes it
-/// sends, and the daemon's own must not be applied a second time. The thread first gets file system attributes of
-/// its own (`unshare(CLONE_FS)`), so the rest of the daemon keeps its umask for the files it makes for itself.
-pub(super) fn no_umask() {
+/// Gives the calling thread the caller's umask for what it makes next: the real folder applies it unless it has a
+/// default ACL, as on the disk (0 when the kernel applied it already; the daemon's own is never applied). The thread
+/// first gets file system attributes of its own (`unshare(CLONE_FS)`), so the rest of the daemon keeps its umask
+/// for the files it makes for itself.
+pub(super) fn use_umask(umask: u32) {
     thread_local! {
-        static DONE: () = if longpath::own_fs_attributes() {
-            // SAFETY: umask changes only this thread's file system attributes (unshared).
-            unsafe { libc::umask(0) };
-        };
+        static CURRENT: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
     }
-    DONE.with(|_| ());
+    if CURRENT.get() != Some(umask) && longpath::own_fs_attributes() {
+        // SAFETY: umask changes only this thread's file system attributes (unshared).
+        unsafe { libc::umask((umask & 0o777) as libc::mode_t) };
+        CURRENT.set(Some(umask));
+    }
 }
 
 pub(super) fn rename_at(old: &std::path::Path, new: &std::path::Path, flags: u32) -> std::io::Result<()> {
@@ -570,6 +577,12 @@ impl SetIdClearer {
             kept &= !libc::S_ISGID;
         }
         (kept != mode).then_some(kept & 0o7777)
+    }
+
+    /// The mode `mode` becomes when this caller sets an access ACL on a file of group `file_gid`: set-group-ID goes
+    /// unless the caller is in that group (or root), as the kernel's `posix_acl_update_mode` does on a disk.
+    pub fn cleared_by_acl(&self, mode: u32, file_gid: u32) -> Option<u32> {
+        (mode & libc::S_ISGID != 0 && !self.in_group(file_gid)).then_some(mode & !libc::S_ISGID & 0o7777)
     }
 
     fn in_group(&self, gid: u32) -> bool {
@@ -749,5 +762,21 @@ impl SpaceFs {
             -1 => Err(Error::io_ctx("an open file", std::io::Error::last_os_error())),
             copied => Ok(copied as u32),
         }
+    }
+}
+
+impl SpaceFs {
+    /// After `who` set an access ACL on a real file: clears set-group-ID as the disk would have (the daemon set the
+    /// ACL as root, whom the kernel lets keep it).
+    pub fn acl_set_by(&self, ino: u64, who: SetIdClearer) -> Result<()> {
+        let Some(path) = self.real_path(ino)? else { return Ok(()) };
+        let meta = longpath::with(&path, |p| std::fs::symlink_metadata(p)).map_err(|e| Error::io(&path, e))?;
+        if let Some(mode) = who.cleared_by_acl(meta.mode(), meta.gid())
+            && !meta.file_type().is_symlink()
+        {
+            longpath::with(&path, |p| std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)))
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(())
     }
 }

@@ -25,8 +25,9 @@ impl SpaceFs {
         self.or_open(ino, || self.getxattr_named(ino, name), |file| self.getxattr_open(file, name))
     }
 
-    pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>> {
-        self.or_open(ino, || self.listxattr_named(ino), |file| self.listxattr_open(file))
+    /// listxattr. `privileged`: the caller may see `trusted.*` names (root), as a disk shows them only to root.
+    pub fn listxattr(&self, ino: u64, privileged: bool) -> Result<Vec<u8>> {
+        self.or_open(ino, || self.listxattr_named(ino, privileged), |file| self.listxattr_open(file, privileged))
     }
 
     /// setxattr; `flags` are XATTR_CREATE / XATTR_REPLACE.
@@ -47,19 +48,19 @@ impl SpaceFs {
     /// getxattr of a real attribute on a file open through the mount (its name may be gone).
     fn getxattr_open(&self, file: &File, name: &OsStr) -> Result<Vec<u8>> {
         use ::xattr::FileExt;
-        if !name.as_bytes().starts_with(b"user.") || is_owned(name.as_bytes()) {
+        if is_owned(name.as_bytes()) {
             return Err(Error::NoAttribute);
         }
         let value = file.get_xattr(name).map_err(|e| Error::io(std::path::Path::new("an open file"), e))?;
         value.ok_or(Error::NoAttribute)
     }
 
-    /// listxattr of a file open through the mount: its own `user.*` attributes.
-    fn listxattr_open(&self, file: &File) -> Result<Vec<u8>> {
+    /// listxattr of a file open through the mount: its own attributes.
+    fn listxattr_open(&self, file: &File, privileged: bool) -> Result<Vec<u8>> {
         use ::xattr::FileExt;
         let names = file.list_xattr().map_err(|e| Error::io(std::path::Path::new("an open file"), e))?;
         Ok(names
-            .filter(|n| n.as_bytes().starts_with(b"user.") && !is_owned(n.as_bytes()))
+            .filter(|n| shows_through(n.as_bytes(), privileged))
             .flat_map(|n| {
                 let mut n = n.into_vec();
                 n.push(0);
@@ -72,7 +73,7 @@ impl SpaceFs {
     fn removexattr_open(&self, ino: u64, file: &File, name: &OsStr) -> Result<()> {
         use ::xattr::FileExt;
         self.check_writable(self.node(ino)?)?;
-        if !name.as_bytes().starts_with(b"user.") || is_owned(name.as_bytes()) {
+        if is_owned(name.as_bytes()) {
             return Err(Error::NotFound(String::new()));
         }
         file.remove_xattr(name).map_err(|e| match e.raw_os_error() {
@@ -84,7 +85,7 @@ impl SpaceFs {
     /// setxattr of a real attribute (not one spacefs serves) on a file open through the mount.
     fn setxattr_open(&self, ino: u64, file: &File, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
         self.check_writable(self.node(ino)?)?;
-        if !name.as_bytes().starts_with(b"user.") || is_owned(name.as_bytes()) {
+        if is_owned(name.as_bytes()) {
             return Err(Error::NotFound(String::new()));
         }
         let c_name = std::ffi::CString::new(name.as_bytes()).map_err(|_| Error::Invalid("NUL in a name".into()))?;
@@ -120,10 +121,17 @@ impl SpaceFs {
     pub(super) fn getxattr_now(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>> {
         let node = self.node(ino)?;
         let name = name.as_bytes();
-        // The kernel asks for security.capability before every write; answer what the code below would, without
-        // reading the library: only user.* and Finder's name are served.
+        // Other namespaces (POSIX ACLs, security.*, trusted.*) are the real file's in `locations/`, without reading
+        // the library (the kernel asks for security.capability before a file's first write, and for ACLs before it
+        // checks access). Elsewhere there is no ACL, and nothing else.
         if !name.starts_with(b"user.") && name != xattr::FINDER_TAGS.as_bytes() {
-            return Err(not_supported(name));
+            return match node {
+                Node::Entry(_) => {
+                    self.real_xattr(node, name, |path, n| ::xattr::get(path, n))?.ok_or(Error::NoAttribute)
+                }
+                _ if is_acl(name) => Err(Error::NoAttribute),
+                _ => Err(not_supported(name)),
+            };
         }
         // Where a `user.*` name is not served, it is absent (ENODATA), as on any file system with user attributes:
         // KDE asks for `user.test` and takes ENOTSUP for "no attributes here" (Dolphin then shows no Tags, Rating
@@ -154,12 +162,12 @@ impl SpaceFs {
         value.ok_or(Error::NoAttribute)
     }
 
-    fn listxattr_named(&self, ino: u64) -> Result<Vec<u8>> {
+    fn listxattr_named(&self, ino: u64, privileged: bool) -> Result<Vec<u8>> {
         self.settle();
-        self.settled(|| self.listxattr_now(ino))
+        self.settled(|| self.listxattr_now(ino, privileged))
     }
 
-    pub(super) fn listxattr_now(&self, ino: u64) -> Result<Vec<u8>> {
+    pub(super) fn listxattr_now(&self, ino: u64, privileged: bool) -> Result<Vec<u8>> {
         let node = self.node(ino)?;
         let mut names: Vec<Vec<u8>> = Vec::new();
         if let Some(entry) = self.entry_of(node) {
@@ -183,7 +191,7 @@ impl SpaceFs {
             if let (Node::Entry(_), Some(path)) = (node, self.real_path(ino)?) {
                 for own in longpath::with(&path, |p| ::xattr::list(p)).map_err(|e| Error::io(&path, e))? {
                     let own = own.as_bytes().to_vec();
-                    if own.starts_with(b"user.") && !names.contains(&own) && !is_owned(&own) {
+                    if shows_through(&own, privileged) && !names.contains(&own) {
                         names.push(own);
                     }
                 }
@@ -280,14 +288,14 @@ impl SpaceFs {
         }
     }
 
-    /// Other `user.*` attributes of a real file pass through to it; folders seen through views have none.
+    /// Attributes spacefs does not serve pass through to the real file in `locations/`; what views show has none.
     pub(super) fn real_xattr<T>(
         &self,
         node: Node,
         name: &[u8],
         op: impl FnOnce(&std::path::Path, &OsStr) -> std::io::Result<T>,
     ) -> Result<T> {
-        if !name.starts_with(b"user.") || !matches!(node, Node::Entry(_)) {
+        if !matches!(node, Node::Entry(_)) {
             return Err(not_supported(name));
         }
         let path = self.with_reader(|r| self.real_path_of(r, node))?.ok_or_else(|| Error::NotFound(String::new()))?;
@@ -304,6 +312,17 @@ pub(super) fn not_supported(name: &[u8]) -> Error {
 
 pub(super) fn non_empty(text: String) -> Option<Vec<u8>> {
     (!text.is_empty()).then(|| text.into_bytes())
+}
+
+/// The names of POSIX ACLs, which the kernel asks for before it checks access.
+fn is_acl(name: &[u8]) -> bool {
+    name == b"system.posix_acl_access" || name == b"system.posix_acl_default"
+}
+
+/// Whether a real file's attribute is listed through the mount: not one spacefs answers itself, and `trusted.*`
+/// only to root, as the disk lists them.
+fn shows_through(name: &[u8], privileged: bool) -> bool {
+    !is_owned(name) && (privileged || !name.starts_with(b"trusted."))
 }
 
 /// Names spacefs answers itself, which a real file's own attributes of the same name do not show through.

@@ -198,11 +198,11 @@ fn attributes_of_entries_are_the_same_in_every_view_and_a_tag_folder_has_a_colou
     assert_eq!(errno(core.fs.getxattr(t, OsStr::new("user.spacefs.color"))), libc::ENODATA);
     core.fs.setxattr(t, OsStr::new("user.spacefs.color"), b"red", 0).unwrap();
     assert_eq!(core.fs.getxattr(t, OsStr::new("user.spacefs.color")).unwrap(), b"red");
-    assert_eq!(core.fs.listxattr(t).unwrap(), b"user.spacefs.color\0");
+    assert_eq!(core.fs.listxattr(t, false).unwrap(), b"user.spacefs.color\0");
     assert_eq!(errno(core.fs.setxattr(t, OsStr::new("user.spacefs.color"), b"redish", 0)), libc::EINVAL);
     assert_eq!(errno(core.fs.setxattr(t, OsStr::new("user.other"), b"1", 0)), libc::EOPNOTSUPP);
     core.fs.removexattr(t, OsStr::new("user.spacefs.color")).unwrap();
-    assert_eq!(core.fs.listxattr(t).unwrap(), b"");
+    assert_eq!(core.fs.listxattr(t, false).unwrap(), b"");
     assert_eq!(errno(core.fs.setxattr(core.ino("tags"), OsStr::new("user.x"), b"1", 0)), libc::EOPNOTSUPP);
 }
 
