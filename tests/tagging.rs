@@ -71,13 +71,9 @@ fn every_attribute_reads_writes_and_removes() {
     assert_eq!(uuid.len(), 36);
     assert_eq!(errno_of(xattr::set(&file, "user.spacefs.cas_id", b"x")), libc::EPERM);
     assert_eq!(errno_of(xattr::remove(&file, "user.spacefs.uuid")), libc::EPERM);
-    // listxattr: the names with a value and the read-only ones.
-    let mut names: Vec<String> = xattr::list(&file).unwrap().map(|n| n.to_string_lossy().into_owned()).collect();
-    names.sort();
-    assert_eq!(
-        names,
-        ["com.apple.metadata:_kMDItemUserTags", "user.spacefs.cas_id", "user.spacefs.uuid", "user.xdg.tags"]
-    );
+    // listxattr: the names a user set; the read-only ones and Finder's are answered by name only.
+    let names: Vec<String> = xattr::list(&file).unwrap().map(|n| n.to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["user.xdg.tags"]);
     // Other user.* names pass through to the real file; the real file's own tags attribute is untouched.
     xattr::set(&file, "user.mine", b"kept").unwrap();
     assert_eq!(xattr::get(&real, "user.mine").unwrap().as_deref(), Some(&b"kept"[..]));
@@ -418,4 +414,60 @@ fn writes_through_views_go_to_the_real_file_and_the_library_follows() {
     let ro = fx.mount_at("ro", &["--read-only"]);
     assert_eq!(errno_of(std::fs::OpenOptions::new().write(true).open(ro.join("tags/t/notes.txt"))), libc::EROFS);
     assert_eq!(std::fs::read(&real).unwrap(), b"first");
+}
+
+/// What `rsync -aX`, `cp -a` and `tar --xattrs` do with attributes, into `locations/` and out of it: every listed
+/// name reads, can be set on a file of a Linux disk, and a copy made in the mount can be given exactly the source's
+/// attributes (the names it lists that the source lacks are removed).
+#[test]
+fn attributes_copy_in_and_out_as_rsync_does() {
+    let fx = Fixture::new();
+    fx.write("doc.txt", b"document");
+    fx.add();
+    let mnt = fx.mount();
+    let dir = mnt.join("locations/files");
+    let file = dir.join("doc.txt");
+    xattr::set(&file, "user.xdg.tags", b"work,home").unwrap();
+    xattr::set(&file, "user.xdg.comment", b"a note").unwrap();
+    xattr::set(&file, "user.mine", b"kept").unwrap();
+    std::os::unix::fs::symlink("doc.txt", dir.join("link")).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(
+        unsafe { libc::mkfifo(CString::new(dir.join("fifo").as_os_str().as_bytes()).unwrap().as_ptr(), 0o644) },
+        0
+    );
+    let listed = |p: &Path| -> Vec<std::ffi::OsString> { xattr::list(p).unwrap().collect() };
+    // Out: onto a file of the disk.
+    let outside = fx.dir.path().join("copy.txt");
+    std::fs::write(&outside, b"document").unwrap();
+    for name in listed(&file) {
+        let value = xattr::get(&file, &name).unwrap().unwrap_or_else(|| panic!("{name:?} is listed, not readable"));
+        xattr::set(&outside, &name, &value).unwrap_or_else(|e| panic!("{name:?} cannot be set on the disk: {e}"));
+    }
+    for special in ["link", "fifo"] {
+        for name in listed(&dir.join(special)) {
+            assert!(
+                xattr::get(dir.join(special), &name).unwrap().is_some(),
+                "{special}: {name:?} listed, not readable"
+            );
+        }
+    }
+    // In: a new file made through the mount gets the copy's attributes, and only them.
+    let copy = dir.join("copy.txt");
+    std::fs::write(&copy, b"document").unwrap();
+    let wanted = listed(&outside);
+    for name in listed(&copy) {
+        if !wanted.contains(&name) {
+            xattr::remove(&copy, &name).unwrap_or_else(|e| panic!("{name:?} cannot be removed: {e}"));
+        }
+    }
+    for name in &wanted {
+        xattr::set(&copy, name, &xattr::get(&outside, name).unwrap().unwrap()).unwrap();
+    }
+    let mut got = listed(&copy);
+    let mut expected = listed(&file);
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+    assert_eq!(get(&copy, "user.xdg.tags").as_deref(), Some("home,work"));
 }

@@ -173,6 +173,9 @@ impl SpaceFs {
         if let Some(entry) = self.entry_of(node) {
             let meta = self.with_reader(|r| r.entry_meta(entry))?.ok_or_else(|| Error::NotFound(String::new()))?;
             let has_tags = !meta.tags.is_empty();
+            // Listed: what a user set. Not listed, though answered by name: the content id and uuid (read-only:
+            // `rsync -X` would try to remove them from each file it copies in, and fail) and, on Linux, Finder's name
+            // (outside the namespaces a Linux file system takes: copies out with attributes would fail on it).
             for (present, name) in [
                 (has_tags, xattr::XDG_TAGS),
                 (meta.notes.as_deref().is_some_and(|n| !n.is_empty()), xattr::XDG_COMMENT),
@@ -180,9 +183,7 @@ impl SpaceFs {
                 (!meta.labels.is_empty(), xattr::LABELS),
                 (meta.favorite, xattr::FAVORITE),
                 (meta.hidden, xattr::HIDDEN),
-                (meta.cas_id.is_some(), xattr::CAS_ID),
-                (true, xattr::UUID),
-                (has_tags, xattr::FINDER_TAGS),
+                (has_tags && cfg!(target_os = "macos"), xattr::FINDER_TAGS),
             ] {
                 if present {
                     names.push(name.into());
