@@ -322,9 +322,13 @@ impl Filesystem for FuseFs {
         }
     }
 
-    // No flush: answering ENOSYS once makes the kernel stop sending it, so close(2) costs no round trip. What a
-    // file became is recorded at release, once its last descriptor is closed (queued to the writer either way;
-    // reads through the mount see the queue, see `fs::pending`).
+    /// No flush: answering ENOSYS once makes the kernel stop sending it, so close(2) costs no round trip. What a
+    /// file became is recorded at release, once its last descriptor is closed (queued to the writer either way;
+    /// reads through the mount see the queue, see `fs::pending`). (Answered here rather than by fuser's default,
+    /// which logs a warning that something is missing.)
+    fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+        reply.error(Errno::ENOSYS);
+    }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         match self.core.opendir(ino.0) {
