@@ -32,6 +32,7 @@ pub struct FuseFs {
     /// The kernel agreed to FUSE_HANDLE_KILLPRIV_V2: set-ID bits are ours to clear on write, truncate and chown.
     killpriv: bool,
     /// The kernel agreed to FUSE_DONT_MASK: modes of new files come unmasked, with the caller's umask beside them.
+    /// (Not asked for, see `init`: kept so the mode logic stays right if it is.)
     dont_mask: bool,
 }
 
@@ -156,14 +157,10 @@ impl Filesystem for FuseFs {
         // the disk's. With KILLPRIV_V2 it asks once per file, and leaves clearing set-ID bits to us (`setattr`,
         // `write`).
         self.killpriv = config.add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2).is_ok();
-        // POSIX ACLs, as on the disk: the kernel reads a file's `system.posix_acl_*` (passed through to the real file)
-        // and checks access by them, and a new file's mode is made by the real folder's rules (its default ACL, or
-        // else the caller's umask), so the kernel must send it unmasked.
-        if config.add_capabilities(InitFlags::FUSE_POSIX_ACL).is_ok() {
-            self.dont_mask = config.add_capabilities(InitFlags::FUSE_DONT_MASK).is_ok();
-        } else {
-            log::info!("kernel lacks POSIX ACL support for FUSE: access is checked by modes only");
-        }
+        // Not FUSE_POSIX_ACL (with FUSE_DONT_MASK): the kernel would check access by ACLs as the disk does, but it
+        // makes the root's inode before it learns ACLs are on and never caches that inode's ACL (a round trip per
+        // path walk of users other than the owner), and `ls -l` would ask for every file's ACL through the mount
+        // (ten times slower on a large folder), where "not supported" makes it stop asking. See docs/conformance.md.
         Ok(())
     }
 

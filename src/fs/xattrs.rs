@@ -122,14 +122,16 @@ impl SpaceFs {
         let node = self.node(ino)?;
         let name = name.as_bytes();
         // Other namespaces (POSIX ACLs, security.*, trusted.*) are the real file's in `locations/`, without reading
-        // the library (the kernel asks for security.capability before a file's first write, and for ACLs before it
-        // checks access). Elsewhere there is no ACL, and nothing else.
+        // the library (the kernel asks for security.capability before a file's first write). Where the real file
+        // has none, the answer is "not supported", not "absent": `ls -l` asks every file for its ACL and SELinux
+        // label until a file system says it has none, and through the mount each question is a round trip.
         if !name.starts_with(b"user.") && name != xattr::FINDER_TAGS.as_bytes() {
             return match node {
-                Node::Entry(_) => {
-                    self.real_xattr(node, name, |path, n| ::xattr::get(path, n))?.ok_or(Error::NoAttribute)
-                }
-                _ if is_acl(name) => Err(Error::NoAttribute),
+                Node::Entry(_) => match self.real_xattr(node, name, |path, n| ::xattr::get(path, n)) {
+                    Ok(Some(value)) => Ok(value),
+                    Ok(None) | Err(Error::NoAttribute) => Err(not_supported(name)),
+                    Err(err) => Err(err),
+                },
                 _ => Err(not_supported(name)),
             };
         }
@@ -225,7 +227,8 @@ impl SpaceFs {
         if flags & (libc::XATTR_CREATE | libc::XATTR_REPLACE) != 0 {
             let exists = match self.getxattr_named(ino, name) {
                 Ok(_) => true,
-                Err(Error::NoAttribute) => false,
+                // (A real file's missing attribute of another namespace reads as not supported: see getxattr_now.)
+                Err(Error::NoAttribute) | Err(Error::NotSupported(_)) => false,
                 Err(err) => return Err(err),
             };
             if exists && flags & libc::XATTR_CREATE != 0 {
@@ -313,11 +316,6 @@ pub(super) fn not_supported(name: &[u8]) -> Error {
 
 pub(super) fn non_empty(text: String) -> Option<Vec<u8>> {
     (!text.is_empty()).then(|| text.into_bytes())
-}
-
-/// The names of POSIX ACLs, which the kernel asks for before it checks access.
-fn is_acl(name: &[u8]) -> bool {
-    name == b"system.posix_acl_access" || name == b"system.posix_acl_default"
 }
 
 /// Whether a real file's attribute is listed through the mount: not one spacefs answers itself, and `trusted.*`
