@@ -31,19 +31,11 @@ pub struct FuseFs {
     core: Arc<SpaceFs>,
     /// The kernel agreed to FUSE_HANDLE_KILLPRIV_V2: set-ID bits are ours to clear on write, truncate and chown.
     killpriv: bool,
-    /// The kernel agreed to FUSE_DONT_MASK: modes of new files come unmasked, with the caller's umask beside them.
-    /// (Not asked for, see `init`: kept so the mode logic stays right if it is.)
-    dont_mask: bool,
 }
 
 impl FuseFs {
     pub fn new(core: Arc<SpaceFs>) -> FuseFs {
-        FuseFs { core, killpriv: false, dont_mask: false }
-    }
-
-    /// The caller of a create, mkdir or mknod, with the umask left for the real folder to apply.
-    fn creator(&self, req: &Request, umask: u32) -> Caller {
-        Caller { umask: if self.dont_mask { umask } else { 0 }, ..caller(req) }
+        FuseFs { core, killpriv: false }
     }
 
     fn handle_file(&self, fh: FileHandle, for_writing: bool) -> Result<File, Errno> {
@@ -53,7 +45,7 @@ impl FuseFs {
 
 /// Who is asking, for the ownership of what they create.
 fn caller(req: &Request) -> Caller {
-    Caller { uid: req.uid(), gid: req.gid(), umask: 0 }
+    Caller { uid: req.uid(), gid: req.gid() }
 }
 
 fn set_id_clearer(req: &Request) -> SetIdClearer {
@@ -480,15 +472,24 @@ impl Filesystem for FuseFs {
         }
     }
 
-    fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
-        match self.core.mknod(parent.0, name, mode, rdev, self.creator(req, umask)) {
+    fn mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        match self.core.mknod(parent.0, name, mode, rdev, caller(req)) {
             Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
     }
 
-    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
-        match self.core.mkdir(parent.0, name, mode, self.creator(req, umask)) {
+    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, _umask: u32, reply: ReplyEntry) {
+        match self.core.mkdir(parent.0, name, mode, caller(req)) {
             Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
@@ -548,12 +549,11 @@ impl Filesystem for FuseFs {
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
-        umask: u32,
+        _umask: u32,
         flags: i32,
         reply: fuser::ReplyCreate,
     ) {
-        let creator = self.creator(req, umask);
-        let created = self.core.create(parent.0, name, (mode, flags), creator, |f| reply.open_backing(f));
+        let created = self.core.create(parent.0, name, (mode, flags), caller(req), |f| reply.open_backing(f));
         match created {
             Ok((attr, fh, Some(id))) => {
                 let shown = file_attr(&attr);

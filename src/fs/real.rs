@@ -27,7 +27,7 @@ impl SpaceFs {
         caller: Caller,
     ) -> Result<Attr> {
         let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
-        use_umask(caller.umask);
+        no_umask();
         longpath::with(&path, |p| std::fs::DirBuilder::new().mode(mode & 0o7777).create(p))
             .map_err(|e| Error::io(&path, e))?;
         self.created(&location, &dir, name.as_bytes(), caller, libc::S_IFDIR | mode, None).map(|(_, attr)| attr)
@@ -422,7 +422,7 @@ impl SpaceFs {
             options.create(true)
         };
         let passed = libc::O_APPEND | libc::O_TRUNC | libc::O_SYNC | libc::O_DSYNC | libc::O_NOATIME | libc::O_DIRECT;
-        use_umask(caller.umask);
+        no_umask();
         let file = longpath::with(&path, |p| options.custom_flags(flags & passed | libc::O_NOFOLLOW).open(p))
             .map_err(|e| Error::io(&path, e))?;
         let (_, attr) = self.created(&location, &dir, name.as_bytes(), caller, mode, None)?;
@@ -452,7 +452,7 @@ impl SpaceFs {
         self.check_writable(node)?;
         let Some((location, dir)) = self.real_folder(node)? else { return Err(self.refuse_write(node)) };
         let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
-        use_umask(caller.umask);
+        no_umask();
         longpath::with(&path, |p| {
             let c_path = std::ffi::CString::new(p.as_os_str().as_bytes())
                 .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
@@ -472,14 +472,11 @@ impl SpaceFs {
 pub struct Caller {
     pub uid: u32,
     pub gid: u32,
-    /// The umask the real folder applies to what is made (0 when the kernel applied it already). A folder with a
-    /// default ACL ignores it, as on the disk.
-    pub umask: u32,
 }
 
 impl Caller {
     /// Leave ownership as the file system made it (hard links share their file's owner).
-    pub const KEEP: Caller = Caller { uid: u32::MAX, gid: u32::MAX, umask: 0 };
+    pub const KEEP: Caller = Caller { uid: u32::MAX, gid: u32::MAX };
 }
 
 /// The daemon usually runs as root: what it creates for a caller is given to the caller (the group stays the
@@ -502,7 +499,7 @@ pub(super) fn give_to_caller(path: &std::path::Path, caller: Caller, mode: u32) 
     let parent = path.parent().map(|p| if p.as_os_str().is_empty() { std::path::Path::new(".") } else { p });
     let setgid_parent = parent.and_then(|p| std::fs::metadata(p).ok()).is_some_and(|m| m.mode() & libc::S_ISGID != 0);
     let gid = if setgid_parent { None } else { Some(caller.gid) };
-    // (The mode it got: the folder applied the caller's umask or its default ACL to the one asked for.)
+    // (The mode it got: a folder's default ACL may have taken bits off the one asked for.)
     let made = if set_id { Some(std::fs::symlink_metadata(path)?.mode()) } else { None };
     std::os::unix::fs::lchown(path, Some(caller.uid), gid)?;
     if let Some(made) = made {
@@ -516,19 +513,17 @@ pub(super) fn has_other_links(path: &std::path::Path) -> bool {
     longpath::with(path, |p| std::fs::symlink_metadata(p)).is_ok_and(|m| !m.is_dir() && m.nlink() > 1)
 }
 
-/// Gives the calling thread the caller's umask for what it makes next: the real folder applies it unless it has a
-/// default ACL, as on the disk (0 when the kernel applied it already; the daemon's own is never applied). The thread
-/// first gets file system attributes of its own (`unshare(CLONE_FS)`), so the rest of the daemon keeps its umask
-/// for the files it makes for itself.
-pub(super) fn use_umask(umask: u32) {
+/// Makes the calling thread's umask 0, once per thread: the kernel has applied the caller's umask to the modes it
+/// sends, and the daemon's own must not be applied a second time. The thread first gets file system attributes of
+/// its own (`unshare(CLONE_FS)`), so the rest of the daemon keeps its umask for the files it makes for itself.
+pub(super) fn no_umask() {
     thread_local! {
-        static CURRENT: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+        static DONE: () = if longpath::own_fs_attributes() {
+            // SAFETY: umask changes only this thread's file system attributes (unshared).
+            unsafe { libc::umask(0) };
+        };
     }
-    if CURRENT.get() != Some(umask) && longpath::own_fs_attributes() {
-        // SAFETY: umask changes only this thread's file system attributes (unshared).
-        unsafe { libc::umask((umask & 0o777) as libc::mode_t) };
-        CURRENT.set(Some(umask));
-    }
+    DONE.with(|_| ());
 }
 
 pub(super) fn rename_at(old: &std::path::Path, new: &std::path::Path, flags: u32) -> std::io::Result<()> {
@@ -739,9 +734,7 @@ impl SpaceFs {
             at => Ok(at),
         }
     }
-}
 
-impl SpaceFs {
     /// copy_file_range(2) between two open real files: done by the disk's file system (which may share the blocks
     /// rather than copy them), not through the mount a page at a time. Answers how much was copied.
     pub fn copy_file_range(
@@ -763,9 +756,7 @@ impl SpaceFs {
             copied => Ok(copied as u32),
         }
     }
-}
 
-impl SpaceFs {
     /// After `who` set an access ACL on a real file: clears set-group-ID as the disk would have (the daemon set the
     /// ACL as root, whom the kernel lets keep it).
     pub fn acl_set_by(&self, ino: u64, who: SetIdClearer) -> Result<()> {

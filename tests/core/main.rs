@@ -122,11 +122,7 @@ impl Core {
 /// The caller as the kernel would name them: whoever runs the test (root is not needed).
 pub fn me() -> Caller {
     let meta = std::fs::metadata("/proc/self").unwrap();
-    Caller {
-        uid: std::os::unix::fs::MetadataExt::uid(&meta),
-        gid: std::os::unix::fs::MetadataExt::gid(&meta),
-        umask: 0,
-    }
+    Caller { uid: std::os::unix::fs::MetadataExt::uid(&meta), gid: std::os::unix::fs::MetadataExt::gid(&meta) }
 }
 
 /// What the glue passes for a passthrough backing; unused here (the core gets no kernel to register one with).
