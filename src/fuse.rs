@@ -4,6 +4,8 @@
 //! backing, see `fs::handles`), so reads run at the backing file system's speed; otherwise reads and writes come
 //! here and go to the handle's real file.
 
+mod poll;
+
 use crate::error::Error;
 use crate::fs::{Attr, AttrChange, Caller, DirSink, SetIdClearer, SetTime, SpaceFs};
 use crate::view::NodeKind;
@@ -12,6 +14,7 @@ use fuser::{
     KernelConfig, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty,
     ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request,
 };
+pub use poll::Device;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -31,11 +34,13 @@ pub struct FuseFs {
     core: Arc<SpaceFs>,
     /// The kernel agreed to FUSE_HANDLE_KILLPRIV_V2: set-ID bits are ours to clear on write, truncate and chown.
     killpriv: bool,
+    /// Where requests arrive: the threads poll it for a moment after each reply (see `poll`).
+    device: poll::Device,
 }
 
 impl FuseFs {
-    pub fn new(core: Arc<SpaceFs>) -> FuseFs {
-        FuseFs { core, killpriv: false }
+    pub fn new(core: Arc<SpaceFs>, device: poll::Device) -> FuseFs {
+        FuseFs { core, killpriv: false, device }
     }
 
     fn handle_file(&self, fh: FileHandle, for_writing: bool) -> Result<File, Errno> {
@@ -157,17 +162,20 @@ impl Filesystem for FuseFs {
     }
 
     fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let _poll = self.device.request();
         match self.core.lookup_for(parent.0, name, req.pid()) {
             Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
         }
     }
 
+    /// No poll after a forget: nobody waits for one, and a batch of them calls this once per node.
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
         self.core.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        let _poll = self.device.request();
         match self.core.getattr(ino.0, fh.map(|fh| fh.0)) {
             Ok(attr) => reply.attr(ttl(&attr), &file_attr(&attr)),
             Err(err) => reply.error(errno(&err)),
@@ -175,6 +183,7 @@ impl Filesystem for FuseFs {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        let _poll = self.device.request();
         match self.core.readlink(ino.0) {
             Ok(target) => reply.data(&target),
             Err(err) => reply.error(errno(&err)),
@@ -182,6 +191,7 @@ impl Filesystem for FuseFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let _poll = self.device.request();
         match self.core.open(ino.0, flags.0, |f| reply.open_backing(f)) {
             Ok((fh, Some(id))) => reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id),
             Ok((fh, None)) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
@@ -200,6 +210,7 @@ impl Filesystem for FuseFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        let _poll = self.device.request();
         let file = match self.handle_file(fh, false) {
             Ok(file) => file,
             Err(errno) => return reply.error(errno),
@@ -227,6 +238,7 @@ impl Filesystem for FuseFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        let _poll = self.device.request();
         if let Err(err) = self.core.release(ino.0, fh.0) {
             log::warn!("could not record a change made through the mount: {err}");
         }
@@ -245,6 +257,7 @@ impl Filesystem for FuseFs {
         _lock_owner: Option<LockOwner>,
         reply: fuser::ReplyWrite,
     ) {
+        let _poll = self.device.request();
         let file = match self.handle_file(fh, true) {
             Ok(file) => file,
             Err(errno) => return reply.error(errno),
@@ -270,6 +283,7 @@ impl Filesystem for FuseFs {
         mode: i32,
         reply: ReplyEmpty,
     ) {
+        let _poll = self.device.request();
         let file = match self.handle_file(fh, true) {
             Ok(file) => file,
             Err(errno) => return reply.error(errno),
@@ -297,10 +311,12 @@ impl Filesystem for FuseFs {
         _out_size: u32,
         reply: fuser::ReplyIoctl,
     ) {
+        let _poll = self.device.request();
         reply.error(Errno::ENOTTY);
     }
 
     fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        let _poll = self.device.request();
         let file = match self.handle_file(fh, false) {
             Ok(file) => file,
             Err(errno) => return reply.error(errno),
@@ -316,10 +332,12 @@ impl Filesystem for FuseFs {
     /// reads through the mount see the queue, see `fs::pending`). (Answered here rather than by fuser's default,
     /// which logs a warning that something is missing.)
     fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+        let _poll = self.device.request();
         reply.error(Errno::ENOSYS);
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let _poll = self.device.request();
         match self.core.opendir(ino.0) {
             // Without KEEP_CACHE the kernel drops the listing it cached and asks again.
             Ok((fh, true)) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE),
@@ -329,11 +347,13 @@ impl Filesystem for FuseFs {
     }
 
     fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+        let _poll = self.device.request();
         self.core.releasedir(fh.0);
         reply.ok();
     }
 
     fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let _poll = self.device.request();
         match self.core.readdir(ino.0, fh.0, offset, false, &mut Plain(&mut reply)) {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
@@ -341,6 +361,7 @@ impl Filesystem for FuseFs {
     }
 
     fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        let _poll = self.device.request();
         match self.core.readdir(ino.0, fh.0, offset, true, &mut Plus(&mut reply)) {
             Ok(()) => reply.ok(),
             Err(err) => return reply.error(errno(&err)),
@@ -350,6 +371,7 @@ impl Filesystem for FuseFs {
     }
 
     fn statfs(&self, _req: &Request, ino: INodeNo, reply: ReplyStatfs) {
+        let _poll = self.device.request();
         match self.core.statfs(ino.0) {
             Ok(s) => reply.statfs(s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize),
             Err(err) => reply.error(errno(&err)),
@@ -357,6 +379,7 @@ impl Filesystem for FuseFs {
     }
 
     fn lseek(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
+        let _poll = self.device.request();
         match self.core.lseek(fh.0, offset, whence) {
             Ok(at) => reply.offset(at),
             Err(err) => reply.error(errno(&err)),
@@ -376,6 +399,7 @@ impl Filesystem for FuseFs {
         _flags: CopyFileRangeFlags,
         reply: ReplyWrite,
     ) {
+        let _poll = self.device.request();
         match self.core.copy_file_range((fh_in.0, offset_in), (fh_out.0, offset_out), len) {
             Ok(copied) => reply.written(copied),
             Err(err) => reply.error(errno(&err)),
@@ -383,6 +407,7 @@ impl Filesystem for FuseFs {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let _poll = self.device.request();
         let result = self.core.getxattr(ino.0, name);
         match result {
             Ok(value) => reply_xattr(reply, size, &value),
@@ -391,6 +416,7 @@ impl Filesystem for FuseFs {
     }
 
     fn listxattr(&self, req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let _poll = self.device.request();
         let result = self.core.listxattr(ino.0, req.uid() == 0);
         match result {
             Ok(names) => reply_xattr(reply, size, &names),
@@ -408,6 +434,7 @@ impl Filesystem for FuseFs {
         _position: u32,
         reply: ReplyEmpty,
     ) {
+        let _poll = self.device.request();
         let mut result = self.core.setxattr(ino.0, name, value, flags);
         if result.is_ok() && name == "system.posix_acl_access" && req.uid() != 0 {
             result = self.core.acl_set_by(ino.0, set_id_clearer(req));
@@ -419,6 +446,7 @@ impl Filesystem for FuseFs {
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _poll = self.device.request();
         match self.core.removexattr(ino.0, name) {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
@@ -443,6 +471,7 @@ impl Filesystem for FuseFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        let _poll = self.device.request();
         let time = |t: Option<fuser::TimeOrNow>| {
             t.map(|t| match t {
                 fuser::TimeOrNow::Now => SetTime::Now,
@@ -482,6 +511,7 @@ impl Filesystem for FuseFs {
         rdev: u32,
         reply: ReplyEntry,
     ) {
+        let _poll = self.device.request();
         match self.core.mknod(parent.0, name, mode, rdev, caller(req)) {
             Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
@@ -489,6 +519,7 @@ impl Filesystem for FuseFs {
     }
 
     fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, _umask: u32, reply: ReplyEntry) {
+        let _poll = self.device.request();
         match self.core.mkdir(parent.0, name, mode, caller(req)) {
             Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
@@ -496,6 +527,7 @@ impl Filesystem for FuseFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _poll = self.device.request();
         match self.core.unlink(parent.0, name) {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
@@ -503,6 +535,7 @@ impl Filesystem for FuseFs {
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _poll = self.device.request();
         match self.core.rmdir(parent.0, name) {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
@@ -510,6 +543,7 @@ impl Filesystem for FuseFs {
     }
 
     fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &std::path::Path, reply: ReplyEntry) {
+        let _poll = self.device.request();
         match self.core.symlink(parent.0, link_name, target, caller(req)) {
             // In a view the answer is a stand-in: the kernel must not keep it beyond the next look.
             Ok(attr) if crate::inode::is_stand_in(attr.ino) => {
@@ -530,6 +564,7 @@ impl Filesystem for FuseFs {
         flags: fuser::RenameFlags,
         reply: ReplyEmpty,
     ) {
+        let _poll = self.device.request();
         match self.core.rename(parent.0, name, newparent.0, newname, flags.bits()) {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno(&err)),
@@ -537,6 +572,7 @@ impl Filesystem for FuseFs {
     }
 
     fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
+        let _poll = self.device.request();
         match self.core.link(ino.0, newparent.0, newname) {
             Ok(attr) => reply.entry(ttl(&attr), &file_attr(&attr), Generation(0)),
             Err(err) => reply.error(errno(&err)),
@@ -553,6 +589,7 @@ impl Filesystem for FuseFs {
         flags: i32,
         reply: fuser::ReplyCreate,
     ) {
+        let _poll = self.device.request();
         let created = self.core.create(parent.0, name, (mode, flags), caller(req), |f| reply.open_backing(f));
         match created {
             Ok((attr, fh, Some(id))) => {

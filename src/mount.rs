@@ -316,9 +316,16 @@ fn serve_inner(library: &Path, mountpoint: &Path, args: &MountArgs, ready: &mut 
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| Error::io_ctx("cannot install signal handlers", e))?;
     }
-    let session = fuser::Session::new(FuseFs::new(Arc::clone(&core)), mountpoint, &config).map_err(|e| {
-        Error::io_ctx(format!("cannot mount on {} (is fuse3 installed and /dev/fuse usable?)", shown(mountpoint)), e)
-    })?;
+    let device = crate::fuse::Device::new();
+    let session =
+        fuser::Session::new(FuseFs::new(Arc::clone(&core), device.clone()), mountpoint, &config).map_err(|e| {
+            Error::io_ctx(
+                format!("cannot mount on {} (is fuse3 installed and /dev/fuse usable?)", shown(mountpoint)),
+                e,
+            )
+        })?;
+    // The threads poll the session's device for a moment after each reply (`fuse::poll`).
+    device.set(std::os::fd::AsRawFd::as_raw_fd(&std::os::fd::AsFd::as_fd(&session)));
     let notifier = session.notifier();
     let background = session.spawn().map_err(|e| Error::io_ctx("cannot start serving the mount", e))?;
     let pid_file = pid_file(mountpoint);
