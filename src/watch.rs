@@ -7,7 +7,7 @@
 //! A queue overflow rescans every location. The library's own files are ignored (a library inside a location
 //! would otherwise react to its own writes forever).
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::index::{self, ScanOptions};
 use crate::library::write::ScanItem;
 use crate::library::{EntryId, EntryKind, Library, Location, LocationId, child_path};
@@ -308,7 +308,16 @@ impl Batch<'_> {
         let entry = self.reader.folder_child(from_loc.id, &from_dir, &from_name)?;
         match entry {
             Some(child) if from_loc.id == to_loc.id => {
-                self.library.writer().rename_entry(child.id, to_dir.clone(), to_name.clone())?;
+                match self.library.writer().rename_entry(child.id, to_dir.clone(), to_name.clone()) {
+                    Ok(()) => {}
+                    // Replaced since this batch read it (a change made through the mount, recorded first): the
+                    // disk at both ends says what is true. Not an error, which would rescan every location.
+                    Err(Error::NotFound(_)) => {
+                        self.gone(from)?;
+                        return self.present(to, true);
+                    }
+                    Err(err) => return Err(err),
+                }
                 self.changed.push(Changed::Gone { location: from_loc.id, dir: from_dir, name: from_name });
                 self.changed.push(Changed::Gone { location: to_loc.id, dir: to_dir, name: to_name });
                 // The file may also have changed on the way (an editor writing then renaming).

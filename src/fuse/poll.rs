@@ -9,7 +9,8 @@
 //! zero for a mount that is idle or used now and then, so an idle daemon never polls. It yields its CPU at every
 //! turn, so it takes no time from anything that has work to do.
 //!
-//! `SPACEFS_POLL_US` sets the longest window (default 100; 0 turns polling off), for measuring what it gains.
+//! `SPACEFS_POLL_US` sets the longest window (default 200, as haltpoll's; 0 turns polling off), for measuring what
+//! it gains.
 
 use std::cell::Cell;
 use std::os::fd::RawFd;
@@ -26,7 +27,7 @@ const MIN: Duration = Duration::from_micros(5);
 fn longest() -> Duration {
     static LONGEST: OnceLock<Duration> = OnceLock::new();
     *LONGEST.get_or_init(|| {
-        let us = std::env::var("SPACEFS_POLL_US").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+        let us = std::env::var("SPACEFS_POLL_US").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
         Duration::from_micros(us)
     })
 }
