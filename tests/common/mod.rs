@@ -151,7 +151,32 @@ impl Drop for Mounted {
             let _ = spacefs().arg("unmount").arg(&self.path).output();
             let _ = Command::new("fusermount3").arg("-uz").arg(&self.path).output();
         }
+        // A daemon unmounted some other way (fusermount3 by the test, a remount) may still be closing the library:
+        // its last checkpoint would recreate library.db-wal in the fixture's folder as that folder is removed.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !daemons_of(&self.path).is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
+}
+
+/// The live (not zombie) processes whose arguments include `mountpoint`: the daemons serving it, or still closing.
+pub fn daemons_of(mountpoint: &Path) -> Vec<u32> {
+    use std::os::unix::ffi::OsStrExt;
+    let wanted = mountpoint.as_os_str().as_bytes();
+    let Ok(procs) = std::fs::read_dir("/proc") else { return Vec::new() };
+    procs
+        .filter_map(|p| p.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != std::process::id())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let ours = cmdline.split(|&b| b == 0).any(|arg| arg == wanted)
+                && cmdline.split(|&b| b == 0).next().is_some_and(|arg0| arg0.ends_with(b"spacefs"));
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let live = stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'));
+            ours && live
+        })
+        .collect()
 }
 
 /// A tiny deterministic generator (xorshift), so a failing random test replays exactly from its seed.
