@@ -12,6 +12,32 @@ pub struct Fixture {
     pub dir: tempfile::TempDir,
 }
 
+impl Drop for Fixture {
+    /// Before the folder goes: a daemon unmounted some other way than by its guard (fusermount3 in a test, a
+    /// remount) or a command a test left running may still be closing the library, and its last checkpoint would
+    /// make library.db-wal again in the folder as it is removed (an empty folder left in /tmp).
+    fn drop(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while others_holding(self.dir.path()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// Whether a process other than this one has a file below `dir` open.
+fn others_holding(dir: &Path) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else { return false };
+    let me = std::process::id().to_string();
+    // Only numbered entries: /proc/self and /proc/thread-self are this process.
+    let numbered =
+        |p: &std::fs::DirEntry| p.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    procs.filter_map(|p| p.ok()).filter(|p| numbered(p) && p.file_name() != me.as_str()).any(|p| {
+        std::fs::read_dir(p.path().join("fd"))
+            .map(|fds| fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok()).any(|to| to.starts_with(dir)))
+            .unwrap_or(false)
+    })
+}
+
 impl Fixture {
     pub fn new() -> Fixture {
         let dir = tempfile::Builder::new().prefix("spacefs-test").tempdir().expect("temp dir");
@@ -151,32 +177,7 @@ impl Drop for Mounted {
             let _ = spacefs().arg("unmount").arg(&self.path).output();
             let _ = Command::new("fusermount3").arg("-uz").arg(&self.path).output();
         }
-        // A daemon unmounted some other way (fusermount3 by the test, a remount) may still be closing the library:
-        // its last checkpoint would recreate library.db-wal in the fixture's folder as that folder is removed.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !daemons_of(&self.path).is_empty() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
     }
-}
-
-/// The live (not zombie) processes whose arguments include `mountpoint`: the daemons serving it, or still closing.
-pub fn daemons_of(mountpoint: &Path) -> Vec<u32> {
-    use std::os::unix::ffi::OsStrExt;
-    let wanted = mountpoint.as_os_str().as_bytes();
-    let Ok(procs) = std::fs::read_dir("/proc") else { return Vec::new() };
-    procs
-        .filter_map(|p| p.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != std::process::id())
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let ours = cmdline.split(|&b| b == 0).any(|arg| arg == wanted)
-                && cmdline.split(|&b| b == 0).next().is_some_and(|arg0| arg0.ends_with(b"spacefs"));
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let live = stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'));
-            ours && live
-        })
-        .collect()
 }
 
 /// A tiny deterministic generator (xorshift), so a failing random test replays exactly from its seed.
