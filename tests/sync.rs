@@ -694,14 +694,12 @@ fn a_full_sync_folder_is_one_clear_line_and_the_edit_is_published_once_there_is_
     let fx = Fixture::new();
     fx.write("a.txt", b"a");
     fx.add();
-    // A sync folder on a small file system of its own.
+    // A sync folder on a small file system of its own: room for two snapshots of this library (about 400 KiB
+    // each), as a snapshot is written beside the one it replaces.
     let dir = fx.dir.path().join("small");
     std::fs::create_dir(&dir).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
-        .arg(&dir)
-        .status()
-        .unwrap();
+    let mounted =
+        std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"]).arg(&dir).status().unwrap();
     assert!(mounted.success());
     struct Unmount(std::path::PathBuf);
     impl Drop for Unmount {
@@ -713,7 +711,7 @@ fn a_full_sync_folder_is_one_clear_line_and_the_edit_is_published_once_there_is_
     join_with_the_cli(&fx, &dir, "a");
     // The file system fills up (another program's file).
     let filler = dir.join("filler");
-    let _ = std::fs::write(&filler, vec![0u8; 512 << 10]);
+    let _ = std::fs::write(&filler, vec![0u8; 1 << 20]);
     fx.run(["tag", "kept", fx.file("a.txt").to_str().unwrap()]).ok();
     fx.run(["sync"]).fails_with("no space left on device");
     fx.run(["sync"]).fails_with("changes are kept in the library and go out at the next sync");

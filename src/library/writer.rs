@@ -366,6 +366,8 @@ impl Writer {
 
 /// WAL frames after which a checkpoint is wanted (SQLite's own default for its automatic checkpoint).
 const CHECKPOINT_FRAMES: i32 = 1000;
+/// How much lower than the writer the checkpointing thread runs (nice value; the hashers of a scan run at 19).
+const CHECKPOINT_NICE: i32 = 10;
 /// WAL frames after which the writer checkpoints itself, between two transactions (see `Checkpointer`).
 const CHECKPOINT_FORCE_FRAMES: i32 = 4 * CHECKPOINT_FRAMES;
 
@@ -390,6 +392,9 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("spacefs-checkpoint".into())
             .spawn(move || {
+                // Below the writer: a scan keeps the writer runnable, and at the same priority this thread took
+                // the writer's core from it hundreds of times per scan (measured with sched_switch).
+                crate::index::lower_this_thread(CHECKPOINT_NICE);
                 for () in rx {
                     // Busy (another checkpoint runs) or failed: the next request, or the writer's own, retries.
                     let _ = own.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
