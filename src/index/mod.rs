@@ -209,7 +209,7 @@ fn walk_and_apply(
             lower_this_thread(WALKER_NICE);
             walk(library, location, shared, start, job_tx, item_tx)
         });
-        let walked = walker.join().unwrap_or_else(|_| Err(Error::WriterGone));
+        let walked = walker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let applied = collector.join().unwrap_or_else(|_| Err(Error::WriterGone));
         // A writer failure stops the walk early (its channels close); report the cause, not the symptom.
         match (walked, applied) {
