@@ -431,6 +431,8 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
     if checkpointer.is_none() {
         log::info!("checkpointing the library's WAL in the writer (a second connection could not be opened)");
     }
+    // (`connect` turns the checks on.)
+    let mut checks = ForeignKeys { on: true };
     let mut queued: Vec<WriteCmd> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         queued.push(first);
@@ -457,7 +459,8 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
         for cmd in queued.drain(..) {
             match cmd {
                 WriteCmd::Alone(mut job) => {
-                    apply_batch(&mut conn, &entries_changed, std::mem::take(&mut batch));
+                    apply_batch(&mut conn, &entries_changed, &mut checks, std::mem::take(&mut batch));
+                    checks.set(&conn, true);
                     let failure = job.run(&conn).err();
                     job.answer(failure);
                 }
@@ -465,7 +468,7 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
             }
         }
         drop_overtaken(&mut batch);
-        apply_batch(&mut conn, &entries_changed, batch);
+        apply_batch(&mut conn, &entries_changed, &mut checks, batch);
     }
     if let Some(checkpointer) = checkpointer {
         checkpointer.stop(&mut conn);
@@ -542,10 +545,44 @@ fn item_id(item: &ScanItem) -> Option<EntryId> {
 /// Applies a batch in one transaction. If any command fails, the transaction is rolled back and every command is
 /// applied again in a transaction of its own, so the failure touches nothing and the others still happen.
 /// (Savepoints per command would do the same, but make every statement of a large batch several times slower.)
-fn apply_batch(conn: &mut Connection, entries_changed: &EntriesWatch, mut batch: Vec<WriteCmd>) {
+fn apply_batch(conn: &mut Connection, entries_changed: &EntriesWatch, checks: &mut ForeignKeys, batch: Vec<WriteCmd>) {
     if batch.is_empty() {
         return;
     }
+    checks.set(conn, !batch.iter().all(|cmd| matches!(cmd, WriteCmd::Scan(scan) if scan.first)));
+    apply_commands(conn, entries_changed, batch);
+}
+
+/// Whether SQLite checks foreign keys on the writer's connection.
+///
+/// A new location's first scan only inserts rows whose references it has just made or checked: the location
+/// (`apply_scan` reads it inside the transaction, which no other writer can enter, and stops if it is gone),
+/// content and metadata rows inserted or found in the same transaction. No statement of a scan needs an ON DELETE
+/// action either (nothing refers to an entry; the metadata a removal drops carries no tag or label). So the checks,
+/// a lookup per reference of every row and a statement journal per insert, are off while only first scans are
+/// applied (measured, `add` of 100,000 small files: 6% faster), and on for everything else. Switching costs the
+/// preparation of every cached statement again (SQLite expires them), hence only when the kind of batch changes.
+/// `spacefs check` runs `foreign_key_check`, as the tests do after first scans.
+struct ForeignKeys {
+    on: bool,
+}
+
+impl ForeignKeys {
+    fn set(&mut self, conn: &Connection, on: bool) {
+        if self.on == on {
+            return;
+        }
+        // (Outside a transaction, where the pragma applies; it cannot fail there.)
+        match conn.execute_batch(if on { "PRAGMA foreign_keys = ON;" } else { "PRAGMA foreign_keys = OFF;" }) {
+            Ok(()) => self.on = on,
+            Err(err) => {
+                log::error!("cannot turn the library's foreign key checks {}: {err}", if on { "on" } else { "off" })
+            }
+        }
+    }
+}
+
+fn apply_commands(conn: &mut Connection, entries_changed: &EntriesWatch, mut batch: Vec<WriteCmd>) {
     if batch.len() > 1 {
         match in_transaction(conn, entries_changed, |tx| batch.iter_mut().try_for_each(|cmd| cmd.job().run(tx))) {
             Ok(()) => {
@@ -693,6 +730,28 @@ mod tests {
         cmds.iter().map(|c| if let WriteCmd::Scan(scan) = c { scan.items.len() } else { 0 }).collect()
     }
 
+    /// A first scan is applied without foreign key checks (`ForeignKeys`); every other change is checked again.
+    #[test]
+    fn foreign_keys_are_checked_again_after_a_first_scan() {
+        use crate::library::testing;
+        let raw = testing::raw_library();
+        raw.conn.execute_batch(testing::ONE_LOCATION).unwrap();
+        let library = crate::library::Library::open(&raw.path).unwrap();
+        let checked =
+            || library.writer().exchange(|c| Ok(c.query_row("PRAGMA foreign_keys", [], |r| r.get::<_, bool>(0))?));
+        assert!(checked().unwrap());
+        library.writer().apply_first_scan(LocationId(1), Vec::new()).unwrap();
+        assert!(checked().unwrap(), "checks are on again for the change after a first scan");
+        let ghost = library.writer().exchange(|c| {
+            Ok(c.execute(
+                "INSERT INTO entries (uuid, location_id, relative_path, name, kind, size, indexed_at) \
+                 VALUES (randomblob(16), 99, x'', x'61', 0, 0, 0)",
+                [],
+            )?)
+        });
+        assert!(ghost.is_err(), "an entry of a location that does not exist is refused");
+    }
+
     /// The stamp that tells a changed library from its published snapshot moves with every committed change to
     /// `entries` (insert, update, delete of any row), and with nothing else; and it reads no table whole.
     #[test]
@@ -753,7 +812,7 @@ mod tests {
             })
             .collect();
         let entries = EntriesWatch::start(&mut conn);
-        apply_batch(&mut conn, &entries, batch);
+        apply_batch(&mut conn, &entries, &mut ForeignKeys { on: true }, batch);
         assert_eq!(LOCKED.load(Ordering::SeqCst), 1, "one attempt for the batch, not one more per command");
         let answers: Vec<_> = rx.try_iter().collect();
         assert_eq!(answers.len(), 3);
@@ -765,6 +824,7 @@ mod tests {
         apply_batch(
             &mut conn,
             &EntriesWatch::Unhooked,
+            &mut ForeignKeys { on: true },
             vec![WriteCmd::Change(Box::new(Call { work, done: None, reply: tx.clone() }))],
         );
         assert!(matches!(rx.try_recv(), Ok(Ok(_))));
