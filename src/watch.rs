@@ -61,6 +61,20 @@ pub fn start(
         }
         // An open changes nothing, and a scan opens every folder: queued, opens were most of the daemon's memory
         // after mounting a library of many folders. (Closes stay: their timing is part of how `apply` batches.)
+        // A path removed or renamed, or news of which nothing can be told (the kernel's queue overflowed): what a
+        // first scan read before may be gone (see `write::apply_scan`).
+        if match &event {
+            Ok(Event { kind, .. }) => matches!(
+                kind,
+                EventKind::Remove(_)
+                    | EventKind::Modify(ModifyKind::Name(_) | ModifyKind::Any)
+                    | EventKind::Any
+                    | EventKind::Other
+            ),
+            Err(_) => true,
+        } {
+            crate::library::write::disk_changed();
+        }
         if !matches!(&event, Ok(Event { kind: EventKind::Access(notify::event::AccessKind::Open(_)), .. })) {
             let _ = tx.send(event);
         }

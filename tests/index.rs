@@ -629,3 +629,36 @@ fn a_scan_short_of_file_descriptors_still_reads_every_file() {
     assert_eq!(stamps.len(), 1500);
     assert!(stamps.iter().all(|s| s.has_content), "every file has its content id");
 }
+
+/// The first scan of a new location while a daemon has the library mounted: a file the walk read and a program then
+/// removed is not recorded. This process is not told of what the daemon does or is told (its watcher), so with
+/// another process holding the library open the writer looks at the disk again (`write::apply_scan`).
+#[test]
+fn a_first_scan_records_no_file_removed_after_the_walk_read_it_while_a_daemon_has_the_library_open() {
+    use spacefs::library::write;
+    let fx = Fixture::new();
+    fx.write("a.txt", b"a");
+    fx.add();
+    let more = fx.dir.path().join("more");
+    std::fs::create_dir(&more).unwrap();
+    let name = |i: usize| format!("f{i:02}");
+    for i in 0..40 {
+        std::fs::write(more.join(name(i)), format!("file {i}")).unwrap();
+    }
+    let mnt = fx.mount();
+    let lib = Library::open(&fx.library()).unwrap();
+    let location = common::add_location(&lib, &more, "more", IndexMode::Content);
+    let walked_at = write::disk_changes();
+    let items: Vec<_> =
+        (0..40).map(|i| index::entry_now(&location, b"", name(i).as_bytes()).unwrap().unwrap()).collect();
+    std::fs::remove_file(more.join("f07")).unwrap();
+
+    let (done, answer) = crossbeam_channel::bounded(1);
+    lib.writer().apply_scan_pipelined(location.id, items, (true, Some(walked_at)), &done).unwrap();
+    let applied = answer.recv().unwrap().unwrap();
+    assert_eq!(write::disk_changes(), walked_at, "nothing in this process told of the removal");
+    assert_eq!(applied.stale, 1, "the removed file is not recorded");
+    assert_eq!(lib.reader().unwrap().entry_by_path(location.id, b"", b"f07").unwrap(), None);
+    assert!(index::compare(&lib, &location).unwrap().is_empty(), "the library equals the disk");
+    mnt.unmount();
+}

@@ -73,6 +73,7 @@ impl SpaceFs {
             self.settle();
         }
         longpath::with2(&old, &new, |a, b| rename_at(a, b, flags)).map_err(|e| Error::io(&old, e))?;
+        crate::library::write::disk_changed();
         if replaced_linked && let Some((replaced, kind)) = target {
             self.keep_links(replaced, kind)?;
         }
@@ -358,6 +359,7 @@ impl SpaceFs {
         let path = crate::library::real_path(&location.path, &dir, name.as_bytes());
         let linked = has_other_links(&path);
         longpath::with(&path, remove).map_err(|e| Error::io(&path, e))?;
+        crate::library::write::disk_changed();
         self.vanished(&location, &dir, name.as_bytes(), linked).map(Some)
     }
 

@@ -18,7 +18,7 @@ pub use crate::kind::{KIND_EXTENSIONS, KINDS, kind_of_extension};
 pub use crate::library::write::scanned;
 
 use crate::error::{Error, Result, shown};
-use crate::library::write::LocationTotals;
+use crate::library::write::{self, LocationTotals};
 use crate::library::write::{ContentHash, ContentUpdate, ScanApplied, ScanItem, ScannedEntry};
 use crate::library::{EntryKind, EntryStamp, IndexMode, Library, Location, cas, child_path};
 use crate::xattr::{XDG_COMMENT, XDG_TAGS, parse_xdg_tags};
@@ -83,7 +83,13 @@ struct Job {
     /// `None` when the folder could not be opened, and then the path is used.
     folder: Option<Arc<File>>,
     hash: bool,
+    /// `write::disk_changes` before the walk read the entry's folder.
+    walked_at: u64,
 }
+
+/// Scan items, with `write::disk_changes` as it was before the first of them was read from disk (see
+/// `write::apply_scan`).
+type Items = (u64, Vec<ScanItem>);
 
 struct Shared {
     counters: Arc<Counters>,
@@ -196,7 +202,7 @@ fn walk_and_apply(
     first: bool,
 ) -> Result<ScanApplied> {
     let (job_tx, job_rx) = bounded::<Vec<Job>>(BATCH / CHUNK);
-    let (item_tx, item_rx) = bounded::<Vec<ScanItem>>(2 * BATCH / CHUNK);
+    let (item_tx, item_rx) = bounded::<Items>(2 * BATCH / CHUNK);
     std::thread::scope(|scope| {
         for _ in 0..threads() {
             let job_rx = job_rx.clone();
@@ -227,7 +233,7 @@ fn walk_and_apply(
 /// writer is what the scan waits for, up to `FIRST_IN_FLIGHT` batches may wait: the further the writer falls
 /// behind, the larger its transactions, and each commit writes the pages of the name and content-id indexes it
 /// changed once for all of them (measured, `add` of 100,000 small files: 8% less of the writer's time).
-fn collect(library: &Library, location: &Location, items: Receiver<Vec<ScanItem>>, first: bool) -> Result<ScanApplied> {
+fn collect(library: &Library, location: &Location, items: Receiver<Items>, first: bool) -> Result<ScanApplied> {
     const IN_FLIGHT: usize = 2;
     const FIRST_IN_FLIGHT: usize = 16;
     let in_flight_most = if first { FIRST_IN_FLIGHT } else { IN_FLIGHT };
@@ -244,16 +250,21 @@ fn collect(library: &Library, location: &Location, items: Receiver<Vec<ScanItem>
     };
     let writer = library.writer();
     let mut batch = Vec::with_capacity(BATCH);
+    let mut walked_at = u64::MAX;
     loop {
         let chunk = items.recv().ok();
         let done = chunk.is_none();
-        batch.extend(chunk.into_iter().flatten());
+        if let Some((at, chunk)) = chunk {
+            walked_at = walked_at.min(at);
+            batch.extend(chunk);
+        }
         if batch.len() >= BATCH || (done && !batch.is_empty()) {
             if in_flight == in_flight_most {
                 add(done_rx.recv().map_err(|_| Error::WriterGone)?)?;
                 in_flight -= 1;
             }
-            writer.apply_scan_pipelined(location.id, std::mem::take(&mut batch), first, &done_tx)?;
+            let read = (first, Some(std::mem::replace(&mut walked_at, u64::MAX)));
+            writer.apply_scan_pipelined(location.id, std::mem::take(&mut batch), read, &done_tx)?;
             in_flight += 1;
         }
         if done {
@@ -272,7 +283,7 @@ fn walk(
     shared: &Shared,
     start: &[u8],
     jobs: Sender<Vec<Job>>,
-    items: Sender<Vec<ScanItem>>,
+    items: Sender<Items>,
 ) -> Result<()> {
     let reader = library.reader()?;
     let mut chunk = Chunk::default();
@@ -284,6 +295,7 @@ fn walk(
     while let Some(rel) = pending.pop() {
         walked.insert(rel.clone());
         let dir = if rel.is_empty() { location.path.clone() } else { location.path.join(OsStr::from_bytes(&rel)) };
+        let walked_at = write::disk_changes();
         let listing = match fs::read_dir(&dir) {
             Ok(listing) => listing,
             Err(err) => {
@@ -298,17 +310,23 @@ fn walk(
             File::options().read(true).custom_flags(libc::O_PATH | libc::O_DIRECTORY).open(&dir).ok().map(Arc::new);
         let mut known: HashMap<Vec<u8>, EntryStamp> =
             reader.children_stamps(location.id, &rel)?.into_iter().map(|s| (s.name.clone(), s)).collect();
+        let mut children: Vec<(Vec<u8>, fs::DirEntry)> = Vec::new();
         for child in listing {
-            let child = match child {
-                Ok(child) => child,
+            match child {
+                Ok(child) => children.push((child.file_name().into_vec(), child)),
                 Err(err) => {
                     shared.unreadable(&dir, &err);
                     // The listing is incomplete: removing what was not seen would be a guess.
                     known.clear();
                     break;
                 }
-            };
-            let name = child.file_name().as_bytes().to_vec();
+            }
+        }
+        // In name order, as the library's path index keeps them: a first scan's inserts then land next to each
+        // other instead of all over the index, and each commit changes fewer pages (measured, `add` of 100,000
+        // small files: 10% fewer pages written, about 3% less time).
+        children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (name, child) in children {
             let path = child.path();
             // (Read relative to the open folder, without following a symlink: no walk of the whole path per file.)
             let meta = match child.metadata() {
@@ -330,9 +348,9 @@ fn walk(
                 && entry.kind != EntryKind::Dir
             {
                 let dir_path = child_path(&rel, &entry.name);
-                items.send(vec![ScanItem::RemoveBelow { dir_path }]).map_err(|_| closed())?;
+                items.send((walked_at, vec![ScanItem::RemoveBelow { dir_path }])).map_err(|_| closed())?;
             }
-            if let Some(job) = plan(entry, path, folder.clone(), previous.as_ref(), shared.mode)
+            if let Some(job) = plan(entry, (path, walked_at), folder.clone(), previous.as_ref(), shared.mode)
                 && let Some(full) = chunk.add(job, shared.mode)
             {
                 jobs.send(full).map_err(|_| closed())?;
@@ -346,7 +364,7 @@ fn walk(
             })
             .collect();
         if !gone.is_empty() {
-            items.send(gone).map_err(|_| closed())?;
+            items.send((walked_at, gone)).map_err(|_| closed())?;
         }
     }
     if !chunk.jobs.is_empty() {
@@ -358,7 +376,8 @@ fn walk(
         for rel in stray_folders(&reader, location, &walked, &unreadable)? {
             for gone in reader.children_stamps(location.id, &rel)? {
                 let dir_path = (gone.kind == EntryKind::Dir).then(|| child_path(&rel, &gone.name));
-                items.send(vec![ScanItem::Remove { id: gone.id, dir_path }]).map_err(|_| closed())?;
+                let walked_at = write::disk_changes();
+                items.send((walked_at, vec![ScanItem::Remove { id: gone.id, dir_path }])).map_err(|_| closed())?;
             }
         }
     }
@@ -459,7 +478,7 @@ fn stray_folders(
 /// (times or attributes changed, content did not), or reading and hashing.
 fn plan(
     mut entry: ScannedEntry,
-    path: PathBuf,
+    (path, walked_at): (PathBuf, u64),
     folder: Option<Arc<File>>,
     previous: Option<&EntryStamp>,
     mode: IndexMode,
@@ -475,7 +494,7 @@ fn plan(
     }
     let hash = hashable && !(same_content && has_content);
     entry.content = if same_content && !hash { ContentUpdate::Keep } else { ContentUpdate::Clear };
-    Some(Job { entry, path, folder, hash })
+    Some(Job { entry, path, folder, hash, walked_at })
 }
 
 /// The jobs the walker gathers for one hasher.
@@ -502,11 +521,12 @@ impl Chunk {
     }
 }
 
-fn hash_worker(jobs: Receiver<Vec<Job>>, items: Sender<Vec<ScanItem>>, shared: &Shared) {
+fn hash_worker(jobs: Receiver<Vec<Job>>, items: Sender<Items>, shared: &Shared) {
     yield_to_the_writer();
     let mut reader = batch_read::BatchReader::new();
     for chunk in jobs {
-        if items.send(process_chunk(chunk, shared, &mut reader)).is_err() {
+        let walked_at = chunk.iter().map(|job| job.walked_at).min().unwrap_or(u64::MAX);
+        if items.send((walked_at, process_chunk(chunk, shared, &mut reader))).is_err() {
             return;
         }
     }
@@ -651,7 +671,7 @@ fn process_opened(
         Some(Err(err)) if out_of_descriptors(&err) => Some(open_when_free(&job)),
         opened => opened,
     };
-    let Job { mut entry, path, folder: _, hash } = job;
+    let Job { mut entry, path, folder: _, hash, walked_at: _ } = job;
     match entry.kind {
         EntryKind::File => {
             let file = match opened.unwrap_or_else(|| open_to_read(&path)) {

@@ -279,6 +279,45 @@ pub(crate) fn connect(path: &Path, read_only: bool) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Whether a process other than this one has the library of `conn` open. SQLite keeps a shared lock on the
+/// database file, and one on byte 128 of its `-shm` file, for as long as a connection has a library in WAL mode
+/// open; the kernel lists every lock with its holder's pid in /proc/locks (this process's own are told apart by
+/// its pid). When that cannot be read, the answer is yes, the cautious one.
+pub(crate) fn open_elsewhere(conn: &Connection) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(path) = conn.path().filter(|p| !p.is_empty()) else { return true };
+    let files: Vec<(u64, u64)> = [path.to_string(), format!("{path}-shm")]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|meta| (meta.dev(), meta.ino()))
+        .collect();
+    if files.is_empty() {
+        return true;
+    }
+    let Ok(locks) = std::fs::read_to_string("/proc/locks") else { return true };
+    let me = std::process::id().to_string();
+    locks.lines().any(|line| held_elsewhere(line, &files, &me))
+}
+
+/// Whether a line of /proc/locks (`1: POSIX  ADVISORY  READ 1234 fe:00:5678 128 128`, or with `->` for a lock
+/// waited for) is a lock on one of `files` (device, inode) held by a process other than `me` (a pid).
+fn held_elsewhere(line: &str, files: &[(u64, u64)], me: &str) -> bool {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    // The file is the field with two colons (major:minor:inode, the device numbers in hex); its holder before it.
+    let Some(at) = fields.iter().position(|f| f.matches(':').count() == 2) else { return false };
+    let mut parts = fields[at].split(':');
+    let file = match (parts.next(), parts.next(), parts.next()) {
+        (Some(major), Some(minor), Some(inode)) => {
+            match (u32::from_str_radix(major, 16), u32::from_str_radix(minor, 16), inode.parse::<u64>()) {
+                (Ok(major), Ok(minor), Ok(inode)) => (libc::makedev(major, minor), inode),
+                _ => return false,
+            }
+        }
+        _ => return false,
+    };
+    files.contains(&file) && at.checked_sub(1).and_then(|i| fields.get(i)) != Some(&me)
+}
+
 /// Process-wide SQLite settings, made once before the first connection opens. Memory statistics off (SQLite's own
 /// advice for speed): with them on, every allocation and free of every connection takes one global mutex.
 fn configure_sqlite() {
@@ -411,6 +450,20 @@ fn register_device(conn: &Connection) -> rusqlite::Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_on_the_library_tells_its_holder() {
+        let files = [(libc::makedev(0xfe, 0), 5678), (libc::makedev(0x103, 0x2a), 91)];
+        let held = |line: &str| held_elsewhere(line, &files, "1234");
+        assert!(held("1: POSIX  ADVISORY  READ 999 fe:00:5678 128 128"), "another process");
+        assert!(!held("1: POSIX  ADVISORY  READ 1234 fe:00:5678 128 128"), "this process");
+        assert!(held("2: -> POSIX  ADVISORY  WRITE 999 fe:00:5678 0 EOF"), "a lock waited for");
+        assert!(held("3: POSIX  ADVISORY  READ 77 103:2a:91 1073741826 1073742335"), "wider device numbers");
+        assert!(held("4: OFDLCK ADVISORY  READ -1 fe:00:5678 128 128"), "a lock without a process");
+        assert!(!held("5: POSIX  ADVISORY  READ 999 fe:00:5679 128 128"), "another file");
+        assert!(!held("6: POSIX  ADVISORY  READ 999 fe:01:5678 128 128"), "another device");
+        assert!(!held("garbage"));
+    }
 
     fn schema_of(conn: &Connection) -> Vec<(String, String)> {
         let mut stmt = conn

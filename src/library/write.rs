@@ -212,16 +212,33 @@ pub fn finish_scan(
 /// another recorded path, so the search for one (`follow_move`) and the upsert's conflict handling would cost half
 /// the insert and find nothing; a path taken all the same (a mount, or a second scan, recorded it first) falls back
 /// to them. Such files are inserted `BULK` at a time (`insert_bulk`), in the order of the items.
-pub fn apply_scan(conn: &Connection, location: LocationId, items: &[ScanItem], first: bool) -> Result<ScanApplied> {
+///
+/// `walked_at`: the count of `disk_changes` read before the walk read the first of these items, when the walk tells
+/// it. A first scan's new files are then taken as read, without looking at the disk again, when nothing that could
+/// have overtaken them can have happened since: this process neither changed nor was told of a change to a path of
+/// any location (the count is the same), and no other process has the library open (`open_elsewhere`: a daemon
+/// mounted on it, whose own changes this process is not told of). Looking again (a listing of each folder, and a
+/// lookup per file) was an eighth of the writer's time in a first scan of small files, which waits for the writer.
+pub fn apply_scan(
+    conn: &Connection,
+    location: LocationId,
+    items: &[ScanItem],
+    first: bool,
+    walked_at: Option<u64>,
+) -> Result<ScanApplied> {
     let now = now_ns();
     let mut applied = ScanApplied::default();
     let Some(root) = location_root(conn, location)? else { return Ok(applied) };
+    let as_walked = first && walked_at == Some(disk_changes()) && !super::open_elsewhere(conn);
     let mut disk = Probe::new(&root);
-    disk.list_folders(items);
+    if !as_walked {
+        disk.list_folders(items);
+    }
     // New files waiting to be inserted together; written before any other item, so items apply in order.
     let mut bulk: Vec<&ScannedEntry> = Vec::with_capacity(BULK);
     for item in items {
-        if is_stale(conn, &mut disk, item)? {
+        let new_file = as_walked && matches!(item, ScanItem::Upsert(entry) if entry.id.is_none());
+        if !new_file && is_stale(conn, &mut disk, item)? {
             applied.stale += 1;
             continue;
         }
@@ -401,6 +418,22 @@ fn insert_bulk(
         }
     }
     insert_each(conn, root, location, &left, now, applied)
+}
+
+/// How many times this process changed what is at a path of a location (through the mount), or was told that
+/// something else did (by its watcher, or by a command that records a change), since it started. A first scan
+/// reads it before it reads the disk, and the writer again when it applies what was read (`apply_scan`).
+static DISK_CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts a change to what is at a path of a location: called once the change is made on disk (or known), before
+/// the library is asked what was there.
+pub fn disk_changed() {
+    DISK_CHANGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// See `DISK_CHANGES`.
+pub fn disk_changes() -> u64 {
+    DISK_CHANGES.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Applies one scan item as it is (`apply_scan` has checked it against the disk).

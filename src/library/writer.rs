@@ -77,13 +77,15 @@ struct Scan {
     queued: bool,
     /// The first scan of a location that had no entries (see `write::apply_scan`).
     first: bool,
+    /// The count of disk changes before the walk read the first of these items (see `write::apply_scan`).
+    walked_at: Option<u64>,
     done: Option<ScanApplied>,
     reply: Reply<ScanApplied>,
 }
 
 impl Job for Scan {
     fn run(&mut self, conn: &Connection) -> Result<()> {
-        self.done = Some(write::apply_scan(conn, self.location, &self.items, self.first)?);
+        self.done = Some(write::apply_scan(conn, self.location, &self.items, self.first, self.walked_at)?);
         Ok(())
     }
 
@@ -206,28 +208,45 @@ impl Writer {
     }
     pub fn apply_scan(&self, location: LocationId, items: Vec<ScanItem>) -> Result<ScanApplied> {
         self.wait(|reply| {
-            WriteCmd::Scan(Box::new(Scan { location, items, queued: false, first: false, done: None, reply }))
+            WriteCmd::Scan(Box::new(Scan {
+                location,
+                items,
+                queued: false,
+                first: false,
+                walked_at: None,
+                done: None,
+                reply,
+            }))
         })
     }
     /// Applies the items of the first scan of a location that had no entries: new files are inserted without the
     /// checks that guard against other writers of the same paths (see `write::apply_scan`).
     pub fn apply_first_scan(&self, location: LocationId, items: Vec<ScanItem>) -> Result<ScanApplied> {
         self.wait(|reply| {
-            WriteCmd::Scan(Box::new(Scan { location, items, queued: false, first: true, done: None, reply }))
+            WriteCmd::Scan(Box::new(Scan {
+                location,
+                items,
+                queued: false,
+                first: true,
+                walked_at: None,
+                done: None,
+                reply,
+            }))
         })
     }
-    /// Sends a scan's batch of items (`first`: see `apply_first_scan`) without waiting, to be applied at once (not
+    /// Sends a scan's batch of items (`first`: see `apply_first_scan`; `walked_at`: see `write::apply_scan`) without waiting, to be applied at once (not
     /// gathered with others): a scan keeps the next batch queued while this one is applied, so the writer never
     /// waits for the scan to collect it. The outcome goes to `done` once committed, in the order sent.
     pub fn apply_scan_pipelined(
         &self,
         location: LocationId,
         items: Vec<ScanItem>,
-        first: bool,
+        (first, walked_at): (bool, Option<u64>),
         done: &Sender<Result<ScanApplied>>,
     ) -> Result<()> {
         let reply = done.clone();
-        self.send(WriteCmd::Scan(Box::new(Scan { location, items, queued: false, first, done: None, reply })))?;
+        let scan = Scan { location, items, queued: false, first, walked_at, done: None, reply };
+        self.send(WriteCmd::Scan(Box::new(scan)))?;
         // The writer may be gathering queued records (parked, see `run`): this batch is wanted now.
         if let Some(thread) = &self.inner.thread {
             thread.thread().unpark();
@@ -243,7 +262,15 @@ impl Writer {
         done: &Sender<Result<ScanApplied>>,
     ) -> Result<()> {
         let reply = done.clone();
-        self.send(WriteCmd::Scan(Box::new(Scan { location, items, queued: true, first: false, done: None, reply })))
+        self.send(WriteCmd::Scan(Box::new(Scan {
+            location,
+            items,
+            queued: true,
+            first: false,
+            walked_at: None,
+            done: None,
+            reply,
+        })))
     }
     /// Reserves `count` entry ids; answers the first (see `write::reserve_entry_ids`).
     pub fn reserve_entry_ids(&self, count: i64) -> Result<i64> {
@@ -461,6 +488,7 @@ fn run(mut conn: Connection, rx: Receiver<WriteCmd>) {
                 WriteCmd::Alone(mut job) => {
                     apply_batch(&mut conn, &entries_changed, &mut checks, std::mem::take(&mut batch));
                     checks.set(&conn, true);
+                    write::disk_changed();
                     let failure = job.run(&conn).err();
                     job.answer(failure);
                 }
@@ -547,7 +575,13 @@ fn apply_batch(conn: &mut Connection, entries_changed: &EntriesWatch, checks: &m
     if batch.is_empty() {
         return;
     }
-    checks.set(conn, !batch.iter().all(|cmd| matches!(cmd, WriteCmd::Scan(scan) if scan.first)));
+    let first_scans_only = batch.iter().all(|cmd| matches!(cmd, WriteCmd::Scan(scan) if scan.first));
+    if !first_scans_only {
+        // Any other record may be news of a change on disk (removed, renamed) that a first scan's items, read
+        // before it, have not seen.
+        write::disk_changed();
+    }
+    checks.set(conn, !first_scans_only);
     apply_commands(conn, entries_changed, batch);
 }
 
@@ -725,7 +759,15 @@ mod tests {
             .into_iter()
             .map(|items| {
                 let (location, reply) = (LocationId(1), tx.clone());
-                WriteCmd::Scan(Box::new(Scan { location, items, queued: true, first: false, done: None, reply }))
+                WriteCmd::Scan(Box::new(Scan {
+                    location,
+                    items,
+                    queued: true,
+                    first: false,
+                    walked_at: None,
+                    done: None,
+                    reply,
+                }))
             })
             .collect();
         drop_overtaken(&mut cmds);

@@ -141,3 +141,38 @@ fn a_file_deleted_while_open_is_still_stated_through_its_descriptor() {
     core.fs.release(a, fh).unwrap();
     assert_eq!(errno(core.fs.getattr(a, None)), libc::ENOENT, "closed, it is gone");
 }
+
+/// The first scan of a new location, while the mount works in it: what the walk read and the mount then removed or
+/// renamed away is not recorded (`write::apply_scan` looks at the disk again once this process changed it).
+#[test]
+fn a_first_scan_records_no_file_the_mount_removed_or_renamed_after_the_walk_read_it() {
+    use spacefs::index;
+    use spacefs::library::{IndexMode, write};
+    let core = Core::new(FILES);
+    let more = core.fx.dir.path().join("more");
+    std::fs::create_dir_all(&more).unwrap();
+    let name = |i: usize| format!("f{i:02}");
+    for i in 0..40 {
+        std::fs::write(more.join(name(i)), format!("file {i}")).unwrap();
+    }
+    let lib = core.fs.library();
+    let location = crate::common::add_location(lib, &more, "more", IndexMode::Content);
+    let folder = core.ino("locations/more");
+    // Two batches, each read by the walk (the counter, then the files) before the mount changes one of its files.
+    let apply = |range: std::ops::Range<usize>, change: &dyn Fn()| {
+        let walked_at = write::disk_changes();
+        let items: Vec<_> =
+            range.map(|i| index::entry_now(&location, b"", name(i).as_bytes()).unwrap().unwrap()).collect();
+        change();
+        let (done, answer) = crossbeam_channel::bounded(1);
+        lib.writer().apply_scan_pipelined(location.id, items, (true, Some(walked_at)), &done).unwrap();
+        answer.recv().unwrap().unwrap()
+    };
+    let applied = apply(0..20, &|| core.fs.unlink(folder, OsStr::new("f07")).unwrap());
+    assert_eq!(applied.stale, 1, "the removed file is not recorded");
+    let applied = apply(20..40, &|| core.fs.rename(folder, OsStr::new("f28"), folder, OsStr::new("g28"), 0).unwrap());
+    assert_eq!(applied.stale, 1, "the old name of the renamed file is not recorded");
+    core.fs.settle();
+    let differences = index::compare(lib, &location).unwrap();
+    assert!(differences.is_empty(), "the library equals the disk: {differences:?}");
+}
