@@ -148,13 +148,15 @@ pub fn scan(library: &Library, location: &Location, options: ScanOptions) -> Res
     let (applied, verified) = match (walked, verified) {
         (Ok(applied), Some(Ok(verified))) => (applied, verified),
         (Err(err), _) | (_, Some(Err(err))) => {
-            let _ = writer.finish_scan(location.id, job, 0, Some(err.to_string()));
+            let _ = writer.finish_scan(location.id, job, 0, Some(err.to_string()), true);
             return Err(err);
         }
         (Ok(_), None) => unreachable!("verification runs after every successful walk"),
     };
     let seen = shared.counters.seen.load(Ordering::Relaxed);
-    let totals = writer.finish_scan(location.id, job, seen as i64, None)?;
+    // A first scan that only inserted new files (each with a content it uses) left no content unused.
+    let left_unused = !first || applied.removed > 0 || applied.rewritten > 0 || verified > 0;
+    let totals = writer.finish_scan(location.id, job, seen as i64, None, left_unused)?;
     let (unreadable, unreadable_examples) =
         std::mem::take(&mut *shared.unreadable.lock().unwrap_or_else(|p| p.into_inner()));
     Ok(ScanReport {
@@ -246,6 +248,7 @@ fn collect(library: &Library, location: &Location, items: Receiver<Items>, first
         total.removed += applied.removed;
         total.orphaned += applied.orphaned;
         total.tags_imported += applied.tags_imported;
+        total.rewritten += applied.rewritten;
         Ok(())
     };
     let writer = library.writer();

@@ -285,8 +285,9 @@ impl Writer {
         job: JobId,
         items: i64,
         error: Option<String>,
+        left_unused: bool,
     ) -> Result<LocationTotals> {
-        self.change(move |c| write::finish_scan(c, location, job, items, error.as_deref()))
+        self.change(move |c| write::finish_scan(c, location, job, items, error.as_deref(), left_unused))
     }
     pub fn tag(&self, entries: Vec<EntryId>, tags: Vec<TagName>) -> Result<u64> {
         self.change(move |c| write::tag(c, &entries, &tags))
