@@ -83,6 +83,19 @@ struct Scan {
     reply: Reply<ScanApplied>,
 }
 
+impl Scan {
+    /// A scan's batch of items as a command (`first` and `walked_at`: see `write::apply_scan`).
+    fn command(
+        location: LocationId,
+        items: Vec<ScanItem>,
+        queued: bool,
+        (first, walked_at): (bool, Option<u64>),
+        reply: Reply<ScanApplied>,
+    ) -> WriteCmd {
+        WriteCmd::Scan(Box::new(Scan { location, items, queued, first, walked_at, done: None, reply }))
+    }
+}
+
 impl Job for Scan {
     fn run(&mut self, conn: &Connection) -> Result<()> {
         self.done = Some(write::apply_scan(conn, self.location, &self.items, self.first, self.walked_at)?);
@@ -207,46 +220,25 @@ impl Writer {
         self.change(move |c| write::start_scan(c, location))
     }
     pub fn apply_scan(&self, location: LocationId, items: Vec<ScanItem>) -> Result<ScanApplied> {
-        self.wait(|reply| {
-            WriteCmd::Scan(Box::new(Scan {
-                location,
-                items,
-                queued: false,
-                first: false,
-                walked_at: None,
-                done: None,
-                reply,
-            }))
-        })
+        self.wait(|reply| Scan::command(location, items, false, (false, None), reply))
     }
     /// Applies the items of the first scan of a location that had no entries: new files are inserted without the
     /// checks that guard against other writers of the same paths (see `write::apply_scan`).
     pub fn apply_first_scan(&self, location: LocationId, items: Vec<ScanItem>) -> Result<ScanApplied> {
-        self.wait(|reply| {
-            WriteCmd::Scan(Box::new(Scan {
-                location,
-                items,
-                queued: false,
-                first: true,
-                walked_at: None,
-                done: None,
-                reply,
-            }))
-        })
+        self.wait(|reply| Scan::command(location, items, false, (true, None), reply))
     }
-    /// Sends a scan's batch of items (`first`: see `apply_first_scan`; `walked_at`: see `write::apply_scan`) without waiting, to be applied at once (not
-    /// gathered with others): a scan keeps the next batch queued while this one is applied, so the writer never
-    /// waits for the scan to collect it. The outcome goes to `done` once committed, in the order sent.
+    /// Sends a scan's batch of items (`first`: see `apply_first_scan`; `walked_at`: see `write::apply_scan`) without
+    /// waiting, to be applied at once (not gathered with others): a scan keeps the next batch queued while this one
+    /// is applied, so the writer never waits for the scan to collect it. The outcome goes to `done` once committed,
+    /// in the order sent.
     pub fn apply_scan_pipelined(
         &self,
         location: LocationId,
         items: Vec<ScanItem>,
-        (first, walked_at): (bool, Option<u64>),
+        read: (bool, Option<u64>),
         done: &Sender<Result<ScanApplied>>,
     ) -> Result<()> {
-        let reply = done.clone();
-        let scan = Scan { location, items, queued: false, first, walked_at, done: None, reply };
-        self.send(WriteCmd::Scan(Box::new(scan)))?;
+        self.send(Scan::command(location, items, false, read, done.clone()))?;
         // The writer may be gathering queued records (parked, see `run`): this batch is wanted now.
         if let Some(thread) = &self.inner.thread {
             thread.thread().unpark();
@@ -261,16 +253,7 @@ impl Writer {
         items: Vec<ScanItem>,
         done: &Sender<Result<ScanApplied>>,
     ) -> Result<()> {
-        let reply = done.clone();
-        self.send(WriteCmd::Scan(Box::new(Scan {
-            location,
-            items,
-            queued: true,
-            first: false,
-            walked_at: None,
-            done: None,
-            reply,
-        })))
+        self.send(Scan::command(location, items, true, (false, None), done.clone()))
     }
     /// Reserves `count` entry ids; answers the first (see `write::reserve_entry_ids`).
     pub fn reserve_entry_ids(&self, count: i64) -> Result<i64> {
@@ -758,18 +741,7 @@ mod tests {
         let (tx, _rx) = crossbeam_channel::unbounded();
         let mut cmds: Vec<WriteCmd> = batches
             .into_iter()
-            .map(|items| {
-                let (location, reply) = (LocationId(1), tx.clone());
-                WriteCmd::Scan(Box::new(Scan {
-                    location,
-                    items,
-                    queued: true,
-                    first: false,
-                    walked_at: None,
-                    done: None,
-                    reply,
-                }))
-            })
+            .map(|items| Scan::command(LocationId(1), items, true, (false, None), tx.clone()))
             .collect();
         drop_overtaken(&mut cmds);
         cmds.iter().map(|c| if let WriteCmd::Scan(scan) = c { scan.items.len() } else { 0 }).collect()
