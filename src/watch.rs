@@ -59,22 +59,11 @@ pub fn start(
         if !LOWERED.replace(true) {
             index::lower_this_thread(WATCH_NICE);
         }
-        // An open changes nothing, and a scan opens every folder: queued, opens were most of the daemon's memory
-        // after mounting a library of many folders. (Closes stay: their timing is part of how `apply` batches.)
-        // A path removed or renamed, or news of which nothing can be told (the kernel's queue overflowed): what a
-        // first scan read before may be gone (see `write::apply_scan`).
-        if match &event {
-            Ok(Event { kind, .. }) => matches!(
-                kind,
-                EventKind::Remove(_)
-                    | EventKind::Modify(ModifyKind::Name(_) | ModifyKind::Any)
-                    | EventKind::Any
-                    | EventKind::Other
-            ),
-            Err(_) => true,
-        } {
+        if may_have_removed(&event) {
             crate::library::write::disk_changed();
         }
+        // An open changes nothing, and a scan opens every folder: queued, opens were most of the daemon's memory
+        // after mounting a library of many folders. (Closes stay: their timing is part of how `apply` batches.)
         if !matches!(&event, Ok(Event { kind: EventKind::Access(notify::event::AccessKind::Open(_)), .. })) {
             let _ = tx.send(event);
         }
@@ -119,6 +108,22 @@ pub fn start(
         })
         .map_err(|e| crate::error::Error::io_ctx("cannot start the watcher", e))?;
     Ok(Watching { _watcher: watcher })
+}
+
+/// Whether an event may tell that what was at a path is gone: a removal, a rename, or news of which nothing can be
+/// told (an event of unknown kind, the kernel's queue overflowed). What a first scan read before it may be gone
+/// (see `write::apply_scan`).
+fn may_have_removed(event: &notify::Result<Event>) -> bool {
+    match event {
+        Ok(Event { kind, .. }) => matches!(
+            kind,
+            EventKind::Remove(_)
+                | EventKind::Modify(ModifyKind::Name(_) | ModifyKind::Any)
+                | EventKind::Any
+                | EventKind::Other
+        ),
+        Err(_) => true,
+    }
 }
 
 /// Whether the library's record of an entry still describes the file on disk.
@@ -342,5 +347,23 @@ impl Batch<'_> {
                 self.present(to, true)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, AccessMode, CreateKind, DataChange, RemoveKind};
+
+    #[test]
+    fn removals_and_renames_count_as_changes_a_first_scan_may_not_have_seen() {
+        let event = |kind| Ok(Event::new(kind));
+        assert!(may_have_removed(&event(EventKind::Remove(RemoveKind::File))));
+        assert!(may_have_removed(&event(EventKind::Modify(ModifyKind::Name(RenameMode::Both)))));
+        assert!(may_have_removed(&event(EventKind::Other)));
+        assert!(may_have_removed(&Err(notify::Error::generic("queue overflow"))));
+        assert!(!may_have_removed(&event(EventKind::Create(CreateKind::File))));
+        assert!(!may_have_removed(&event(EventKind::Modify(ModifyKind::Data(DataChange::Content)))));
+        assert!(!may_have_removed(&event(EventKind::Access(AccessKind::Close(AccessMode::Write)))));
     }
 }

@@ -353,7 +353,7 @@ fn walk(
                 let dir_path = child_path(&rel, &entry.name);
                 items.send((walked_at, vec![ScanItem::RemoveBelow { dir_path }])).map_err(|_| closed())?;
             }
-            if let Some(job) = plan(entry, (path, walked_at), folder.clone(), previous.as_ref(), shared.mode)
+            if let Some(job) = plan(entry, path, folder.clone(), previous.as_ref(), shared.mode, walked_at)
                 && let Some(full) = chunk.add(job, shared.mode)
             {
                 jobs.send(full).map_err(|_| closed())?;
@@ -481,10 +481,11 @@ fn stray_folders(
 /// (times or attributes changed, content did not), or reading and hashing.
 fn plan(
     mut entry: ScannedEntry,
-    (path, walked_at): (PathBuf, u64),
+    path: PathBuf,
     folder: Option<Arc<File>>,
     previous: Option<&EntryStamp>,
     mode: IndexMode,
+    walked_at: u64,
 ) -> Option<Job> {
     let same_content = previous.is_some_and(|p| {
         p.kind == entry.kind && p.size == entry.size && p.modified_at == entry.modified_at && p.inode == entry.inode
